@@ -1,0 +1,863 @@
+"""The `quarterdeck` command: reads the configuration, wires the packages together, renders results.
+
+Only this module reads the configuration file and decides exit codes; the
+packages take plain values and raise their own errors, which `main` turns
+into one red line with a hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATES = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """The command line itself is wrong: exit code 2."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class GatesRefused(Exception):
+    """A promotion was refused by its gates: exit code 3."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# ---------------------------------------------------------------- the command line
+
+Handler = Callable[["App", argparse.Namespace], int | None]
+
+
+@dataclass
+class Command:
+    name: str
+    help: str
+    handler: Handler
+    setup: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    children: list[Command] = field(default_factory=list)
+
+
+COMMANDS: list[Command] = []
+
+
+def add_command(name: str, help: str, handler: Handler,
+                setup: Callable[[argparse.ArgumentParser], None] | None = None,
+                parent: str | None = None) -> None:
+    """Register a subcommand; `parent` nests it (`config check`, `notes show`)."""
+    cmd = Command(name, help, handler, setup or (lambda p: None))
+    if parent is None:
+        COMMANDS.append(cmd)
+    else:
+        next(c for c in COMMANDS if c.name == parent).children.append(cmd)
+
+
+def command(name: str, help: str, setup: Callable[[argparse.ArgumentParser], None] | None = None,
+            parent: str | None = None) -> Callable[[Handler], Handler]:
+    """Decorator form of add_command for the commands that live here."""
+
+    def register(handler: Handler) -> Handler:
+        add_command(name, help, handler, setup, parent)
+        return handler
+
+    return register
+
+
+def _package_commands() -> None:
+    """Let each package add its commands after pipeline's own, once."""
+    if any(c.name == "build" for c in COMMANDS):
+        return
+    from releases import commands as release_commands
+
+    release_commands.register(add_command)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _package_commands()
+    parser = _Parser(prog="quarterdeck",
+                     description="Release pipeline: immutable builds, tiered promotion, "
+                                 "release notes and install notices.")
+    parser.add_argument("--config", metavar="PATH",
+                        help="configuration file (default: $QUARTERDECK_CONFIG, else ./quarterdeck.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.setup(p)
+        if cmd.children:
+            children = p.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
+            for child in cmd.children:
+                cp = children.add_parser(child.name, help=child.help, description=child.help)
+                child.setup(cp)
+                cp.set_defaults(handler=child.handler)
+        p.set_defaults(handler=cmd.handler, parser=p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args_list or "--verbose" in args_list
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False)
+    app: App | None = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if getattr(args, "handler", None) is None:
+            parser.print_help()
+            return EXIT_USAGE
+        app = App(args, args_list)
+        return args.handler(app, args) or EXIT_OK
+    except UsageError as exc:
+        _report(err, exc, verbose)
+        return EXIT_USAGE
+    except GatesRefused as exc:
+        _report(err, exc, verbose)
+        return EXIT_GATES
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]")
+        return 130
+    except Exception as exc:
+        if not _is_domain_error(exc):
+            err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))}")
+            err.print("  this is a bug in quarterdeck; run again with -v and report the traceback")
+            if verbose:
+                err.print(traceback.format_exc(), markup=False)
+            return EXIT_ERROR
+        _report(err, exc, verbose)
+        return EXIT_ERROR
+    finally:
+        if app is not None:
+            app.close()
+
+
+def _is_domain_error(exc: BaseException) -> bool:
+    from channels.errors import ChannelsError
+    from notes.errors import NotesError
+    from notify.errors import NotifyError
+    from releases.errors import ReleasesError
+
+    return isinstance(exc, ReleasesError | ChannelsError | NotesError | NotifyError | ConfigError)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _report(err: Any, exc: BaseException, verbose: bool) -> None:
+    err.print(f"[red]error:[/red] {_escape(str(exc))}")
+    hint = getattr(exc, "hint", None)
+    if hint:
+        err.print(f"  [dim]hint:[/dim] {_escape(hint)}")
+    if verbose:
+        err.print(traceback.format_exc(), markup=False)
+
+
+# ---------------------------------------------------------------- configuration
+#
+# Two stages, as towncrier does: the TOML is checked against SPEC and every
+# problem is collected with its key path; only then are values built. Nothing
+# here opens a repository or a connection.
+
+class ConfigError(Exception):
+    """The configuration file is missing or invalid; every problem is listed."""
+
+    def __init__(self, message: str, problems: Sequence[str] = (), hint: str | None = None) -> None:
+        super().__init__(message if not problems else f"{message}:\n  " + "\n  ".join(problems))
+        self.problems = list(problems)
+        self.hint = hint
+
+
+REQUIRED = object()
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type | tuple[type, ...]
+    default: Any = REQUIRED
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    item: type | None = None  # element type of a list
+    secret: bool = False
+
+
+TIER_FIELDS = {
+    "name": Field(str),
+    "channel": Field(str, "everyone", choices=("internal", "beta", "everyone")),
+    "hosts": Field(list),
+    "deploy_path": Field(str, ""),
+    "health_check": Field(str, ""),
+    "pre_activate": Field(str, ""),
+    "post_activate": Field(str, ""),
+    "shared": Field(list, [], item=str),
+    "keep": Field(int, 5, minimum=1),
+    "parallel": Field(int, 1, minimum=1),
+    "on_failure": Field(str, "rollback", choices=("rollback", "halt")),
+}
+GATE_FIELDS = {
+    "soak_days": Field((int, float), 0, minimum=0),
+    "min_signoffs": Field(int, 0, minimum=0),
+    "no_open_blockers": Field(bool, False),
+    "require_window": Field(bool, False),
+    "advance_notice": Field(bool, False),
+}
+SPEC: dict[str, dict[str, Field]] = {
+    "project": {
+        "name": Field(str),
+        "repo": Field(str),
+        "branch": Field(str, "main"),
+        "timezone": Field(str, "UTC"),
+    },
+    "build": {"command": Field(str, ""), "output": Field(str, "")},
+    "ledger": {"url": Field(str, "sqlite:///.quarterdeck/ledger.db", secret=True)},
+    "artifacts": {"dir": Field(str, ".quarterdeck/artifacts")},
+    "ssh": {
+        "identity_file": Field(str, ""),
+        "known_hosts": Field(str, ""),
+        "strict_host_keys": Field(bool, True),
+        "connect_timeout": Field(int, 10, minimum=1),
+    },
+    "calendar": {
+        "months": Field(list, [2, 5, 8, 11], item=int),
+        "weekday": Field(str, "saturday", choices=WEEKDAYS),
+        "week": Field(int, 2, choices=(1, 2, 3, 4, -1)),
+        "start": Field(str, "22:00"),
+        "window_hours": Field((int, float), 4, minimum=0.25),
+        "notice_lead_days": Field(int, 14, minimum=0),
+        "beta_start_days": Field(int, 21, minimum=0),
+        "code_freeze_days": Field(int, 28, minimum=0),
+        "reminder_days": Field(list, [7, 1], item=int),
+        "auto_push": Field(bool, False),
+    },
+    "notify": {
+        "sender": Field(str, "Quarterdeck <releases@localhost>"),
+        "reply_to": Field(str, ""),
+        "smtp_url": Field(str, ""),
+        "password_env": Field(str, "QUARTERDECK_SMTP_PASSWORD"),
+        "outbox": Field(str, ".quarterdeck/outbox"),
+        "message_domain": Field(str, "localhost"),
+        "rate_per_second": Field((int, float), 0, minimum=0),
+        "ca_file": Field(str, ""),
+        "support_contact": Field(str, ""),
+    },
+    "notes": {
+        "ticket_url": Field(str, ""),
+        "non_conventional": Field(str, "keep", choices=("keep", "drop", "fail")),
+        "internal_types": Field(list, ["chore", "ci", "test", "refactor", "build", "style", "docs"],
+                                item=str),
+        "paths": Field(list, [], item=str),
+        "templates": Field(str, ""),
+        "tag": Field(bool, True),
+        "push_tag": Field(bool, False),
+        "changelog": Field(bool, False),
+    },
+}
+TOP_LEVEL = [*SPEC, "tiers", "gates"]
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    name: str
+    channel: str
+    hosts: tuple[Any, ...]  # releases.hostspec.HostSpec
+    deploy_path: str
+    health_check: str
+    pre_activate: str
+    post_activate: str
+    shared: tuple[str, ...]
+    keep: int
+    parallel: int
+    on_failure: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    base_dir: Path
+    project_name: str
+    repo: Path
+    branch: str
+    timezone: str
+    build_command: str
+    build_output: str
+    ledger_url: str
+    artifacts_dir: Path
+    tiers: tuple[TierConfig, ...]
+    gates: dict[str, dict[str, Any]]
+    sections: dict[str, dict[str, Any]]
+
+    def tier(self, name: str) -> TierConfig:
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise ConfigError(f"there is no tier {name!r}",
+                          hint=f"tiers are: {', '.join(t.name for t in self.tiers)}")
+
+    def tier_names(self) -> list[str]:
+        return [t.name for t in self.tiers]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.base_dir / ".quarterdeck"
+
+    def masked(self) -> dict[str, Any]:
+        """The resolved configuration for `config show`, with anything secret masked."""
+        from sqlalchemy.engine import make_url
+
+        sections = {name: dict(values) for name, values in self.sections.items()}
+        sections["ledger"]["url"] = make_url(self.ledger_url).render_as_string(hide_password=True)
+        smtp = sections["notify"].get("smtp_url")
+        if smtp:
+            sections["notify"]["smtp_url"] = _mask_url_password(smtp)
+        sections["tiers"] = [  # type: ignore[assignment]
+            {**{k: getattr(t, k) for k in TIER_FIELDS if k != "hosts"},
+             "hosts": [{"url": h.url, "role": h.role, "path": h.path} for h in t.hosts]}
+            for t in self.tiers
+        ]
+        sections["gates"] = self.gates
+        return sections
+
+
+def _mask_url_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+
+
+def find_config_path(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("QUARTERDECK_CONFIG")
+    if env:
+        return Path(env)
+    return Path.cwd() / "quarterdeck.toml"
+
+
+def load_config(path: Path, *, check_repo: bool = True) -> Config:
+    import tomllib
+
+    if not path.exists():
+        raise ConfigError(f"no configuration at {path}",
+                          hint="run `quarterdeck init --repo PATH`, or pass --config "
+                               "or set QUARTERDECK_CONFIG")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text") from err
+    problems: list[str] = []
+    config = _build_config(path, raw, problems, check_repo=check_repo)
+    if problems or config is None:
+        raise ConfigError(f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}",
+                          problems, hint="fix each key named above; `quarterdeck config check` lists them")
+    return config
+
+
+def _closest(key: str, valid: Sequence[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else f" (valid keys: {', '.join(valid)})"
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _check_table(table: Any, spec: dict[str, Field], where: str, problems: list[str]) -> dict[str, Any]:
+    """Values of one table with defaults filled in; unknown keys and bad types reported."""
+    if not isinstance(table, dict):
+        problems.append(f"{where}: expected a table, got {type(table).__name__}")
+        table = {}
+    for key in table:
+        if key not in spec:
+            problems.append(f"{where}.{key}: unknown key{_closest(key, list(spec))}")
+    values: dict[str, Any] = {}
+    for key, fld in spec.items():
+        path = f"{where}.{key}"
+        if key not in table:
+            if fld.default is REQUIRED:
+                problems.append(f"{path}: required, expected {_type_name(fld.kind)}")
+            else:
+                values[key] = fld.default
+            continue
+        value = table[key]
+        kinds = fld.kind if isinstance(fld.kind, tuple) else (fld.kind,)
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            problems.append(f"{path}: expected {_type_name(fld.kind)}, got {value!r}")
+            continue
+        if fld.item is not None:
+            bad = [v for v in value if not isinstance(v, fld.item) or isinstance(v, bool)]
+            if bad:
+                problems.append(f"{path}: every item must be {_type_name(fld.item)}, got {bad[0]!r}")
+                continue
+        if fld.choices and value not in fld.choices:
+            problems.append(f"{path}: {value!r} is not one of {', '.join(map(str, fld.choices))}")
+            continue
+        if fld.minimum is not None and value < fld.minimum:
+            problems.append(f"{path}: must be at least {fld.minimum}, got {value!r}")
+            continue
+        values[key] = value
+    return values
+
+
+def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
+                  check_repo: bool) -> Config | None:
+    from releases.errors import ReleasesError
+    from releases.hostspec import parse_host
+
+    base = path.resolve().parent
+    for key in raw:
+        if key not in TOP_LEVEL:
+            problems.append(f"{key}: unknown section{_closest(key, TOP_LEVEL)}")
+    sections = {name: _check_table(raw.get(name, {}), spec, name, problems)
+                for name, spec in SPEC.items()}
+    project = sections["project"]
+
+    zone = project.get("timezone")
+    if isinstance(zone, str) and not _valid_zone(zone):
+        problems.append(f"project.timezone: {zone!r} is not an IANA time zone (e.g. America/Chicago)")
+    repo = (base / project["repo"]).resolve() if "repo" in project else base
+    if check_repo and "repo" in project and not _looks_like_git_repo(repo):
+        problems.append(f"project.repo: {repo} is not a git repository")
+
+    tiers: list[TierConfig] = []
+    raw_tiers = raw.get("tiers")
+    if raw_tiers is None:
+        problems.append("tiers: required, expected one [[tiers]] table per tier in promotion order")
+        raw_tiers = []
+    elif not isinstance(raw_tiers, list):
+        problems.append("tiers: expected [[tiers]] tables, one per tier in promotion order")
+        raw_tiers = []
+    seen: set[str] = set()
+    for index, raw_tier in enumerate(raw_tiers):
+        label = raw_tier.get("name") if isinstance(raw_tier, dict) else None
+        where = f"tiers.{label}" if isinstance(label, str) and label else f"tiers[{index}]"
+        values = _check_table(raw_tier, TIER_FIELDS, where, problems)
+        name = values.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            problems.append(f"{where}: the tier {name!r} is listed twice; tier names must be unique")
+            continue
+        seen.add(name)
+        hosts = []
+        for h_index, host in enumerate(values.get("hosts", [])):
+            h_where = f"{where}.hosts[{h_index}]"
+            url, role = host, "primary"
+            if isinstance(host, dict):
+                for key in host:
+                    if key not in ("url", "role"):
+                        problems.append(f"{h_where}.{key}: unknown key{_closest(key, ['url', 'role'])}")
+                url, role = host.get("url"), host.get("role", "primary")
+            if not isinstance(url, str):
+                problems.append(f"{h_where}: expected \"local:PATH\", \"ssh://user@host:port/path\" "
+                                "or {{ url = ..., role = \"primary\"|\"standby\" }}")
+                continue
+            try:
+                hosts.append(parse_host(url, role=role, base_dir=base,
+                                        default_path=values.get("deploy_path") or None))
+            except ReleasesError as err:
+                problems.append(f"{h_where}: {err}" + (f" ({err.hint})" if err.hint else ""))
+        if "hosts" in values and not values["hosts"]:
+            problems.append(f"{where}.hosts: a tier needs at least one host")
+        urls = [h.url for h in hosts]
+        for dup in sorted({u for u in urls if urls.count(u) > 1}):
+            problems.append(f"{where}.hosts: {dup!r} is listed twice")
+        if len(values) == len(TIER_FIELDS):
+            tiers.append(TierConfig(hosts=tuple(hosts), shared=tuple(values["shared"]),
+                                    **{k: v for k, v in values.items() if k not in ("hosts", "shared")}))
+
+    gates: dict[str, dict[str, Any]] = {}
+    raw_gates = raw.get("gates", {})
+    if not isinstance(raw_gates, dict):
+        problems.append("gates: expected a table of [gates.TIER] tables")
+        raw_gates = {}
+    for tier_name, table in raw_gates.items():
+        if tier_name not in seen:
+            problems.append(f"gates.{tier_name}: there is no tier {tier_name!r}"
+                            + (_closest(tier_name, sorted(seen)) if seen else ""))
+            continue
+        gates[tier_name] = _check_table(table, GATE_FIELDS, f"gates.{tier_name}", problems)
+
+    calendar = sections["calendar"]
+    for month in calendar.get("months", []):
+        if not 1 <= month <= 12:
+            problems.append(f"calendar.months: {month} is not a month (1-12)")
+    if len(set(calendar.get("months", []))) != len(calendar.get("months", [])):
+        problems.append("calendar.months: a month is listed twice")
+    if "start" in calendar and not _valid_hhmm(calendar["start"]):
+        problems.append(f"calendar.start: {calendar['start']!r} is not a time like 22:00")
+
+    notify = sections["notify"]
+    smtp_url = notify.get("smtp_url", "")
+    if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
+        problems.append(f"notify.smtp_url: {_mask_url_password(smtp_url)!r} must start with "
+                        "smtp:// (STARTTLS) or smtps:// (implicit TLS), or be empty for the outbox")
+    elif smtp_url and _has_password(smtp_url):
+        problems.append("notify.smtp_url: contains a password; put it in the environment variable "
+                        "named by notify.password_env instead")
+
+    ledger_url = sections["ledger"].get("url", "")
+    if ledger_url.startswith("sqlite:///") and not ledger_url.startswith("sqlite:////"):
+        relative = ledger_url[len("sqlite:///"):]
+        if relative and relative != ":memory:":
+            ledger_url = f"sqlite:///{(base / relative).resolve()}"
+    elif not ledger_url.startswith(("sqlite", "postgresql")):
+        problems.append(f"ledger.url: {ledger_url!r} must be a sqlite:/// or postgresql:// URL")
+
+    if problems:
+        return None
+    return Config(
+        path=path, base_dir=base, project_name=project["name"], repo=repo,
+        branch=project["branch"], timezone=project["timezone"],
+        build_command=sections["build"]["command"], build_output=sections["build"]["output"],
+        ledger_url=ledger_url, artifacts_dir=(base / sections["artifacts"]["dir"]).resolve(),
+        tiers=tuple(tiers), gates=gates, sections=sections,
+    )
+
+
+def _valid_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _valid_hhmm(text: str) -> bool:
+    hours, _, minutes = text.partition(":")
+    return (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).password is not None
+
+
+def _looks_like_git_repo(path: Path) -> bool:
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+# ---------------------------------------------------------------- wiring
+
+class App:
+    """What a command needs, built on first use so cheap commands stay cheap."""
+
+    def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
+        from rich.console import Console
+
+        self.args = args
+        self.argv = argv
+        self.json = bool(getattr(args, "json", False))
+        self.out = Console(highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+        self._config: Config | None = None
+        self._ledger: Any = None
+        self._clock: Callable[[], Any] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return find_config_path(getattr(self.args, "config", None))
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def clock(self) -> Callable[[], Any]:
+        """UTC now; QUARTERDECK_NOW pins it for the demo's simulated weeks and for tests."""
+        if self._clock is None:
+            from datetime import UTC, datetime
+
+            pinned = os.environ.get("QUARTERDECK_NOW")
+            if pinned:
+                try:
+                    fixed = datetime.fromisoformat(pinned)
+                except ValueError:
+                    raise UsageError(f"QUARTERDECK_NOW={pinned!r} is not an ISO-8601 time") from None
+                if fixed.tzinfo is None:
+                    raise UsageError(f"QUARTERDECK_NOW={pinned!r} needs a UTC offset, e.g. +00:00")
+                self._clock = lambda: fixed.astimezone(UTC)
+            else:
+                self._clock = lambda: datetime.now(UTC)
+        return self._clock
+
+    @property
+    def ledger(self) -> Any:
+        if self._ledger is None:
+            from releases.ledger import Actor, Ledger
+
+            self._ledger = Ledger(self.config.ledger_url, ledger_schemas(),
+                                  actor=Actor(who=actor_name(self.config.repo), command=self.command_line),
+                                  clock=self.clock)
+        return self._ledger
+
+    @property
+    def command_line(self) -> str:
+        return " ".join(["quarterdeck", *self.argv])[:200]
+
+    def emit_json(self, payload: Any) -> None:
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+    def confirm(self, question: str, yes: bool) -> bool:
+        """Ask before acting, but never wait for input that cannot come."""
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(f"{question} needs confirmation and there is no terminal",
+                             hint="run again with --yes")
+        from rich.prompt import Confirm
+
+        return Confirm.ask(question, console=self.err, default=False)
+
+    def next_push(self) -> Any:
+        """The next quarterly push window after now, from the configured calendar."""
+        from channels.calendar import next_pushes
+
+        windows = next_pushes(calendar_rule(self.config), self.clock(), 1)
+        return windows[0] if windows else None
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+
+
+def calendar_rule(config: Config) -> Any:
+    """The [calendar] table as the channels package's CalendarRule value."""
+    from datetime import time, timedelta
+
+    from channels.calendar import CalendarRule
+
+    cal = config.sections["calendar"]
+    hours, minutes = (int(x) for x in cal["start"].split(":"))
+    return CalendarRule(
+        months=tuple(cal["months"]), weekday=WEEKDAYS.index(cal["weekday"]), week=cal["week"],
+        start=time(hours, minutes), window=timedelta(hours=cal["window_hours"]),
+        timezone=config.timezone, notice_lead=timedelta(days=cal["notice_lead_days"]),
+        beta_start=timedelta(days=cal["beta_start_days"]),
+        code_freeze=timedelta(days=cal["code_freeze_days"]),
+        reminders=tuple(timedelta(days=d) for d in cal["reminder_days"]),
+    )
+
+
+def ledger_schemas() -> list[Any]:
+    """Every package's tables; the ledger creates or upgrades each on open."""
+    from releases.schema import SCHEMA as releases_schema
+
+    return [releases_schema]
+
+
+def actor_name(repo: Path | None = None) -> str:
+    """Who acts, for the audit trail: git's user.email, else the login name."""
+    import getpass
+
+    from releases.gitrepo import git_identity
+
+    return git_identity(repo if repo and repo.exists() else None) or getpass.getuser()
+
+
+# ---------------------------------------------------------------- init and config
+
+INIT_TEMPLATE = '''\
+# Quarterdeck configuration. Paths are relative to this file.
+# `quarterdeck config check` lists every problem; `quarterdeck config show` prints the result.
+
+[project]
+name = {name}
+repo = {repo}                 # the application's git repository
+branch = "main"               # builds come from here unless --ref says otherwise
+timezone = {timezone}         # IANA zone of the maintenance windows
+
+[build]
+command = ""                  # optional, run in a clean checkout of the commit, e.g. "make dist"
+output = ""                   # directory the command fills; packed as the artifact
+
+[ledger]
+url = "sqlite:///.quarterdeck/ledger.db"   # or postgresql://user@host/db for a shared ledger
+
+[artifacts]
+dir = ".quarterdeck/artifacts"             # content-addressed store: <sha256>.tar.gz
+
+[ssh]
+identity_file = ""            # empty: ~/.ssh/config, keys and agent as OpenSSH would use them
+strict_host_keys = true       # refuse hosts whose key is not in known_hosts
+
+# Tiers in promotion order. A host is "local:PATH" or "ssh://[user@]host[:port]/absolute/path",
+# or {{ url = "...", role = "standby" }}; standbys are installed and verified before primaries.
+[[tiers]]
+name = "dev"
+channel = "internal"          # internal: staff; beta: staff + enrolled organisations; everyone
+hosts = ["local:.quarterdeck/hosts/dev-1"]
+health_check = "test -f VERSION"   # run in the new release; exit 0 means healthy
+keep = 5                      # releases kept per host (the running and last good one never go)
+parallel = 1                  # hosts installed at the same time
+
+[[tiers]]
+name = "staging"
+channel = "beta"
+hosts = ["local:.quarterdeck/hosts/staging-1"]
+health_check = "test -f VERSION"
+keep = 5
+
+[[tiers]]
+name = "production"
+channel = "everyone"
+hosts = [
+  {{ url = "local:.quarterdeck/hosts/production-1", role = "primary" }},
+  {{ url = "local:.quarterdeck/hosts/production-2", role = "standby" }},
+]
+health_check = "test -f VERSION"
+pre_activate = ""             # e.g. database migrations, run in the new release before the switch
+post_activate = ""            # e.g. "sudo systemctl reload apache2", after the switch
+shared = []                   # paths linked from <host>/shared/, e.g. ["uploads", "config"]
+keep = 5
+parallel = 1
+on_failure = "rollback"       # or "halt": leave switched hosts as they are
+
+# Gates a build must pass to enter a tier; `--force --reason` overrides and is recorded.
+[gates.production]
+soak_days = 7                 # days on staging
+min_signoffs = 1              # beta organisations that signed off
+no_open_blockers = true
+require_window = true         # only inside the scheduled maintenance window
+advance_notice = true         # the advance notice went out notice_lead_days before
+
+[calendar]
+months = [2, 5, 8, 11]        # quarterly pushes
+weekday = "saturday"
+week = 2                      # second Saturday; -1 for the last
+start = "22:00"               # window start, project time zone
+window_hours = 4
+notice_lead_days = 14         # advance notice at least this long before the window
+beta_start_days = 21          # build on staging this long before
+code_freeze_days = 28
+reminder_days = [7, 1]
+auto_push = false             # let `quarterdeck tick` run the scheduled push by itself
+
+[notify]
+sender = "Release Team <releases@localhost>"
+reply_to = ""
+smtp_url = ""                 # empty: write to the Maildir outbox below; smtp://host:587 or smtps://host:465
+password_env = "QUARTERDECK_SMTP_PASSWORD"   # the password is read from this variable, never stored
+outbox = ".quarterdeck/outbox"
+message_domain = "localhost"  # Message-IDs are <...@message_domain>
+
+[notes]
+ticket_url = ""               # e.g. "https://tracker.example.org/browse/{{ticket}}"
+non_conventional = "keep"     # keep (under Other changes), drop, or fail
+tag = true                    # tag vVERSION on the commit after a production push
+push_tag = false
+changelog = false             # prepend a Keep a Changelog section to CHANGELOG.md
+'''
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _setup_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", required=True, help="the application's git repository")
+    p.add_argument("--name", help="project name (default: the repository's directory name)")
+    p.add_argument("--timezone", default="UTC", help="IANA time zone of the maintenance windows")
+    p.add_argument("--force", action="store_true", help="overwrite an existing quarterdeck.toml")
+
+
+@command("init", "write a commented quarterdeck.toml here and create .quarterdeck/", _setup_init)
+def cmd_init(app: App, args: argparse.Namespace) -> int:
+    target = Path(args.config) if args.config else Path.cwd() / "quarterdeck.toml"
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    repo = Path(args.repo).expanduser().resolve()
+    if not _looks_like_git_repo(repo):
+        raise ConfigError(f"--repo {args.repo}: {repo} is not a git repository")
+    if not _valid_zone(args.timezone):
+        raise UsageError(f"--timezone {args.timezone!r} is not an IANA time zone (e.g. America/Chicago)")
+    base = target.resolve().parent
+    try:
+        repo_text = os.path.relpath(repo, base)
+    except ValueError:
+        repo_text = str(repo)
+    text = INIT_TEMPLATE.format(name=_toml_str(args.name or repo.name), repo=_toml_str(repo_text),
+                                timezone=_toml_str(args.timezone))
+    state = base / ".quarterdeck"
+    for sub in ("artifacts", "hosts/dev-1", "hosts/staging-1", "hosts/production-1",
+                "hosts/production-2", "outbox/new", "outbox/cur", "outbox/tmp", "backups"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    temp = target.with_suffix(".toml.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, target)
+    load_config(target)  # the template must always pass its own check
+    app.out.print(f"wrote [bold]{target}[/bold] and {state}/")
+    app.out.print("next: [bold]quarterdeck config check[/bold], then [bold]quarterdeck build[/bold]")
+    return EXIT_OK
+
+
+@command("config", "check or show the configuration")
+def cmd_config(app: App, args: argparse.Namespace) -> int:
+    args.parser.print_help()
+    return EXIT_USAGE
+
+
+@command("check", "validate the configuration and list every problem", parent="config")
+def cmd_config_check(app: App, args: argparse.Namespace) -> int:
+    config = app.config
+    app.out.print(f"[green]ok[/green] {config.path}: {len(config.tiers)} tiers "
+                  f"({' → '.join(config.tier_names())}), "
+                  f"{sum(len(t.hosts) for t in config.tiers)} hosts")
+    return EXIT_OK
+
+
+def _setup_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+
+
+@command("show", "print the resolved configuration, secrets masked", _setup_json, parent="config")
+def cmd_config_show(app: App, args: argparse.Namespace) -> int:
+    data = app.config.masked()
+    if app.json:
+        app.emit_json(data)
+        return EXIT_OK
+    from rich.pretty import Pretty
+
+    app.out.print(f"[bold]{app.config.path}[/bold]")
+    app.out.print(Pretty(data, expand_all=True))
+    return EXIT_OK
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Reproducible artifacts and the content-addressed store that keeps them.
+
+The same commit and build command must give the same bytes, so that a rebuild
+is recognised and the artifact on production can be proven to be the one
+tested on staging. Entries are sorted, owners and times fixed, and gzip
+carries no timestamp or file name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ArtifactError
+
+CHUNK = 1 << 20
+VERSION_FILE = "VERSION"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    sha256: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One file, directory or symlink to pack, read from a tar stream or a directory."""
+
+    name: str
+    kind: str  # "file", "dir" or "symlink"
+    executable: bool = False
+    linkname: str = ""
+    size: int = 0
+
+
+def _normalise(info: tarfile.TarInfo, mtime: int) -> tarfile.TarInfo:
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.pax_headers = {}
+    if info.isdir():
+        info.mode = 0o755
+    elif info.issym():
+        info.mode = 0o777
+    else:
+        info.mode = 0o755 if info.mode & 0o111 else 0o644
+    return info
+
+
+def pack_tar(source: tarfile.TarFile, dest: BinaryIO, *, mtime: int, version_text: str | None) -> None:
+    """Re-pack `source` into a normalised tar.gz on `dest`, adding VERSION at the root.
+
+    Only regular files, directories and symlinks are carried; anything else in
+    the source is an error rather than being dropped silently.
+    """
+    members: dict[str, tarfile.TarInfo] = {}
+    for info in source.getmembers():
+        if info.name in ("pax_global_header",) or info.type == tarfile.XGLTYPE:
+            continue
+        name = info.name.rstrip("/")
+        if name in ("", "."):
+            continue
+        if not (info.isfile() or info.isdir() or info.issym()):
+            raise ArtifactError(f"build output entry {name!r} is not a file, directory or symlink")
+        if name == VERSION_FILE and version_text is not None:
+            raise ArtifactError("the build output already has a VERSION file at its root",
+                                hint="quarterdeck writes VERSION itself; rename the application's file")
+        members[name] = info
+    with gzip.GzipFile(filename="", mode="wb", fileobj=dest, mtime=0, compresslevel=6) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as out:
+        names = sorted([*members, *([VERSION_FILE] if version_text is not None else [])])
+        for name in names:
+            if name == VERSION_FILE and version_text is not None:
+                data = version_text.encode("utf-8")
+                info = tarfile.TarInfo(VERSION_FILE)
+                info.size = len(data)
+                out.addfile(_normalise(info, mtime), io.BytesIO(data))
+                continue
+            original = members[name]
+            info = _normalise(tarfile.TarInfo(name), mtime)
+            info.type = original.type
+            info.mode = _normalise(original, mtime).mode
+            if original.isfile():
+                info.size = original.size
+                out.addfile(info, source.extractfile(original))
+            else:
+                info.linkname = original.linkname
+                out.addfile(info)
+
+
+def tar_directory(root: Path, dest: BinaryIO) -> None:
+    """Write an uncompressed tar of `root`'s contents (the build command's output).
+
+    Symlinks are kept as symlinks; sockets, devices and fifos are refused.
+    """
+    if not root.is_dir():
+        raise ArtifactError(f"the build output directory {root} does not exist",
+                            hint="check [build].output: the build command should create it")
+    with tarfile.open(fileobj=dest, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(dirnames) + sorted(filenames):
+                full = Path(dirpath) / name
+                rel = full.relative_to(root).as_posix()
+                mode = full.lstat().st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                    raise ArtifactError(f"build output {rel!r} is not a file, directory or symlink")
+                tar.add(full, arcname=rel, recursive=False)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactStore:
+    """Artifacts kept by digest: `<dir>/<sha256>.tar.gz`, verified whenever they are read."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / f"{sha256}.tar.gz"
+
+    def add(self, temp_path: Path) -> Artifact:
+        """Move a finished artifact into the store under its digest (atomically)."""
+        digest = sha256_file(temp_path)
+        size = temp_path.stat().st_size
+        final = self.path_for(digest)
+        if final.exists() and sha256_file(final) == digest:
+            temp_path.unlink()
+        else:
+            os.replace(temp_path, final)
+            os.chmod(final, 0o444)
+        return Artifact(digest, size, final)
+
+    def verified(self, sha256: str) -> Path:
+        """The artifact's path, after proving its bytes still hash to its name."""
+        path = self.path_for(sha256)
+        if not path.exists():
+            raise ArtifactError(f"artifact {sha256[:12]} is missing from {self.root}",
+                                hint="restore it from a backup or rebuild the commit")
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise ArtifactError(
+                f"artifact {path} is damaged: its sha256 is {actual[:12]}…, expected {sha256[:12]}…",
+                hint="restore it from a backup or rebuild the commit; never deploy it",
+            )
+        return path
+
+    def temp_file(self) -> tempfile._TemporaryFileWrapper[bytes]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return tempfile.NamedTemporaryFile(dir=self.root, prefix=".incoming-", suffix=".tar.gz",
+                                           delete=False)

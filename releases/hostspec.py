@@ -1,0 +1,116 @@
+"""Where a tier's hosts are and how to reach them, parsed from the configuration's host URLs.
+
+Kept apart from the connection code so that the configuration can be checked
+without importing Fabric or touching the network.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from .errors import ReleasesError
+
+Role = Literal["primary", "standby"]
+ROLES: tuple[Role, ...] = ("primary", "standby")
+
+_HOSTNAME = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)$")
+_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._\-]*$")
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One server of a tier: `local:` directories behave exactly like `ssh://` hosts."""
+
+    url: str
+    scheme: Literal["local", "ssh"]
+    path: str
+    host: str | None = None
+    user: str | None = None
+    port: int | None = None
+    role: Role = "primary"
+
+    @property
+    def name(self) -> str:
+        """A short label for tables: the URL without the scheme noise."""
+        if self.scheme == "local":
+            return f"local:{self.path}"
+        where = self.host or ""
+        if self.port:
+            where = f"{where}:{self.port}"
+        return f"{where}{self.path}"
+
+
+def parse_host(
+    url: str,
+    *,
+    role: str = "primary",
+    base_dir: Path | None = None,
+    default_path: str | None = None,
+) -> HostSpec:
+    """Parse `local:PATH` or `ssh://[user@]host[:port][/absolute/path]`.
+
+    A relative local path is taken relative to `base_dir` (the configuration
+    file's directory) so that a configuration means the same from any working
+    directory. An ssh URL without a path uses the tier's `default_path`.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ReleasesError("a host URL is empty", hint="write local:PATH or ssh://user@host/path")
+    if role not in ROLES:
+        raise ReleasesError(f"host role {role!r} is not one of {', '.join(ROLES)}")
+    text = url.strip()
+    if text.startswith("local:"):
+        raw = text[len("local:"):]
+        if raw.startswith("//"):
+            raw = raw[2:]
+        if not raw:
+            raise ReleasesError(f"host {url!r} has no path", hint="write local:PATH")
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        return HostSpec(url=text, scheme="local", path=str(path.resolve()), role=role)  # type: ignore[arg-type]
+    if text.startswith("ssh://"):
+        parts = urlsplit(text)
+        if parts.password is not None:
+            raise ReleasesError(
+                f"host {_mask(text)!r} carries a password",
+                hint="use an SSH key or agent; passwords never belong in the configuration",
+            )
+        if parts.query or parts.fragment:
+            raise ReleasesError(f"host {url!r} has a query or fragment; write ssh://user@host:port/path")
+        host = parts.hostname
+        if not host or not _HOSTNAME.match(parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] or "x"):
+            raise ReleasesError(f"host {url!r} has no valid host name", hint="write ssh://user@host:port/path")
+        user = unquote(parts.username) if parts.username else None
+        if user is not None and not _USER.match(user):
+            raise ReleasesError(f"host {url!r} has an invalid user name {user!r}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ReleasesError(f"host {url!r} has an invalid port", hint="a port is 1-65535") from None
+        if port is not None and not 0 < port < 65536:
+            raise ReleasesError(f"host {url!r} has an invalid port", hint="a port is 1-65535")
+        path = unquote(parts.path) if parts.path not in ("", "/") else (default_path or "")
+        if not path:
+            raise ReleasesError(
+                f"host {url!r} has no deploy path",
+                hint="add /absolute/path to the URL or set the tier's deploy_path",
+            )
+        if not path.startswith("/"):
+            raise ReleasesError(f"host {url!r}: the deploy path {path!r} must be absolute")
+        path = posixpath.normpath(path)
+        return HostSpec(url=text, scheme="ssh", path=path, host=host, user=user, port=port, role=role)  # type: ignore[arg-type]
+    raise ReleasesError(
+        f"host {url!r} is neither local:PATH nor ssh://[user@]host[:port]/path",
+    )
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@")

@@ -1,0 +1,277 @@
+"""The ledger: the pipeline's own database of builds, deployments, notices and the audit trail.
+
+Each package owns the tables of its own concepts and hands them over as a
+`Schema`; the ledger creates them on first use and upgrades them in place, one
+numbered step at a time, so an existing ledger is never rebuilt and never
+loses data. Every state change writes an audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy.types import TypeDecorator
+
+from .errors import LedgerError
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC and give them back aware.
+
+    SQLite has no time-zone type; without this a naive value would come back
+    and every comparison with the injected clock would raise.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise LedgerError(f"refusing to store naive datetime {value!r}: times in the ledger are UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+Upgrade = Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables one package owns, their version, and how to reach it from older versions.
+
+    `upgrades[n]` turns version n-1 into version n; tables that are new in a
+    version need no upgrade step, `create_all` adds them.
+    """
+
+    component: str
+    version: int
+    metadata: Sequence[MetaData]
+    upgrades: Mapping[int, Upgrade] = field(default_factory=dict)
+
+
+core_metadata = MetaData()
+
+schema_versions = Table(
+    "schema_versions",
+    core_metadata,
+    Column("component", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("upgraded_at", UTCDateTime, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    core_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("command", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("reason", Text),
+    Column("detail", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting and through which command; stamped on every audit entry."""
+
+    who: str
+    command: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    command: str
+    action: str
+    subject: str
+    reason: str | None
+    detail: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+def entry_hash(prev_hash: str, at: datetime, actor: str, command: str, action: str,
+               subject: str, reason: str | None, detail: str | None) -> str:
+    """Chain each entry to the one before it so an edit, deletion or reorder shows."""
+    payload = json.dumps(
+        [prev_hash, at.astimezone(UTC).isoformat(timespec="microseconds"), actor, command,
+         action, subject, reason, detail],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Ledger:
+    """An open ledger. Writes go through `write()`, which serialises writers.
+
+    SQLite gets WAL (readers never wait for a writer), foreign keys, a busy
+    timeout, and BEGIN IMMEDIATE for writes so that two processes reserving a
+    build number queue up instead of both reading the same maximum.
+    """
+
+    def __init__(self, url: str, schemas: Sequence[Schema], *, actor: Actor,
+                 clock: Clock = utc_now) -> None:
+        self.url = url
+        self.actor = actor
+        self.clock = clock
+        self._schemas = list(schemas)
+        try:
+            self.engine = _make_engine(url)
+            self._ensure_schema()
+        except SQLAlchemyError as err:
+            raise LedgerError(f"cannot open the ledger at {_safe_url(url)}: {_first_line(err)}",
+                              hint="check [ledger].url in the configuration") from err
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(qd_write=True)
+                with conn.begin():
+                    yield conn
+        except OperationalError as err:
+            raise LedgerError(f"the ledger could not be written: {_first_line(err)}",
+                              hint="another quarterdeck may hold it; try again") from err
+        except StatementError as err:
+            if isinstance(err.orig, LedgerError):
+                raise err.orig from err
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def record(self, conn: Connection, action: str, subject: str, *,
+               reason: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
+        """Append an audit entry inside the caller's transaction."""
+        prev = conn.execute(select(audit.c.hash).order_by(audit.c.id.desc()).limit(1)).scalar()
+        at = self.clock()
+        detail_text = (json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
+                       if detail else None)
+        prev_hash = prev or GENESIS
+        conn.execute(audit.insert().values(
+            at=at, actor=self.actor.who, command=self.actor.command, action=action,
+            subject=subject, reason=reason, detail=detail_text, prev_hash=prev_hash,
+            hash=entry_hash(prev_hash, at, self.actor.who, self.actor.command, action, subject,
+                            reason, detail_text),
+        ))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def schema_version(self, component: str) -> int | None:
+        with self.read() as conn:
+            return conn.execute(select(schema_versions.c.version)
+                                .where(schema_versions.c.component == component)).scalar()
+
+    def _ensure_schema(self) -> None:
+        with self.write() as conn:
+            core_metadata.create_all(conn)
+            known = {row.component: row.version for row in conn.execute(
+                select(schema_versions.c.component, schema_versions.c.version))}
+            for schema in [Schema("core", 1, (core_metadata,)), *self._schemas]:
+                have = known.get(schema.component)
+                if have is not None and have > schema.version:
+                    raise LedgerError(
+                        f"the ledger's {schema.component} tables are at version {have}, "
+                        f"newer than this quarterdeck understands ({schema.version})",
+                        hint="upgrade quarterdeck; an older release must not write a newer ledger",
+                    )
+                if have is not None:
+                    for step in range(have + 1, schema.version + 1):
+                        upgrade = schema.upgrades.get(step)
+                        if upgrade is not None:
+                            upgrade(conn)
+                for tables in schema.metadata:
+                    tables.create_all(conn)
+                if have is None:
+                    conn.execute(schema_versions.insert().values(
+                        component=schema.component, version=schema.version, upgraded_at=self.clock()))
+                elif have < schema.version:
+                    conn.execute(schema_versions.update()
+                                 .where(schema_versions.c.component == schema.component)
+                                 .values(version=schema.version, upgraded_at=self.clock()))
+                    self.record(conn, "ledger.upgrade", schema.component,
+                                detail={"from": have, "to": schema.version})
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see _on_begin
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("qd_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err)
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _safe_url(url: str) -> str:
+    """Never show a database password, even in an error."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparseable ledger URL>"

@@ -1,0 +1,17 @@
+"""The releases package's tables as one versioned schema.
+
+Version 1 (the first release) had the builds table only; version 2 added the
+commit subject to builds and the deployment tables.
+"""
+
+from __future__ import annotations
+
+from . import builds, deployments
+from .ledger import Schema
+
+SCHEMA = Schema(
+    component="releases",
+    version=2,
+    metadata=(builds.metadata, deployments.metadata),
+    upgrades={2: builds.add_subject_column},
+)
