@@ -9,3 +9,23 @@ class NotifyError(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class NotifySettingsError(NotifyError):
+    """A value of the [notify] settings is unusable (bad address, URL, domain or number)."""
+
+
+class TemplateError(NotifyError):
+    """A notice template is missing, does not parse, or uses a variable it is not given."""
+
+
+class SmtpSetupError(NotifyError):
+    """The SMTP session could not be set up (unreachable, TLS, STARTTLS or login); nothing was sent."""
+
+
+class SmtpAuthError(SmtpSetupError):
+    """The SMTP server refused the login or demands one that is not configured."""
+
+
+class OutboxError(NotifyError):
+    """A message could not be written to the Maildir outbox."""
