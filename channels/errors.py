@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class ChannelsError(Exception):
     """A channel, audience, calendar or gate request cannot be carried out; the message says why."""
@@ -9,3 +12,36 @@ class ChannelsError(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class CalendarError(ChannelsError):
+    """A calendar rule or a requested push time is invalid (names the field or the local time)."""
+
+
+class SignoffError(ChannelsError):
+    """A beta sign-off breaks the programme's rules (not enrolled, not on staging, already signed)."""
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """One bad line of an imported file: kept apart so the CLI can list or count them."""
+
+    source: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source} line {self.line}: {self.message}"
+
+
+class ContactsImportError(ChannelsError):
+    """A contacts file was rejected whole; `problems` lists every bad line, nothing was imported."""
+
+    def __init__(self, source: str, problems: Sequence[LineProblem], hint: str | None = None) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        lines = len({p.line for p in self.problems})
+        head = (f"{source}: {lines} bad line{'s' if lines != 1 else ''}, "
+                "nothing was imported")
+        super().__init__("\n".join([head, *(str(p) for p in self.problems)]),
+                         hint or "fix every line listed and import the whole file again")
