@@ -75,13 +75,17 @@ def command(name: str, help: str, setup: Callable[[argparse.ArgumentParser], Non
     return register
 
 
+COMMAND_MODULES = ["releases.commands"]
+
+
 def _package_commands() -> None:
     """Let each package add its commands after pipeline's own, once."""
     if any(c.name == "build" for c in COMMANDS):
         return
-    from releases import commands as release_commands
+    import importlib
 
-    release_commands.register(add_command)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(add_command)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 err.print(traceback.format_exc(), markup=False)
             return EXIT_ERROR
         _report(err, exc, verbose)
-        return EXIT_ERROR
+        return int(getattr(exc, "exit_code", EXIT_ERROR))
     finally:
         if app is not None:
             app.close()
@@ -650,6 +654,60 @@ class App:
         windows = next_pushes(calendar_rule(self.config), self.clock(), 1)
         return windows[0] if windows else None
 
+    # Hooks: values that need the configuration or another package, so that a
+    # package's commands can ask for them without importing what it must not.
+
+    @property
+    def store(self) -> Any:
+        from releases.artifact import ArtifactStore
+
+        return ArtifactStore(self.config.artifacts_dir)
+
+    def calendar_rule(self) -> Any:
+        return calendar_rule(self.config)
+
+    def gate_settings(self, tier: str) -> Any:
+        """The [gates.TIER] table as channels' GateSettings (notice gates are evaluated apart)."""
+        from datetime import timedelta
+
+        from channels.settings import GateSettings
+
+        table = self.config.gates.get(self.config.tier(tier).name, {})
+        soak = table.get("soak_days", 0)
+        return GateSettings(min_soak=timedelta(days=soak) if soak else None,
+                            min_signoffs=table.get("min_signoffs", 0),
+                            no_open_blockers=table.get("no_open_blockers", False),
+                            require_window=table.get("require_window", False))
+
+    def resolve_build(self, spec: str) -> Any:
+        from releases.commands import resolve_build
+
+        return resolve_build(self, spec)
+
+    def notes_settings(self) -> Any:
+        from notes.settings import NotesSettings
+
+        notes = self.config.sections["notes"]
+        return NotesSettings(
+            ticket_url=notes["ticket_url"], non_conventional=notes["non_conventional"],
+            internal_types=tuple(notes["internal_types"]), paths=tuple(notes["paths"]),
+            templates_dir=(self.config.base_dir / notes["templates"]) if notes["templates"] else None,
+            tag_on_production=notes["tag"], push_tag=notes["push_tag"], changelog=notes["changelog"])
+
+    def notify_settings(self) -> Any:
+        from notify.settings import NotifySettings
+
+        return NotifySettings.from_config(self.config.sections["notify"], self.config.base_dir)
+
+    def connect_settings(self) -> Any:
+        from releases.remote import ConnectSettings
+
+        ssh = self.config.sections["ssh"]
+        return ConnectSettings(
+            identity_file=str(self.config.base_dir / ssh["identity_file"]) if ssh["identity_file"] else None,
+            known_hosts=str(self.config.base_dir / ssh["known_hosts"]) if ssh["known_hosts"] else None,
+            strict_host_keys=ssh["strict_host_keys"], connect_timeout=float(ssh["connect_timeout"]))
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
@@ -675,9 +733,10 @@ def calendar_rule(config: Config) -> Any:
 
 def ledger_schemas() -> list[Any]:
     """Every package's tables; the ledger creates or upgrades each on open."""
+    from channels.store import SCHEMA as channels_schema
     from releases.schema import SCHEMA as releases_schema
 
-    return [releases_schema]
+    return [releases_schema, channels_schema]
 
 
 def actor_name(repo: Path | None = None) -> str:
