@@ -29,3 +29,11 @@ class DeployError(ReleasesError):
 
 class LockError(ReleasesError):
     """A deploy lock is held by someone else."""
+
+
+class UnsafeArchiveError(ArtifactError):
+    """An artifact holds an entry that would land outside its release directory, or a device file."""
+
+
+class HostUnreachableError(DeployError):
+    """A host refused or dropped the connection; the install on it did not happen or did not finish."""
