@@ -708,6 +708,16 @@ class App:
             known_hosts=str(self.config.base_dir / ssh["known_hosts"]) if ssh["known_hosts"] else None,
             strict_host_keys=ssh["strict_host_keys"], connect_timeout=float(ssh["connect_timeout"]))
 
+    def promotion_gates(self, build: Any, tier: str) -> list[Any]:
+        """Every gate the build must pass to enter the tier (channels' and the notice gates)."""
+        return []
+
+    def record_override(self, build: Any, tier: str, gates: list[str], reason: str) -> None:
+        """Record which failing gates `--force` overrode, by whom and why."""
+
+    def after_promotion(self, build: Any, tier: str) -> None:
+        """What follows a successful rollout: notices, the release tag, the changelog."""
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
