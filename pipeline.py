@@ -75,7 +75,7 @@ def command(name: str, help: str, setup: Callable[[argparse.ArgumentParser], Non
     return register
 
 
-COMMAND_MODULES = ["releases.commands"]
+COMMAND_MODULES = ["releases.commands", "releases.records"]
 
 
 def _package_commands() -> None:
@@ -236,6 +236,7 @@ SPEC: dict[str, dict[str, Field]] = {
     "build": {"command": Field(str, ""), "output": Field(str, "")},
     "ledger": {"url": Field(str, "sqlite:///.quarterdeck/ledger.db", secret=True)},
     "artifacts": {"dir": Field(str, ".quarterdeck/artifacts")},
+    "backup": {"dir": Field(str, ".quarterdeck/backups"), "keep": Field(int, 5, minimum=1)},
     "ssh": {
         "identity_file": Field(str, ""),
         "known_hosts": Field(str, ""),
@@ -779,6 +780,10 @@ url = "sqlite:///.quarterdeck/ledger.db"   # or postgresql://user@host/db for a 
 
 [artifacts]
 dir = ".quarterdeck/artifacts"             # content-addressed store: <sha256>.tar.gz
+
+[backup]
+dir = ".quarterdeck/backups"  # `quarterdeck backup` writes here; copy it to the backup servers
+keep = 5                      # newest backups kept (one a day keeps five days)
 
 [ssh]
 identity_file = ""            # empty: ~/.ssh/config, keys and agent as OpenSSH would use them

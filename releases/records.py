@@ -1,0 +1,139 @@
+"""The record-keeping commands: the audit log, its verification, backups and restores."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import ReleasesError
+
+
+class Context(Protocol):
+    config: Any
+    ledger: Any
+    out: Any
+    json: bool
+
+    def emit_json(self, payload: Any) -> None: ...
+
+    def confirm(self, question: str, yes: bool) -> bool: ...
+
+    def resolve_build(self, spec: str) -> Any: ...
+
+
+class ChainBroken(ReleasesError):
+    """`log verify` found an entry that does not fit the chain."""
+
+
+def _setup_log(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", help="only entries from this date (YYYY-MM-DD, UTC) on")
+    p.add_argument("--build", help="only entries about this build (id, sha256 prefix, latest, @TIER)")
+    p.add_argument("--limit", type=int, help="only the newest N entries")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+
+
+def cmd_log(app: Context, args: argparse.Namespace) -> int:
+    from .auditlog import read_log
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise ReleasesError(f"--since {args.since!r} is not a date like 2026-10-01",
+                                hint="give YYYY-MM-DD or an ISO-8601 time") from None
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
+    subject = app.resolve_build(args.build).id if args.build else None
+    with app.ledger.read() as conn:
+        entries = read_log(conn, since=since, subject=subject, limit=args.limit)
+    if app.json:
+        app.emit_json([{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "command": e.command,
+                        "action": e.action, "subject": e.subject, "reason": e.reason,
+                        "detail": e.detail} for e in entries])
+        return 0
+    from rich.table import Table
+
+    table = Table(title="Audit log", title_justify="left")
+    for col in ("#", "when (UTC)", "who", "action", "subject", "reason"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.subject,
+                      e.reason or "")
+    app.out.print(table if entries else "no audit entries match")
+    return 0
+
+
+def cmd_log_verify(app: Context, args: argparse.Namespace) -> int:
+    from .auditlog import verify_chain
+
+    with app.ledger.read() as conn:
+        report = verify_chain(conn)
+    if app.json:
+        app.emit_json({"ok": report.ok, "entries": report.entries, "first_bad": report.first_bad,
+                       "problem": report.problem, "head": report.head})
+        return 0 if report.ok else 1
+    if not report.ok:
+        raise ChainBroken(f"the audit trail is broken: {report.problem}",
+                          hint="restore the ledger from a backup whose `log verify` passes")
+    app.out.print(f"[green]ok[/green] {report.entries} audit entries, chain intact; "
+                  f"head {report.head[:16]}…")
+    return 0
+
+
+def _backups_dir(app: Context) -> Path:
+    return app.config.base_dir / app.config.sections["backup"]["dir"]
+
+
+def _setup_backup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--to", metavar="DIR", help="where backups are kept (default: [backup].dir)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+
+
+def cmd_backup(app: Context, args: argparse.Namespace) -> int:
+    from .backup import create_backup
+
+    target = Path(args.to) if args.to else _backups_dir(app)
+    info = create_backup(app.ledger, app.config.artifacts_dir, target,
+                         keep=app.config.sections["backup"]["keep"])
+    if app.json:
+        app.emit_json({"path": str(info.path), "created_at": info.created_at, "files": info.files,
+                       "bytes": info.bytes, "audit_entries": info.audit_entries,
+                       "audit_head": info.audit_head})
+        return 0
+    app.out.print(f"backup written: [bold]{info.path}[/bold] ({info.files} files, "
+                  f"{info.bytes / 1048576:.1f} MiB, {info.audit_entries} audit entries)")
+    return 0
+
+
+def _setup_restore(p: argparse.ArgumentParser) -> None:
+    p.add_argument("backup", metavar="BACKUP", help="a backup directory written by `quarterdeck backup`")
+    p.add_argument("--yes", action="store_true", help="do not ask before replacing the ledger")
+
+
+def cmd_restore(app: Context, args: argparse.Namespace) -> int:
+    from .backup import check_backup, restore_backup, sqlite_path
+
+    source = Path(args.backup)
+    if not source.is_absolute() and not source.exists():
+        source = _backups_dir(app) / args.backup
+    manifest = check_backup(source)
+    target = sqlite_path(app.config.ledger_url)
+    if target.exists() and not app.confirm(
+            f"replace the ledger {target} with the backup of {manifest['created_at']}?", args.yes):
+        app.out.print("nothing restored")
+        return 1
+    kept = restore_backup(source, target, app.config.artifacts_dir, now=datetime.now(UTC))
+    app.out.print(f"restored [bold]{source.name}[/bold] into {target}")
+    if kept:
+        app.out.print(f"the previous ledger is kept at {kept}")
+    return 0
+
+
+def register(add: Any) -> None:
+    add("log", "who did what, when and why (the audit trail)", cmd_log, _setup_log)
+    add("verify", "check the audit trail's hash chain", cmd_log_verify,
+        lambda p: p.add_argument("--json", action="store_true", help="print JSON only"), parent="log")
+    add("backup", "write a consistent backup of the ledger and its artifacts", cmd_backup, _setup_backup)
+    add("restore", "restore a checked backup", cmd_restore, _setup_restore)
