@@ -1,0 +1,282 @@
+"""Conventional Commits 1.0.0, read the way release notes need it.
+
+`parse_message` never raises: commit text is input we do not control, and one
+odd message must not stop the notes of a whole quarter. A message that does
+not follow the convention comes back with `conventional=False` and its first
+line as the description, so the caller can apply its policy (keep/drop/fail).
+
+Rules worth knowing (they are what the tests pin down):
+
+- Header `type(scope)!: description`; the type is case-insensitive and returned
+  lower-cased; a scope may hold any character except parentheses (`@org/pkg`,
+  `api/v2`, `deps-dev`, `v1.2`); the separator is a colon and a space.
+- Footers are the trailing paragraphs of the message whose first line is a
+  `Token: value` or `Token #value` line (token: letters, digits and hyphens,
+  or exactly `BREAKING CHANGE`), starting at column 0. A footer's value runs
+  until the next footer token, across lines. Paragraphs after a
+  `BREAKING CHANGE` footer that do not start with a token continue its value
+  (migration notes are often several paragraphs); any other prose paragraph
+  after a token paragraph means that token paragraph was body text.
+- `BREAKING CHANGE` / `BREAKING-CHANGE` count only in upper case; the `!`
+  marker and the footer together still make one breaking change.
+- The scissors line and everything below it, and lines starting with `#`,
+  are dropped first (git's own cleanup rules).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# The header as Conventional Commits 1.0.0 defines it. The type allows digits,
+# `_` and `-` after the first letter (`i18n`, `security-fix`) so that we do not
+# misreport a deliberate header as non-conventional.
+HEADER_RE = re.compile(
+    r"(?P<type>[A-Za-z][A-Za-z0-9_-]*)"
+    r"(?:\((?P<scope>[^()\r\n]*)\))?"
+    r"(?P<bang>!)?"
+    r": +(?P<description>\S.*)"
+)
+# One footer line. `Token:` with nothing after it is accepted (the value then
+# starts on the next line); `Token #value` is the spec's second separator.
+FOOTER_RE = re.compile(
+    r"(?P<token>BREAKING CHANGE|[A-Za-z0-9][A-Za-z0-9-]*)(?P<sep>:(?: |$)| #)(?P<value>.*)"
+)
+SCISSORS_RE = re.compile(r"^#\s*-{3,}\s*>8\s*-{3,}\s*$", re.MULTILINE)
+_BLANK_RUNS_RE = re.compile(r"\n{3,}")
+_SHA_RE = re.compile(r"[0-9a-f]{7,40}")
+_SPLIT_VALUES_RE = re.compile(r"[\s,;]+")
+
+BREAKING_TOKENS = frozenset({"BREAKING CHANGE", "BREAKING-CHANGE"})
+TICKET_TOKENS = frozenset({"ticket", "tickets", "refs"})
+TRAINING_YES = frozenset({"", "yes", "y", "true", "required", "needed"})
+TRAINING_NO = frozenset({"no", "n", "false", "none", "not needed"})
+RELEASE_NOTE_NONE = frozenset({"none", "n/a", "-"})
+
+
+@dataclass(frozen=True)
+class RawCommit:
+    """One commit as `git log` reports it: the input of everything in this package."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    committed_at: int  # seconds since the epoch; an int because 100,000 datetimes cost more than they give
+    message: str
+
+    @property
+    def committed_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.committed_at, tz=UTC)
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+@dataclass(frozen=True)
+class Footer:
+    token: str  # as written, e.g. "Reviewed-by", "BREAKING CHANGE"
+    value: str  # may span lines; separator and surrounding blank lines removed
+    separator: str = ": "  # ": " or " #"
+
+
+@dataclass(frozen=True)
+class ParsedCommit:
+    """What a commit message says, with the trailers that drive release notes already read."""
+
+    header: str
+    type: str | None
+    scope: str | None
+    breaking: bool
+    breaking_description: str | None
+    description: str
+    body: str
+    footers: tuple[Footer, ...]
+    conventional: bool
+    tickets: tuple[str, ...] = ()
+    commit_refs: tuple[str, ...] = ()  # `Refs:` values that look like commit ids (revert targets)
+    training: str | None = None  # None: no training; "": training needed, no details given
+    internal: bool = False
+    release_note: str | None = None
+
+    @property
+    def needs_training(self) -> bool:
+        return self.training is not None
+
+    def footer_values(self, token: str) -> tuple[str, ...]:
+        """Values of every footer with this token (compared case-insensitively, as the spec says)."""
+        wanted = token.lower()
+        return tuple(f.value for f in self.footers if f.token.lower() == wanted)
+
+
+def clean_message(message: str) -> str:
+    """Apply git's cleanup: newlines normalised, scissors and below cut, `#` lines dropped."""
+    text = message.replace("\r\n", "\n").replace("\r", "\n")
+    if "#" in text:
+        cut = SCISSORS_RE.search(text)
+        if cut is not None:
+            text = text[: cut.start()]
+        text = "\n".join(line for line in text.split("\n") if not line.startswith("#"))
+    return text
+
+
+def parse_message(message: str) -> ParsedCommit:
+    """Parse one commit message; never raises, whatever the text."""
+    try:
+        return _parse(message)
+    except Exception:  # pragma: no cover - a bug here must not stop a quarter's notes
+        header = message.strip().split("\n", 1)[0][:200] if isinstance(message, str) else ""
+        return ParsedCommit(header=header, type=None, scope=None, breaking=False,
+                            breaking_description=None, description=header, body="",
+                            footers=(), conventional=False)
+
+
+def parse_header(header: str) -> tuple[str, str | None, bool, str] | None:
+    """(type, scope, bang, description) of a conventional header, or None."""
+    match = HEADER_RE.fullmatch(header.strip())
+    if match is None:
+        return None
+    scope = (match["scope"] or "").strip() or None
+    return match["type"].lower(), scope, match["bang"] is not None, match["description"].strip()
+
+
+def _parse(message: str) -> ParsedCommit:
+    lines = [line.rstrip() for line in clean_message(message).split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    header = lines[0].strip() if lines else ""
+    paragraphs = _paragraphs(lines[1:])
+    body_paragraphs, footers = _split_footers(paragraphs)
+    body = "\n\n".join("\n".join(p) for p in body_paragraphs)
+
+    parsed_header = parse_header(header)
+    if parsed_header is None:
+        ctype, scope, bang, description, conventional = None, None, False, header, False
+    else:
+        ctype, scope, bang, description = parsed_header
+        conventional = True
+
+    breaking_notes = [f.value for f in footers if f.token in BREAKING_TOKENS and f.separator != " #"]
+    breaking = bang or bool(breaking_notes)
+    if breaking_notes:
+        breaking_description: str | None = "\n\n".join(v for v in breaking_notes if v) or description
+    else:
+        breaking_description = description if breaking else None
+
+    tickets, commit_refs = _tickets(footers)
+    training, internal, release_note = _reader_trailers(footers)
+    return ParsedCommit(
+        header=header, type=ctype, scope=scope, breaking=breaking,
+        breaking_description=breaking_description, description=description, body=body,
+        footers=footers, conventional=conventional, tickets=tickets, commit_refs=commit_refs,
+        training=training, internal=internal, release_note=release_note,
+    )
+
+
+def _paragraphs(lines: list[str]) -> list[list[str]]:
+    paragraphs: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append(current)
+            current = []
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _split_footers(paragraphs: list[list[str]]) -> tuple[list[list[str]], tuple[Footer, ...]]:
+    """Find where the footer section starts: the earliest token paragraph from which all the rest parses.
+
+    Trying starts from the first candidate on means a `Note: …` paragraph in
+    the middle of the body stays body text, while a block of trailers at the
+    end, however long, is read whole.
+    """
+    for start, paragraph in enumerate(paragraphs):
+        if FOOTER_RE.fullmatch(paragraph[0]) is None:
+            continue
+        footers = _read_footers(paragraphs[start:])
+        if footers is not None:
+            return paragraphs[:start], footers
+    return paragraphs, ()
+
+
+def _read_footers(paragraphs: list[list[str]]) -> tuple[Footer, ...] | None:
+    footers: list[list[str]] = []  # [token, separator, value lines...]
+    match_footer = FOOTER_RE.fullmatch
+    for paragraph in paragraphs:
+        lines = iter(paragraph)
+        if footers:
+            footers[-1].append("")  # a paragraph break inside a value that continues
+        first = match_footer(paragraph[0])
+        if first is None and (not footers or footers[-1][0] not in BREAKING_TOKENS):
+            return None
+        for line in lines:
+            match = match_footer(line) if line[0] not in " \t" else None
+            if match is not None:
+                footers.append([match["token"], " #" if match["sep"] == " #" else ": ",
+                                match["value"].strip()])
+            else:
+                footers[-1].append(line.strip())
+    result = []
+    for token, separator, *value_lines in footers:
+        value = "\n".join(value_lines).strip("\n")
+        if "\n\n\n" in value:
+            value = _BLANK_RUNS_RE.sub("\n\n", value)
+        result.append(Footer(token=token, value=value, separator=separator))
+    return tuple(result)
+
+
+def looks_like_sha(value: str) -> bool:
+    """A `Refs:` value that names a commit rather than a ticket (7-40 hex digits, not all decimal)."""
+    return _SHA_RE.fullmatch(value) is not None and not value.isdigit()
+
+
+def _tickets(footers: tuple[Footer, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    tickets: list[str] = []
+    refs: list[str] = []
+    for footer in footers:
+        token = footer.token.lower()
+        if token not in TICKET_TOKENS:
+            continue
+        for raw in _SPLIT_VALUES_RE.split(footer.value):
+            value = raw.strip().lstrip("#").rstrip(".")
+            if not value:
+                continue
+            if token == "refs" and looks_like_sha(value):
+                if value not in refs:
+                    refs.append(value)
+            elif value not in tickets:
+                tickets.append(value)
+    return tuple(tickets), tuple(refs)
+
+
+def _reader_trailers(footers: tuple[Footer, ...]) -> tuple[str | None, bool, str | None]:
+    training: str | None = None
+    internal = False
+    release_note: str | None = None
+    for footer in footers:
+        token = footer.token.lower()
+        value = footer.value.strip()
+        if token == "training":
+            lowered = value.lower()
+            if lowered in TRAINING_NO:
+                continue
+            text = "" if lowered in TRAINING_YES else value
+            training = text if not training else (f"{training} {text}".strip())
+        elif token == "audience":
+            internal = internal or value.lower() == "internal"
+        elif token in ("release-note", "release-notes"):
+            if value.lower() in RELEASE_NOTE_NONE:
+                internal = True  # Kubernetes' `Release-note: NONE`: nothing for readers here
+            elif value:
+                release_note = value
+    return training, internal, release_note

@@ -1,0 +1,86 @@
+"""The values release notes are made of: entries grouped in sections, for one audience."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    url: str | None  # None when no ticket URL pattern is configured
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A human's fix for one commit's entry, stored in the ledger and applied on every run.
+
+    `skip` leaves the commit out of every audience's notes; otherwise `text`
+    replaces what readers see. A `text` that is itself a conventional header
+    (`fix(api): …`) also moves the entry to that type's section.
+    """
+
+    skip: bool = False
+    reason: str = ""
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    section: str  # section key, see notes.settings
+    type: str | None  # conventional type, None for a non-conventional message
+    scope: str | None
+    text: str  # one line, for readers
+    action: str | None  # what readers must do (the breaking-change note), when it says more than text
+    breaking: bool
+    training: str | None  # None: no training; "": training needed, no details given
+    tickets: tuple[Ticket, ...]
+    short_sha: str
+    shas: tuple[str, ...]  # every commit this entry stands for, the listed one first
+    pull_request: str | None = None
+    conventional: bool = True
+    internal: bool = False
+    reworded: bool = False
+
+    @property
+    def sha(self) -> str:
+        return self.shas[0]
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    sha: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseNotes:
+    """Notes for one audience over one range; what templates receive (see render.notes_context)."""
+
+    audience: str
+    sections: tuple[Section, ...]  # only sections with entries, in configured order
+    version: str | None = None
+    project: str | None = None
+    since: str | None = None
+    until: str | None = None
+    date: date | None = None
+    commit_count: int = 0
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(entry for section in self.sections for entry in section.entries)
+
+    def section(self, key: str) -> Section | None:
+        for section in self.sections:
+            if section.key == key:
+                return section
+        return None

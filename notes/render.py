@@ -1,0 +1,251 @@
+"""Release notes as Markdown, plain text, HTML and JSON (pure: returns strings, writes nothing).
+
+Templates are Jinja2 files shipped in `notes/templates` and loaded with
+importlib.resources; a templates directory may override either of them. Commit
+text always reaches a template as data, never as template source, so
+`{{ 7*7 }}` in a message stays text. In Markdown every value a template
+prints is escaped by the environment (`finalize`), the way HTML autoescaping
+works, so an override cannot forget to escape; HTML is then made from that
+Markdown and sanitised with nh3 against an explicit allow-list.
+
+`StrictUndefined` plus a check of the variables an override names makes a
+broken override fail here, with the template's name and line, before anything
+is written or sent.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+import jinja2.meta
+import markdown as markdown_lib
+import nh3
+
+from .errors import TemplateError
+from .markdown import TRAINING_NO_DETAILS, md_escape
+from .model import Entry, ReleaseNotes, Section, Ticket
+from .settings import AUDIENCES
+
+FORMATS = ("md", "text", "html", "json")
+TEMPLATES = {"md": "notes.md.j2", "text": "notes.txt.j2"}
+HEADINGS = {"production": "Release notes", "beta": "Beta release notes", "internal": "Internal release notes"}
+
+ALLOWED_TAGS = frozenset({"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "a", "strong", "em", "code", "pre",
+                          "br", "hr", "blockquote"})
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_URL_SAFE = ":/?#@!$&'+,;=%~-._"
+
+
+class Safe(str):
+    """Text a template may print as is: already Markdown (a checked URL), not commit text."""
+
+
+def url_filter(value: object) -> Safe:
+    """A link target for Markdown: http(s)/mailto only, with characters that end a link percent-encoded."""
+    text = str(value)
+    if urlsplit(text).scheme.lower() not in ALLOWED_URL_SCHEMES:
+        return Safe("#")
+    return Safe(quote(text, safe=_URL_SAFE))
+
+
+def _md_finalize(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, Safe) or not isinstance(value, str):
+        return value
+    return md_escape(value)
+
+
+def _text_finalize(value: object) -> object:
+    return "" if value is None else value
+
+
+def notes_context(notes: ReleaseNotes) -> dict[str, Any]:
+    """Everything a template receives, as plain JSON-able data (also the `json` format's output)."""
+    return {
+        "audience": notes.audience,
+        "heading": HEADINGS[notes.audience],
+        "project": notes.project,
+        "version": notes.version,
+        "since": notes.since,
+        "until": notes.until,
+        "date": notes.date.isoformat() if notes.date else None,
+        "commit_count": notes.commit_count,
+        "entry_count": len(notes.entries),
+        "sections": [_section(s) for s in notes.sections],
+        "skipped": [{"sha": s.sha, "reason": s.reason} for s in notes.skipped],
+        "training_no_details": TRAINING_NO_DETAILS,
+    }
+
+
+def _section(section: Section) -> dict[str, Any]:
+    return {"key": section.key, "title": section.title, "entries": [_entry(e) for e in section.entries]}
+
+
+def _entry(entry: Entry) -> dict[str, Any]:
+    return {
+        "section": entry.section, "type": entry.type, "scope": entry.scope, "text": entry.text,
+        "action": entry.action, "breaking": entry.breaking, "training": entry.training,
+        "tickets": [_ticket(t) for t in entry.tickets], "short_sha": entry.short_sha,
+        "shas": list(entry.shas), "pull_request": entry.pull_request,
+        "conventional": entry.conventional, "internal": entry.internal, "reworded": entry.reworded,
+    }
+
+
+def _ticket(ticket: Ticket) -> dict[str, Any]:
+    return {"id": ticket.id, "url": ticket.url}
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    origin: str  # shown in errors: the override's path, or "shipped"
+    text: str
+
+
+class Renderer:
+    """Renders notes with the shipped templates, or the overrides found in `templates_dir`."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        if templates_dir is not None and not Path(templates_dir).is_dir():
+            raise TemplateError(f"templates directory {templates_dir} does not exist",
+                                hint="create it, or leave [notes].templates empty for the shipped templates")
+        self.templates_dir = Path(templates_dir) if templates_dir is not None else None
+        self._templates: dict[str, jinja2.Template] = {}
+
+    def render(self, notes: ReleaseNotes, fmt: str) -> str:
+        if fmt == "json":
+            return json.dumps(notes_context(notes), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        if fmt == "html":
+            return markdown_to_html(self.render(notes, "md"))
+        if fmt not in TEMPLATES:
+            raise TemplateError(f"format {fmt!r} is not known", hint=f"use one of: {', '.join(FORMATS)}")
+        template = self._template(fmt)
+        try:
+            return template.render(notes_context(notes))
+        except jinja2.UndefinedError as err:
+            raise TemplateError(f"template {self._where(fmt, _template_line(err, template))} uses "
+                                f"something that is not there: {err.message}",
+                                hint="see `quarterdeck notes show BUILD --format json` for every "
+                                     "variable a template receives") from err
+        except jinja2.TemplateError as err:
+            raise TemplateError(f"template {self._where(fmt, _template_line(err, template))} failed: "
+                                f"{err}", hint="fix the template override") from err
+
+    def check(self) -> None:
+        """Render sample notes for every audience in every format, so a bad override fails early."""
+        for audience in AUDIENCES:
+            for sample in (sample_notes(audience), ReleaseNotes(audience=audience, sections=())):
+                for fmt in FORMATS:
+                    self.render(sample, fmt)
+
+    def _source(self, fmt: str) -> _Source:
+        name = TEMPLATES[fmt]
+        if self.templates_dir is not None:
+            path = self.templates_dir / name
+            if path.is_file():
+                try:
+                    return _Source(name, str(path), path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError) as err:
+                    raise TemplateError(f"cannot read template {path}: {err}",
+                                        hint="make it a readable UTF-8 file") from err
+        text = resources.files("notes").joinpath("templates", name).read_text(encoding="utf-8")
+        return _Source(name, "shipped", text)
+
+    def _where(self, fmt: str, line: int | None) -> str:
+        source = self._source(fmt)
+        where = source.name if source.origin == "shipped" else source.origin
+        return f"{where} line {line}" if line else where
+
+    def _template(self, fmt: str) -> jinja2.Template:
+        if fmt in self._templates:
+            return self._templates[fmt]
+        source = self._source(fmt)
+        env = _environment(_md_finalize if fmt == "md" else _text_finalize)
+        try:
+            tree = env.parse(source.text, source.name)
+            known = set(notes_context(sample_notes("beta"))) | set(env.globals)
+            unknown = jinja2.meta.find_undeclared_variables(tree) - known
+            if unknown:
+                raise TemplateError(
+                    f"template {source.origin if source.origin != 'shipped' else source.name} uses "
+                    f"undefined variable(s): {', '.join(sorted(unknown))}",
+                    hint="see `quarterdeck notes show BUILD --format json` for the variables a template gets")
+            template = env.from_string(source.text)
+        except jinja2.TemplateSyntaxError as err:
+            where = source.origin if source.origin != "shipped" else source.name
+            raise TemplateError(f"template {where} line {err.lineno}: {err.message}",
+                                hint="fix the template's Jinja syntax") from err
+        self._templates[fmt] = template
+        return template
+
+
+def _environment(finalize: Callable[[object], object]) -> jinja2.Environment:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=finalize,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["url"] = url_filter
+    return env
+
+
+def _template_line(err: BaseException, template: jinja2.Template) -> int | None:
+    """The template line an error was raised at, from the traceback Jinja rewrites to template lines."""
+    line = None
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in ("<template>", template.filename):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render(notes: ReleaseNotes, fmt: str, *, templates_dir: Path | None = None) -> str:
+    """Render with the shipped templates (compiled once per process), or with overrides read now."""
+    renderer = _shipped_renderer() if templates_dir is None else Renderer(templates_dir)
+    return renderer.render(notes, fmt)
+
+
+@functools.cache
+def _shipped_renderer() -> Renderer:
+    return Renderer(None)
+
+
+def markdown_to_html(text: str) -> str:
+    """HTML for mail and browsers: python-markdown, then nh3 with an explicit allow-list."""
+    html = markdown_lib.markdown(text, output_format="html")
+    attributes = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+    return nh3.clean(html, tags=set(ALLOWED_TAGS), attributes=attributes,
+                     url_schemes=set(ALLOWED_URL_SCHEMES), link_rel=None, strip_comments=True) + "\n"
+
+
+def notes_sha256(text: str) -> str:
+    """The id of approved notes: line endings and trailing newlines do not count, editors vary in them."""
+    normalised = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") + "\n"
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def sample_notes(audience: str = "production") -> ReleaseNotes:
+    """Notes with every field filled in, for checking templates before real notes exist."""
+    ticket = Ticket(id="PROJ-1", url="https://tracker.example.org/browse/PROJ-1")
+    entries = (
+        Entry(section="breaking", type="feat", scope="api", text="Remove the v1 export", action="Use v2",
+              breaking=True, training="Short video", tickets=(ticket,), short_sha="0123456",
+              shas=("0123456789abcdef0123456789abcdef01234567",), pull_request="#1"),
+        Entry(section="training", type="feat", scope=None, text="New rota screen", action=None,
+              breaking=False, training="", tickets=(Ticket(id="PROJ-2", url=None),), short_sha="89abcde",
+              shas=("89abcdef0123456789abcdef0123456789abcdef",)),
+    )
+    sections = (Section(key="breaking", title="Action required", entries=entries[:1]),
+                Section(key="training", title="Training", entries=entries[1:]))
+    return ReleaseNotes(audience=audience, sections=sections, version="2026.4.0", project="Sample",
+                        since="v2026.3.0", until="0123456", date=date(2026, 4, 1), commit_count=2)

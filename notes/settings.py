@@ -1,0 +1,134 @@
+"""The settings of the notes engine, as plain values.
+
+pipeline.py reads `[notes]` from the configuration file and builds one
+`NotesSettings`; nothing in this package reads the file. Validation here
+covers what only the notes engine knows (section keys, the ticket URL
+placeholder), so a bad value is reported with the setting's name before any
+history is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from .errors import SettingsError
+
+AUDIENCES = ("production", "beta", "internal")
+CUSTOMER_AUDIENCES = frozenset({"production", "beta"})
+POLICIES = ("keep", "drop", "fail")
+
+BREAKING = "breaking"
+FEATURES = "features"
+FIXES = "fixes"
+PERFORMANCE = "performance"
+TRAINING = "training"
+OTHER = "other"
+INTERNAL = "internal"
+
+DEFAULT_SECTION_ORDER = (BREAKING, FEATURES, FIXES, PERFORMANCE, TRAINING, OTHER, INTERNAL)
+DEFAULT_SECTION_TITLES: Mapping[str, str] = MappingProxyType({
+    BREAKING: "Action required",
+    FEATURES: "New features",
+    FIXES: "Fixes",
+    PERFORMANCE: "Performance",
+    TRAINING: "Training",
+    OTHER: "Other changes",
+    INTERNAL: "Internal changes",
+})
+DEFAULT_TYPE_SECTIONS: Mapping[str, str] = MappingProxyType({
+    "feat": FEATURES,
+    "fix": FIXES,
+    "revert": FIXES,
+    "perf": PERFORMANCE,
+    "security": FIXES,
+})
+DEFAULT_INTERNAL_TYPES = ("chore", "ci", "test", "refactor", "build", "style", "docs")
+
+
+@dataclass(frozen=True)
+class NotesSettings:
+    """How commits become notes; every field has a default that suits most repositories."""
+
+    ticket_url: str = ""  # e.g. "https://tracker.example.org/browse/{ticket}"; "" = ids without links
+    non_conventional: str = "keep"  # keep | drop | fail
+    internal_types: tuple[str, ...] = DEFAULT_INTERNAL_TYPES
+    section_order: tuple[str, ...] = DEFAULT_SECTION_ORDER
+    section_titles: Mapping[str, str] = field(default_factory=lambda: DEFAULT_SECTION_TITLES)
+    type_sections: Mapping[str, str] = field(default_factory=lambda: DEFAULT_TYPE_SECTIONS)
+    paths: tuple[str, ...] = ()  # pathspecs passed to `git log --`; () = the whole repository
+    templates_dir: Path | None = None  # overrides of notes.md.j2 / notes.txt.j2
+    tag_on_production: bool = True  # annotated tag vVERSION on a successful production promotion
+    push_tag: bool = False
+    tag_remote: str = "origin"
+    changelog: bool = False  # prepend a Keep a Changelog section to the repository's changelog
+    changelog_path: str = "CHANGELOG.md"
+
+    def __post_init__(self) -> None:
+        # Accept lists and strings from a parsed TOML file; store the frozen forms.
+        object.__setattr__(self, "internal_types", tuple(t.lower() for t in self.internal_types))
+        object.__setattr__(self, "section_order", tuple(self.section_order))
+        object.__setattr__(self, "paths", tuple(self.paths))
+        object.__setattr__(self, "section_titles", MappingProxyType(dict(self.section_titles)))
+        object.__setattr__(self, "type_sections",
+                           MappingProxyType({k.lower(): v for k, v in self.type_sections.items()}))
+        if self.templates_dir is not None and not isinstance(self.templates_dir, Path):
+            templates = Path(self.templates_dir) if self.templates_dir else None
+            object.__setattr__(self, "templates_dir", templates)
+        if self.non_conventional not in POLICIES:
+            raise SettingsError(
+                f"notes.non_conventional is {self.non_conventional!r}",
+                hint=f"use one of: {', '.join(POLICIES)}")
+        if self.ticket_url:
+            if "{ticket}" not in self.ticket_url:
+                raise SettingsError(f"notes.ticket_url {self.ticket_url!r} has no {{ticket}} placeholder",
+                                    hint='write it like "https://tracker.example.org/browse/{ticket}"')
+            if not self.ticket_url.startswith(("https://", "http://")):
+                raise SettingsError(f"notes.ticket_url {self.ticket_url!r} is not an http(s) URL",
+                                    hint="ticket links must start with https:// or http://")
+        known = set(DEFAULT_SECTION_ORDER)
+        for key in self.section_order:
+            if key not in known:
+                raise SettingsError(f"notes.section_order names an unknown section {key!r}",
+                                    hint=f"sections are: {', '.join(DEFAULT_SECTION_ORDER)}")
+        if len(set(self.section_order)) != len(self.section_order):
+            raise SettingsError("notes.section_order lists a section twice",
+                                hint="name each section once")
+        for type_name, section in self.type_sections.items():
+            if section not in known or section in (BREAKING, TRAINING, INTERNAL):
+                raise SettingsError(
+                    f"notes.type_sections maps {type_name!r} to {section!r}",
+                    hint="map types to features, fixes, performance or other")
+        for key in self.section_titles:
+            if key not in known:
+                raise SettingsError(f"notes.section_titles names an unknown section {key!r}",
+                                    hint=f"sections are: {', '.join(DEFAULT_SECTION_ORDER)}")
+        for path in self.paths:
+            if not path or path.startswith("-"):
+                raise SettingsError(f"notes.paths holds {path!r}, which is not a path",
+                                    hint="list directories or files of the repository, like 'app/'")
+
+    def ordered_sections(self) -> tuple[str, ...]:
+        """The configured order, then any section the configuration left out, in default order."""
+        rest = tuple(key for key in DEFAULT_SECTION_ORDER if key not in self.section_order)
+        return (*self.section_order, *rest)
+
+    def title_of(self, section: str) -> str:
+        return self.section_titles.get(section) or DEFAULT_SECTION_TITLES[section]
+
+    def section_of_type(self, ctype: str | None) -> str:
+        if ctype is None:
+            return OTHER
+        return self.type_sections.get(ctype, OTHER)
+
+    def is_internal_type(self, ctype: str | None) -> bool:
+        return ctype is not None and ctype in self.internal_types
+
+
+def check_audience(audience: str) -> str:
+    if audience not in AUDIENCES:
+        raise SettingsError(f"audience {audience!r} is not known",
+                            hint=f"use one of: {', '.join(AUDIENCES)}")
+    return audience
