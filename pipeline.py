@@ -709,6 +709,21 @@ class App:
             known_hosts=str(self.config.base_dir / ssh["known_hosts"]) if ssh["known_hosts"] else None,
             strict_host_keys=ssh["strict_host_keys"], connect_timeout=float(ssh["connect_timeout"]))
 
+    def tier_commit(self, channel: str) -> str | None:
+        """The commit of the build running on the tier that serves `channel`, if one runs there."""
+        from releases.builds import get_build
+        from releases.deployments import host_statuses
+
+        tier = next((t for t in self.config.tiers if t.channel == channel), None)
+        if tier is None:
+            return None
+        with self.ledger.read() as conn:
+            running = {s.build_id for s in host_statuses(conn, tier.name) if s.build_id}
+            builds = [b for b in (get_build(conn, i) for i in running) if b]
+        if not builds:
+            return None
+        return max(builds, key=lambda b: b.created_at).commit  # a mixed tier: the newest build
+
     def promotion_gates(self, build: Any, tier: str) -> list[Any]:
         """Every gate the build must pass to enter the tier (channels' and the notice gates)."""
         return []
