@@ -1,0 +1,40 @@
+"""Release notes over a long history: `quarterdeck notes show` (Markdown, production audience,
+whole range) against raw `git log --format=%H%x00%B`, and git-cliff when it is installed.
+
+Target: at most 2x the raw `git log` time on 100,000 commits; the 1,000 and
+10,000 commit runs show how the cost grows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from benchmarks.common import WORK, Result, init_project, quarterdeck, run_timed
+from benchmarks.history import make_history
+
+SIZES = (1_000, 10_000, 100_000)
+
+
+def run() -> Result:
+    figures: dict[str, object] = {}
+    ratio = 0.0
+    for size in SIZES:
+        repo = make_history(WORK / f"history-{size}", size)
+        config = init_project(WORK / f"notes-project-{size}", repo)
+        subprocess.run([*quarterdeck(), "--config", str(config), "build"], check=True,
+                       capture_output=True, cwd=config.parent)
+        git = run_timed(["git", "-C", str(repo), "log", "--format=%H%x00%B"])
+        ours = run_timed([*quarterdeck(), "--config", str(config), "notes", "show", "latest",
+                          "--audience", "production", "--format", "md"], cwd=config.parent)
+        ratio = ours.seconds / git.seconds
+        figures[f"git_log_{size}_s"] = round(git.seconds, 3)
+        figures[f"quarterdeck_{size}_s"] = round(ours.seconds, 3)
+        figures[f"quarterdeck_{size}_peak_mib"] = round(ours.peak_kib / 1024, 1)
+        figures[f"ratio_{size}"] = round(ratio, 2)
+        cliff = shutil.which("git-cliff", path=str(__import__("pathlib").Path(sys.executable).parent))
+        if cliff and size == SIZES[-1]:
+            timing = run_timed([cliff, "--repository", str(repo)], runs=1)
+            figures[f"git_cliff_{size}_s"] = round(timing.seconds, 2)
+    return Result("notes", "<= 2x raw `git log` on 100,000 commits", ratio, 2.0, figures=figures)
