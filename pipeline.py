@@ -75,7 +75,8 @@ def command(name: str, help: str, setup: Callable[[argparse.ArgumentParser], Non
     return register
 
 
-COMMAND_MODULES = ["releases.commands", "releases.records"]
+COMMAND_MODULES = ["releases.commands", "releases.records", "notify.commands", "channels.commands",
+                   "notes.commands"]
 
 
 def _package_commands() -> None:
@@ -725,14 +726,70 @@ class App:
         return max(builds, key=lambda b: b.created_at).commit  # a mixed tier: the newest build
 
     def promotion_gates(self, build: Any, tier: str) -> list[Any]:
-        """Every gate the build must pass to enter the tier (channels' and the notice gates)."""
-        return []
+        """Every gate the build must pass to enter the tier: channels' gates plus the notice gates."""
+        from channels.evidence import promotion_gates
+
+        extra: list[Any] = []
+        if self.config.gates.get(tier, {}).get("advance_notice"):
+            from notify.gates import notice_gates
+
+            extra = list(notice_gates(self, build))
+        return promotion_gates(self, build, tier, extra=extra)
 
     def record_override(self, build: Any, tier: str, gates: list[str], reason: str) -> None:
         """Record which failing gates `--force` overrode, by whom and why."""
+        from channels.store import record_override
+
+        with self.ledger.write() as conn:
+            record_override(self.ledger, conn, build.id, tier, gates, reason)
+
+    def tier_commit_before(self, channel: str, build_id: str) -> str | None:
+        """The commit of the build that ran on the channel's tier before `build_id` arrived there."""
+        from releases.builds import get_build
+        from releases.deployments import build_before
+
+        tier = next((t for t in self.config.tiers if t.channel == channel), None)
+        if tier is None:
+            return None
+        with self.ledger.read() as conn:
+            before = build_before(conn, tier.name, build_id)
+            found = get_build(conn, before) if before else None
+        return found.commit if found else None
+
+    def notice_notes(self, build: Any, audience: str) -> Any:
+        """The notes a notice carries: approved text while the approval stands, else generated."""
+        import dataclasses
+
+        from notes.workflow import notes_for_notice
+        from notify.notes_input import NoticeNotes
+
+        return NoticeNotes(**dataclasses.asdict(notes_for_notice(self, build, audience)))
 
     def after_promotion(self, build: Any, tier: str) -> None:
-        """What follows a successful rollout: notices, the release tag, the changelog."""
+        """What follows a successful rollout: the beta announcement, or on the last tier the
+        release tag, the changelog and the completion notice. A failure here is reported but
+        does not undo the rollout, which already succeeded."""
+        from notify.notices import send_notice
+
+        channel = self.config.tier(tier).channel
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        if channel == "beta":
+            steps.append(("beta-available notice", lambda: send_notice(self, "beta-available", build)))
+        if tier == self.config.tiers[-1].name:
+            from notes.workflow import publish_release
+
+            steps.append(("release tag", lambda: publish_release(self, build)))
+            steps.append(("completed notice", lambda: send_notice(self, "completed", build)))
+        for label, step in steps:
+            try:
+                outcome = step()
+            except Exception as exc:
+                if not _is_domain_error(exc):
+                    raise
+                self.err.print(f"[yellow]warning:[/yellow] {label} for {build.id}: {_escape(str(exc))}")
+                continue
+            for line in _outcome_lines(label, outcome):
+                self.err.print(_escape(line))
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -757,12 +814,28 @@ def calendar_rule(config: Config) -> Any:
     )
 
 
+def _outcome_lines(label: str, outcome: Any) -> list[str]:
+    """One or two lines about what an after-promotion step did, for the release manager."""
+    if hasattr(outcome, "lines"):
+        return [str(line) for line in outcome.lines()]
+    counts = getattr(outcome, "counts", None)
+    if counts is not None:
+        summary = ", ".join(f"{v} {k}" for k, v in counts.as_dict().items() if v)
+        return [f"{label}: {outcome.recipients} recipients ({summary or 'nothing to send'})"]
+    return [f"{label}: done"]
+
+
 def ledger_schemas() -> list[Any]:
     """Every package's tables; the ledger creates or upgrades each on open."""
     from channels.store import SCHEMA as channels_schema
+    from notes import store as notes_store
+    from notify import store as notify_store
+    from releases.ledger import Schema
     from releases.schema import SCHEMA as releases_schema
 
-    return [releases_schema, channels_schema]
+    return [releases_schema, channels_schema,
+            Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,)),
+            Schema("notes", notes_store.SCHEMA_VERSION, (notes_store.metadata,))]
 
 
 def actor_name(repo: Path | None = None) -> str:
@@ -795,10 +868,6 @@ url = "sqlite:///.quarterdeck/ledger.db"   # or postgresql://user@host/db for a 
 
 [artifacts]
 dir = ".quarterdeck/artifacts"             # content-addressed store: <sha256>.tar.gz
-
-[backup]
-dir = ".quarterdeck/backups"  # `quarterdeck backup` writes here; copy it to the backup servers
-keep = 5                      # newest backups kept (one a day keeps five days)
 
 [ssh]
 identity_file = ""            # empty: ~/.ssh/config, keys and agent as OpenSSH would use them
@@ -870,6 +939,10 @@ non_conventional = "keep"     # keep (under Other changes), drop, or fail
 tag = true                    # tag vVERSION on the commit after a production push
 push_tag = false
 changelog = false             # prepend a Keep a Changelog section to CHANGELOG.md
+
+[backup]
+dir = ".quarterdeck/backups"  # `quarterdeck backup` writes here; copy it to the backup servers
+keep = 5                      # newest backups kept (one a day keeps five days)
 '''
 
 

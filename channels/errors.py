@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .gates import GateResult
 
 
 class ChannelsError(Exception):
@@ -45,3 +49,25 @@ class ContactsImportError(ChannelsError):
                 "nothing was imported")
         super().__init__("\n".join([head, *(str(p) for p in self.problems)]),
                          hint or "fix every line listed and import the whole file again")
+
+
+class UsageProblem(ChannelsError):
+    """A channels command was given options that do not go together (exit code 2, like argparse)."""
+
+    exit_code = 2
+
+
+class GatesFailed(ChannelsError):
+    """A build does not pass every gate of a tier; `results` holds every gate's verdict (exit code 3)."""
+
+    exit_code = 3
+
+    def __init__(self, build: str, tier: str, results: Sequence[GateResult], hint: str | None = None) -> None:
+        self.build = build
+        self.tier = tier
+        self.results = tuple(results)
+        failed = [r.gate for r in self.results if not r.passed]
+        super().__init__(f"{build} does not pass {len(failed)} of {len(self.results)} gates for "
+                         f"{tier}: {', '.join(failed)}",
+                         hint or "fix what the gates name, or promote with --force --reason TEXT "
+                                 "(the override is recorded)")

@@ -131,3 +131,50 @@ def _commits(fields: list[bytes], count: int) -> Iterator[RawCommit]:
         setattr_(commit, "committed_at", int(when) if when else 0)
         setattr_(commit, "message", message.decode("utf-8", "replace"))
         yield commit
+
+
+class GitGraph:
+    """The ancestry questions range resolution asks, answered by git (see notes.ranges.Graph)."""
+
+    def __init__(self, repo: Path, tag_pattern: str = "v*") -> None:
+        self.repo = repo
+        self.tag_pattern = tag_pattern
+
+    def resolve(self, ref: str, what: str) -> str:
+        return resolve_commit(self.repo, ref, what)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        done = self._run(["merge-base", "--is-ancestor", ancestor, descendant])
+        if done.returncode not in (0, 1):
+            raise GitError(f"cannot compare {ancestor[:12]} with {descendant[:12]} in {self.repo}: "
+                           f"{done.stderr.strip() or f'exit {done.returncode}'}",
+                           hint="is the commit still in the repository? (git fetch?)")
+        return done.returncode == 0
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        done = self._run(["merge-base", a, b])
+        if done.returncode != 0:
+            return None  # unrelated histories
+        return done.stdout.strip() or None
+
+    def previous_tag(self, commit: str) -> tuple[str, str] | None:
+        """The nearest tag matching the pattern reachable from `commit`, ignoring tags on `commit` itself.
+
+        A tag on the build's own commit marks the build's own release, so
+        notes counted from it would always be empty.
+        """
+        on_commit = self._run(["tag", "--points-at", commit, "--list", self.tag_pattern]).stdout.split()
+        excludes = [f"--exclude={name}" for name in on_commit]
+        done = self._run(["describe", "--tags", "--abbrev=0", f"--match={self.tag_pattern}", *excludes,
+                          commit])
+        name = done.stdout.strip()
+        if done.returncode != 0 or not name:
+            return None
+        return name, resolve_commit(self.repo, f"refs/tags/{name}", "tag")
+
+    def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(["git", "-C", str(self.repo), *args], capture_output=True, text=True,
+                                  env=git_env(), check=False)
+        except OSError as err:
+            raise GitError(f"cannot run git for {self.repo}: {err}", hint="install git") from err

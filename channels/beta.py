@@ -1,0 +1,190 @@
+"""The beta programme's evidence in the ledger: sign-offs and problem reports.
+
+The rules are judged by the pure gates module (check_signoff,
+applicable_problems); this module reads the facts they need and writes what
+they allow, each write with its audit entry in the caller's transaction.
+Evidence is never deleted: a resolved problem can be reopened, and its
+resolution stays in the audit trail.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from releases.deployments import first_success_at
+from releases.ledger import Ledger
+
+from .errors import ChannelsError, SignoffError
+from .gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff
+from .store import enrolled_org_names, organisations, problems, require_org, signoffs
+
+SUMMARY_MAX = 200
+TEXT_MAX = 4000
+DETAILS_MAX = 64 * 1024
+
+
+def clean_text(value: str | None, field: str, *, limit: int, one_line: bool,
+               required: bool = True) -> str | None:
+    """A person's text as stored: trimmed, NFC, no control characters (it ends up in emails),
+    and on one line where it is a title. Names the option at fault."""
+    text = unicodedata.normalize("NFC", (value or "").strip())
+    if not text:
+        if required:
+            raise ChannelsError(f"{field} is empty", hint=f"give {field} TEXT")
+        return None
+    allowed = "" if one_line else "\n\t"
+    bad = next((c for c in text.replace("\r\n", "\n")
+                if unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in allowed), None)
+    if bad is not None:
+        what = ("a line break" if bad in "\r\n\v\f\u2028\u2029\x85"
+                else f"the control character U+{ord(bad):04X}")
+        raise ChannelsError(f"{field} contains {what}",
+                            hint="keep it to one line" if one_line else "remove it")
+    if len(text) > limit:
+        raise ChannelsError(f"{field} is {len(text)} characters long, more than {limit}",
+                            hint="shorten it" + ("" if one_line else "; put long text in --details FILE"))
+    return text.replace("\r\n", "\n")
+
+
+# ---------------------------------------------------------------- sign-offs
+
+def signoffs_for(conn: Connection, build_id: str) -> list[SignOff]:
+    rows = conn.execute(select(organisations.c.name, signoffs.c.signed_by, signoffs.c.signed_at)
+                        .join(organisations, organisations.c.id == signoffs.c.org_id)
+                        .where(signoffs.c.build_id == build_id).order_by(signoffs.c.id))
+    return [SignOff(r.name, r.signed_by, r.signed_at) for r in rows]
+
+
+def add_signoff(ledger: Ledger, conn: Connection, *, build_id: str, org_name: str, by: str,
+                note: str | None, beta_tier: str) -> SignOff:
+    """Record a beta organisation's sign-off if the programme's rules allow it (else SignoffError)."""
+    org = require_org(conn, org_name)
+    note = clean_text(note, "--note", limit=TEXT_MAX, one_line=False, required=False)
+    check_signoff(org=org.name, by=by.strip(), build=build_id, enrolled_orgs=enrolled_org_names(conn),
+                  staged_at=first_success_at(conn, build_id, beta_tier),
+                  existing=signoffs_for(conn, build_id))
+    now = ledger.clock()
+    try:
+        with conn.begin_nested():
+            conn.execute(signoffs.insert().values(build_id=build_id, org_id=org.id, signed_by=by.strip(),
+                                                  note=note, signed_at=now, recorded_by=ledger.actor.who))
+    except IntegrityError as err:  # a concurrent sign-off on a shared (PostgreSQL) ledger won the race
+        raise SignoffError(f"{org.name} already signed off {build_id}") from err
+    ledger.record(conn, "signoff.add", f"{build_id}:{org.name}", detail={"by": by.strip(), "note": note})
+    return SignOff(org.name, by.strip(), now)
+
+
+# ---------------------------------------------------------------- problem reports
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    """A problem report as stored, with its organisation's name."""
+
+    id: int
+    build: str
+    organisation: str
+    severity: str
+    summary: str
+    details: str | None
+    status: str
+    reported_at: datetime
+    reported_by: str
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: str | None
+    fixed_in: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+    def for_gates(self, order: Mapping[str, int]) -> Problem:
+        """The gates' view, with builds placed in build order (see evidence.build_order)."""
+        return Problem(id=self.id, severity=self.severity, status=self.status, opened_at=self.reported_at,
+                       summary=self.summary, org=self.organisation, build=self.build,
+                       build_seq=order.get(self.build, 0), fixed_in=self.fixed_in,
+                       fixed_in_seq=order.get(self.fixed_in, 0) if self.fixed_in else None)
+
+
+def _problem(row: Any) -> ProblemRecord:
+    return ProblemRecord(row.id, row.build_id, row.org, row.severity, row.summary, row.details,
+                         row.status, row.reported_at, row.reported_by, row.resolved_at, row.resolved_by,
+                         row.resolution, row.fixed_in)
+
+
+def _select_problems() -> Any:
+    return (select(problems, organisations.c.name.label("org"))
+            .join(organisations, organisations.c.id == problems.c.org_id).order_by(problems.c.id))
+
+
+def all_problems(conn: Connection) -> list[ProblemRecord]:
+    return [_problem(r) for r in conn.execute(_select_problems())]
+
+
+def get_problem(conn: Connection, problem_id: int) -> ProblemRecord:
+    row = conn.execute(_select_problems().where(problems.c.id == problem_id)).first()
+    if row is None:
+        raise ChannelsError(f"there is no problem #{problem_id}",
+                            hint="`quarterdeck problem list` shows the problem reports")
+    return _problem(row)
+
+
+def report_problem(ledger: Ledger, conn: Connection, *, build_id: str, org_name: str, severity: str,
+                   summary: str, details: str | None) -> ProblemRecord:
+    if severity not in SEVERITIES:
+        raise ChannelsError(f"--severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+    org = require_org(conn, org_name)
+    title = clean_text(summary, "--summary", limit=SUMMARY_MAX, one_line=True)
+    body = clean_text(details, "--details", limit=DETAILS_MAX, one_line=False, required=False)
+    result = conn.execute(problems.insert().values(
+        build_id=build_id, org_id=org.id, severity=severity, summary=title, details=body, status=OPEN,
+        reported_at=ledger.clock(), reported_by=ledger.actor.who))
+    problem_id = int(result.inserted_primary_key[0])
+    ledger.record(conn, "problem.report", f"problem:{problem_id}",
+                  detail={"build": build_id, "organisation": org.name, "severity": severity,
+                          "summary": title})
+    return get_problem(conn, problem_id)
+
+
+def resolve_problem(ledger: Ledger, conn: Connection, problem_id: int, *, resolution: str,
+                    fixed_in: str | None, order: Mapping[str, int]) -> ProblemRecord:
+    """Close a problem; `fixed_in` (a build later than the one it was reported against) keeps it
+    counting against the builds before the fix."""
+    problem = get_problem(conn, problem_id)
+    if problem.status == RESOLVED:
+        raise ChannelsError(f"problem #{problem_id} is already resolved "
+                            f"({problem.resolved_by}: {problem.resolution})",
+                            hint=f"reopen it first: quarterdeck problem reopen {problem_id}")
+    text = clean_text(resolution, "--resolution", limit=TEXT_MAX, one_line=False)
+    if fixed_in is not None and order.get(fixed_in, 0) <= order.get(problem.build, 0):
+        raise ChannelsError(f"--fixed-in {fixed_in} is not later than {problem.build}, the build "
+                            f"problem #{problem_id} was reported against",
+                            hint="name the first build that carries the fix, or leave --fixed-in out")
+    conn.execute(problems.update().where(problems.c.id == problem_id).values(
+        status=RESOLVED, resolved_at=ledger.clock(), resolved_by=ledger.actor.who, resolution=text,
+        fixed_in=fixed_in))
+    ledger.record(conn, "problem.resolve", f"problem:{problem_id}", reason=text,
+                  detail={"fixed_in": fixed_in, "build": problem.build})
+    return get_problem(conn, problem_id)
+
+
+def reopen_problem(ledger: Ledger, conn: Connection, problem_id: int, *, reason: str | None) -> ProblemRecord:
+    problem = get_problem(conn, problem_id)
+    if problem.status == OPEN:
+        raise ChannelsError(f"problem #{problem_id} is already open")
+    conn.execute(problems.update().where(problems.c.id == problem_id).values(
+        status=OPEN, resolved_at=None, resolved_by=None, resolution=None, fixed_in=None))
+    ledger.record(conn, "problem.reopen", f"problem:{problem_id}", reason=reason,
+                  detail={"was_resolved_by": problem.resolved_by, "resolution": problem.resolution,
+                          "fixed_in": problem.fixed_in})
+    return get_problem(conn, problem_id)

@@ -1,0 +1,82 @@
+"""What the channels commands share: the App they expect, and how they show times and names.
+
+Handlers receive pipeline's App, described here as a Protocol so that this
+package never imports pipeline. Every value that came from a person or a
+file is escaped before Rich sees it: an organisation called "[bold]" is a
+name, not markup.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from rich.markup import escape
+from rich.table import Table
+
+Add = Callable[..., None]
+
+
+class Context(Protocol):
+    config: Any  # tiers (name, channel), timezone
+    ledger: Any
+    out: Any
+    err: Any
+    json: bool
+
+    def clock(self) -> datetime: ...
+
+    def emit_json(self, payload: Any) -> None: ...
+
+    def confirm(self, question: str, yes: bool) -> bool: ...
+
+    def resolve_build(self, spec: str) -> Any: ...
+
+    def calendar_rule(self) -> Any: ...
+
+    def gate_settings(self, tier: str) -> Any: ...
+
+    def promotion_gates(self, build: Any, tier: str) -> list[Any]: ...
+
+
+def setup_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+
+
+def show_group_help(app: Context, args: argparse.Namespace) -> int:
+    """A command group run without its subcommand: show what it offers (usage, exit 2)."""
+    args.parser.print_help()
+    return 2
+
+
+def esc(value: object) -> str:
+    return escape(str(value))
+
+
+def local(moment: datetime | None, zone: str) -> str:
+    """An instant as the release manager reads it: the project zone's wall time and abbreviation."""
+    if moment is None:
+        return ""
+    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}"
+
+
+def utc(moment: datetime | None) -> str:
+    return "" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def table(title: str, *columns: str) -> Table:
+    grid = Table(title=title, title_justify="left")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    return grid
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (many or word + 's')}"

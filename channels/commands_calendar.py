@@ -1,0 +1,260 @@
+"""`calendar`, `schedule`, `hold`, `release-hold` and `gates`: when a build may go, and whether it may."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
+from .cli import Add, Context, esc, iso, local, setup_json, table, utc
+from .errors import GatesFailed, UsageProblem
+from .evidence import tier_before
+from .gates import failing
+from .scheduling import cancel_schedule, hold_build, release_hold, set_schedule
+from .store import Schedule, active_hold, current_schedule, schedule_history
+
+MAX_COUNT = 40
+
+# ---------------------------------------------------------------- calendar
+
+
+def _setup_calendar(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--count", type=int, default=4, help=f"how many pushes to show (1-{MAX_COUNT}, default 4)")
+    setup_json(p)
+
+
+def _both(moment: datetime, zone: str) -> str:
+    return f"{local(moment, zone)}\n[dim]{utc(moment)}[/dim]"
+
+
+def cmd_calendar(app: Context, args: argparse.Namespace) -> int:
+    if not 1 <= args.count <= MAX_COUNT:
+        raise UsageProblem(f"--count {args.count} must be between 1 and {MAX_COUNT}")
+    rule = app.calendar_rule()
+    windows = next_pushes(rule, app.clock(), args.count, include_open=True)
+    if app.json:
+        app.emit_json([w.as_dict() for w in windows])
+        return 0
+    grid = table(f"Quarterly pushes: {rule.describe()}", "push", "window", "window (UTC)", "code freeze",
+                 "beta start", "notice deadline")
+    for w in windows:
+        grid.add_row(f"{w.start:%a %Y-%m-%d}", w.label,
+                     f"{w.start_utc:%Y-%m-%d %H:%M}–{w.end_utc:%H:%M} UTC",
+                     _both(w.freeze, w.timezone), _both(w.beta_start, w.timezone),
+                     _both(w.notice_deadline, w.timezone), end_section=True)
+    app.out.print(grid)
+    for w in windows:
+        if w.note:
+            app.out.print(f"[yellow]note[/yellow] {w.date}: {esc(w.note)}")
+    return 0
+
+
+# ---------------------------------------------------------------- schedule
+
+def _setup_schedule(p: argparse.ArgumentParser) -> None:
+    p.usage = ("quarterdeck schedule BUILD (--at 'YYYY-MM-DD HH:MM' [--tz ZONE] | --next-window) "
+               "[--reason TEXT]\n       quarterdeck schedule cancel BUILD --reason TEXT\n"
+               "       quarterdeck schedule show BUILD")
+    p.add_argument("first", metavar="BUILD", help="the build to schedule, or `cancel` / `show` then BUILD")
+    p.add_argument("build", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="window start, wall time in --tz")
+    p.add_argument("--tz", metavar="ZONE", help="IANA zone of --at (default: the project's)")
+    p.add_argument("--next-window", action="store_true", help="the next quarterly push window")
+    p.add_argument("--reason", help="why (required to move or cancel a scheduled push)")
+    setup_json(p)
+
+
+def _schedule_dict(s: Schedule | None, zone: str) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {"id": s.id, "state": s.state, "start": iso(s.window_start), "end": iso(s.window_end),
+            "start_local": s.window_start.astimezone(_zone(zone)).isoformat(),
+            "end_local": s.window_end.astimezone(_zone(zone)).isoformat(),
+            "reason": s.reason, "at": iso(s.created_at), "by": s.created_by}
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _label(s: Schedule, zone: str) -> str:
+    return f"{format_window(s.window_start, s.window_end, zone)} ({utc(s.window_start)})"
+
+
+def cmd_schedule(app: Context, args: argparse.Namespace) -> int:
+    action, spec = (args.first, args.build) if args.first in ("cancel", "show") and args.build \
+        else ("set", args.first)
+    if args.build and action == "set":
+        raise UsageProblem(f"unexpected {args.build!r} after BUILD",
+                           hint="quarterdeck schedule BUILD --at ...; schedule cancel BUILD; "
+                                "schedule show BUILD")
+    if spec in ("cancel", "show"):
+        raise UsageProblem(f"schedule {spec} needs BUILD", hint=f"quarterdeck schedule {spec} BUILD")
+    if action != "set" and (args.at or args.next_window or args.tz):
+        raise UsageProblem(f"schedule {action} takes no --at, --tz or --next-window")
+    build = app.resolve_build(spec)
+    if action == "show":
+        return _show_schedule(app, build.id)
+    if action == "cancel":
+        return _cancel(app, build.id, args.reason)
+    return _set(app, build.id, args)
+
+
+def _window(app: Context, args: argparse.Namespace) -> PushWindow:
+    if bool(args.at) == bool(args.next_window):
+        raise UsageProblem("give either --at 'YYYY-MM-DD HH:MM' or --next-window",
+                           hint="quarterdeck schedule BUILD --next-window")
+    if args.tz and not args.at:
+        raise UsageProblem("--tz goes with --at")
+    rule, now = app.calendar_rule(), app.clock()
+    if args.next_window:
+        return next_pushes(rule, now, 1)[0]
+    start = parse_local_datetime(args.at, args.tz or app.config.timezone, now=now)
+    return window_starting(rule, start)
+
+
+def _set(app: Context, build_id: str, args: argparse.Namespace) -> int:
+    window = _window(app, args)
+    zone = app.config.timezone
+    with app.ledger.write() as conn:
+        change = set_schedule(app.ledger, conn, build_id, start=window.start, end=window.end,
+                              reason=args.reason, timezone=zone)
+    if app.json:
+        app.emit_json({"build": build_id, "result": change.kind,
+                       "schedule": _schedule_dict(change.schedule, zone),
+                       "previous": _schedule_dict(change.previous, zone) if change.changed else None,
+                       "notice_deadline": iso(window.notice_deadline)})
+        return 0
+    now_in_force = _label(change.schedule, zone)
+    if change.kind == "unchanged":
+        app.out.print(f"[yellow]nothing changed[/yellow]: {build_id} is already scheduled for {now_in_force}")
+        return 0
+    if change.kind == "moved" and change.previous is not None:
+        app.out.print(f"moved the push of [bold]{build_id}[/bold] from {_label(change.previous, zone)} "
+                      f"to [bold]{now_in_force}[/bold]: {esc(change.schedule.reason or '')}")
+    else:
+        app.out.print(f"scheduled [bold]{build_id}[/bold] for [bold]{now_in_force}[/bold]")
+    deadline = window.notice_deadline
+    if deadline <= app.clock():
+        app.out.print(f"[yellow]warning[/yellow]: the advance-notice deadline ({local(deadline, zone)}) "
+                      "has already passed for this window")
+    else:
+        app.out.print(f"advance notice due by {local(deadline, zone)}")
+    return 0
+
+
+def _cancel(app: Context, build_id: str, reason: str | None) -> int:
+    if not reason or not reason.strip():
+        raise UsageProblem("schedule cancel needs --reason TEXT",
+                           hint="the cancellation notice tells everyone why")
+    with app.ledger.write() as conn:
+        cancelled = cancel_schedule(app.ledger, conn, build_id, reason=reason)
+    if app.json:
+        app.emit_json({"build": build_id, "result": "cancelled",
+                       "schedule": _schedule_dict(cancelled, app.config.timezone)})
+        return 0
+    app.out.print(f"cancelled the push of [bold]{build_id}[/bold] in "
+                  f"{_label(cancelled, app.config.timezone)}: {esc(cancelled.reason or '')}")
+    return 0
+
+
+def _show_schedule(app: Context, build_id: str) -> int:
+    zone = app.config.timezone
+    with app.ledger.read() as conn:
+        history = schedule_history(conn, build_id)
+        hold = active_hold(conn, build_id)
+    current = history[-1] if history else None
+    if app.json:
+        app.emit_json({"build": build_id, "current": _schedule_dict(current, zone),
+                       "history": [_schedule_dict(s, zone) for s in history],
+                       "held": {"reason": hold.reason, "by": hold.held_by, "at": iso(hold.held_at)}
+                       if hold else None})
+        return 0
+    if current is None:
+        app.out.print(f"{build_id} has no scheduled push: quarterdeck schedule {build_id} --next-window")
+    else:
+        state = "[red]cancelled[/red]" if not current.active else "[green]scheduled[/green]"
+        app.out.print(f"{build_id}: {state} {_label(current, zone)}")
+        grid = table("Schedule history", "#", "state", "window", "reason", "when", "by")
+        for s in history:
+            grid.add_row(str(s.id), s.state, _label(s, zone), esc(s.reason or ""), local(s.created_at, zone),
+                         esc(s.created_by))
+        app.out.print(grid)
+    if hold:
+        app.out.print(f"[red]held[/red] by {esc(hold.held_by)} since {local(hold.held_at, zone)}: "
+                      f"{esc(hold.reason)}")
+    return 0
+
+
+# ---------------------------------------------------------------- holds
+
+def _setup_hold(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--reason", required=True, help="why the build must not go anywhere")
+
+
+def cmd_hold(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    with app.ledger.write() as conn:
+        hold = hold_build(app.ledger, conn, build.id, reason=args.reason, timezone=app.config.timezone)
+        schedule = current_schedule(conn, build.id)
+    app.out.print(f"[red]held[/red] {build.id}: {esc(hold.reason)}; it cannot be promoted anywhere until "
+                  f"`quarterdeck release-hold {build.id}`")
+    if schedule is not None and schedule.active:
+        app.out.print(f"[yellow]note[/yellow]: its push is still scheduled for "
+                      f"{_label(schedule, app.config.timezone)}; cancel it with "
+                      f"`quarterdeck schedule cancel {build.id} --reason TEXT` if it will not go")
+    return 0
+
+
+def _setup_release_hold(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--reason", help="why the hold no longer applies (kept in the audit log)")
+
+
+def cmd_release_hold(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    with app.ledger.write() as conn:
+        hold = release_hold(app.ledger, conn, build.id, reason=args.reason)
+    app.out.print(f"released the hold on {build.id} (held by {esc(hold.held_by)} since "
+                  f"{local(hold.held_at, app.config.timezone)}: {esc(hold.reason)})")
+    return 0
+
+
+# ---------------------------------------------------------------- gates
+
+def _setup_gates(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--to", required=True, metavar="TIER", help="the tier the build would enter")
+    setup_json(p)
+
+
+def cmd_gates(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    tier_before(app.config.tiers, args.to)  # names the tiers when --to is not one
+    results = app.promotion_gates(build, args.to)
+    if app.json:
+        app.emit_json([r.as_dict() for r in results])
+    else:
+        grid = table(f"Gates for {build.id} → {args.to}", "gate", "result", "facts")
+        for r in results:
+            grid.add_row(r.gate, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]", esc(r.detail))
+        app.out.print(grid)
+    if failing(results):
+        raise GatesFailed(build.id, args.to, results)
+    if not app.json:
+        app.out.print(f"[green]all {len(results)} gates pass[/green]: {build.id} may enter {args.to}")
+    return 0
+
+
+def register(add: Add) -> None:
+    add("calendar", "the next quarterly pushes with their freeze, beta start and notice deadline",
+        cmd_calendar, _setup_calendar)
+    add("schedule", "schedule, move, cancel or show a build's production push", cmd_schedule, _setup_schedule)
+    add("hold", "veto every promotion of a build", cmd_hold, _setup_hold)
+    add("release-hold", "lift a build's hold", cmd_release_hold, _setup_release_hold)
+    add("gates", "check a build against a tier's gates (exit 3 if any fails)", cmd_gates, _setup_gates)
+

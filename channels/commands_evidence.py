@@ -1,0 +1,204 @@
+"""`signoff` and `problem`: the beta programme's evidence, recorded and tracked to resolution."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from .beta import (
+    DETAILS_MAX,
+    ProblemRecord,
+    add_signoff,
+    all_problems,
+    get_problem,
+    reopen_problem,
+    report_problem,
+    resolve_problem,
+    signoffs_for,
+)
+from .cli import Add, Context, esc, local, setup_json, show_group_help, table
+from .errors import ChannelsError
+from .evidence import beta_tier, build_order
+from .gates import OPEN, SEVERITIES, applicable_problems
+
+# ---------------------------------------------------------------- signoff
+
+
+def _setup_signoff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--org", required=True, help="the enrolled organisation signing off")
+    p.add_argument("--by", required=True, metavar="EMAIL", help="who signed off, by email address")
+    p.add_argument("--note", help="what they tested or said")
+    setup_json(p)
+
+
+def cmd_signoff(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    tier = beta_tier(app.config.tiers)
+    with app.ledger.write() as conn:
+        signed = add_signoff(app.ledger, conn, build_id=build.id, org_name=args.org, by=args.by,
+                             note=args.note, beta_tier=tier)
+        everyone = sorted({s.org for s in signoffs_for(conn, build.id)}, key=str.casefold)
+    if app.json:
+        app.emit_json({"build": build.id, "organisation": signed.org, "by": signed.by,
+                       "at": signed.at.isoformat(), "signoffs": everyone})
+        return 0
+    app.out.print(f"[green]signed off[/green] {build.id} for [bold]{esc(signed.org)}[/bold] "
+                  f"by {esc(signed.by)}; "
+                  f"sign-offs now {len(everyone)}: {esc(', '.join(everyone))}")
+    return 0
+
+
+# ---------------------------------------------------------------- problem report / list
+
+def _problem_id(text: str) -> int:
+    value = text.strip().removeprefix("#")
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a problem number like 12 or #12")
+    return int(value)
+
+
+def _setup_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="the build the problem was found in")
+    p.add_argument("--org", required=True, help="the organisation reporting it")
+    p.add_argument("--severity", required=True, choices=SEVERITIES,
+                   help="blocker stops promotion to production until resolved")
+    p.add_argument("--summary", required=True, help="one line: what goes wrong")
+    p.add_argument("--details", metavar="FILE", help="a text file with steps, logs, screenshots' names")
+    setup_json(p)
+
+
+def _read_details(path_text: str | None) -> str | None:
+    if not path_text:
+        return None
+    path = Path(path_text)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ChannelsError(f"--details {path_text}: cannot read it: {err.strerror or err}",
+                            hint="check the path and its permissions") from err
+    if len(data) > DETAILS_MAX:
+        raise ChannelsError(f"--details {path_text} is {len(data)} bytes, more than {DETAILS_MAX}",
+                            hint="attach a summary of the logs, not the logs themselves")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ChannelsError(f"--details {path_text} is not UTF-8 text (byte {err.start})",
+                            hint="save it as UTF-8 text") from err
+
+
+def cmd_problem_report(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    details = _read_details(args.details)
+    with app.ledger.write() as conn:
+        problem = report_problem(app.ledger, conn, build_id=build.id, org_name=args.org,
+                                 severity=args.severity, summary=args.summary, details=details)
+    if app.json:
+        app.emit_json(problem.as_dict())
+        return 0
+    colour = "red" if problem.severity == "blocker" else "yellow"
+    app.out.print(f"problem [bold]#{problem.id}[/bold] reported against {build.id}: "
+                  f"[{colour}]{problem.severity}[/{colour}] {esc(problem.summary)} "
+                  f"({esc(problem.organisation)}); it applies to later builds until resolved")
+    return 0
+
+
+def _setup_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--open", action="store_true", help="only problems still open")
+    p.add_argument("--build", metavar="BUILD",
+                   help="the problems that count against this build (also those carried from earlier builds)")
+    setup_json(p)
+
+
+def cmd_problem_list(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build) if args.build else None
+    with app.ledger.read() as conn:
+        found = all_problems(conn)
+        order = build_order(conn)
+    applies: set[int] = set()
+    if build is not None:
+        applies = {p.id for p in applicable_problems([p.for_gates(order) for p in found], order[build.id])}
+        found = [p for p in found if p.id in applies or p.build == build.id]
+    if args.open:
+        found = [p for p in found if p.status == OPEN]
+    if app.json:
+        app.emit_json([{**p.as_dict(), **({"applies": p.id in applies} if build else {})} for p in found])
+        return 0
+    if not found:
+        app.out.print("no problem reports" + (f" for {build.id}" if build else "")
+                      + (" open" if args.open else ""))
+        return 0
+    title = f"Problems counting against {build.id}" if build else "Problem reports"
+    grid = table(title, "#", "build", "organisation", "severity", "status", "summary", "reported",
+                 "resolution")
+    for p in found:
+        _problem_row(grid, p, app.config.timezone, build.id if build else None, p.id in applies)
+    app.out.print(grid)
+    return 0
+
+
+def _problem_row(grid: Table, p: ProblemRecord, zone: str, build: str | None, applies: bool) -> None:
+    colour = {"blocker": "red", "major": "yellow"}.get(p.severity, "dim")
+    status = "[red]open[/red]" if p.status == OPEN else "[green]resolved[/green]"
+    if build is not None and not applies:
+        status += " [dim](not against this build)[/dim]"
+    resolution = ""
+    if p.resolution:
+        resolution = esc(p.resolution) + (f" [dim](fixed in {p.fixed_in})[/dim]" if p.fixed_in else "")
+    grid.add_row(str(p.id), p.build, esc(p.organisation),
+                 f"[{colour}]{p.severity}[/{colour}]", status, esc(p.summary),
+                 f"{local(p.reported_at, zone)} {esc(p.reported_by)}", resolution)
+
+
+# ---------------------------------------------------------------- problem resolve / reopen
+
+def _setup_resolve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", metavar="ID", type=_problem_id, help="the problem number")
+    p.add_argument("--resolution", required=True, help="what was done about it")
+    p.add_argument("--fixed-in", metavar="BUILD",
+                   help="the first build with the fix (earlier builds still count it)")
+    setup_json(p)
+
+
+def cmd_problem_resolve(app: Context, args: argparse.Namespace) -> int:
+    fixed_in = app.resolve_build(args.fixed_in).id if args.fixed_in else None
+    with app.ledger.write() as conn:
+        problem = resolve_problem(app.ledger, conn, args.id, resolution=args.resolution, fixed_in=fixed_in,
+                                  order=build_order(conn))
+    if app.json:
+        app.emit_json(problem.as_dict())
+        return 0
+    scope = (f"; it still counts against builds before {fixed_in}" if fixed_in
+             else "; it no longer counts against any build")
+    app.out.print(f"problem [bold]#{problem.id}[/bold] resolved{scope}")
+    return 0
+
+
+def _setup_reopen(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", metavar="ID", type=_problem_id, help="the problem number")
+    p.add_argument("--reason", help="why it is back (kept in the audit log)")
+    setup_json(p)
+
+
+def cmd_problem_reopen(app: Context, args: argparse.Namespace) -> int:
+    with app.ledger.write() as conn:
+        before = get_problem(conn, args.id)
+        problem = reopen_problem(app.ledger, conn, args.id, reason=args.reason)
+    if app.json:
+        app.emit_json(problem.as_dict())
+        return 0
+    app.out.print(f"problem [bold]#{problem.id}[/bold] reopened (it was resolved by "
+                  f"{esc(before.resolved_by or '')}: {esc(before.resolution or '')}); it counts against "
+                  f"{problem.build} and later builds again")
+    return 0
+
+
+def register(add: Add) -> None:
+    add("signoff", "record a beta organisation's sign-off of a build on staging", cmd_signoff, _setup_signoff)
+    add("problem", "problem reports from the beta programme, tracked to resolution", show_group_help)
+    add("report", "report a problem found in a build", cmd_problem_report, _setup_report, parent="problem")
+    add("list", "list problem reports", cmd_problem_list, _setup_list, parent="problem")
+    add("resolve", "resolve a problem", cmd_problem_resolve, _setup_resolve, parent="problem")
+    add("reopen", "reopen a resolved problem", cmd_problem_reopen, _setup_reopen, parent="problem")

@@ -1,0 +1,303 @@
+"""`quarterdeck notes ...`: show, correct, edit, approve and check a build's release notes.
+
+Handlers get pipeline's App as a `Context` (declared here, never imported)
+and leave the work to notes.workflow. `notes show` writes the notes and
+nothing else to stdout, in every format, so that it can be piped; remarks
+about the range go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from . import workflow
+from .collect import one_line
+from .editor import edit_text
+from .errors import NotesError
+from .render import FORMATS, notes_sha256
+from .review import APPROVED, WITHDRAWN, Review, ReviewError, ToApprove
+from .settings import AUDIENCES, NotesSettings
+from .store import StoredCorrection
+
+
+class Context(Protocol):
+    config: Any
+    ledger: Any
+    out: Any
+    err: Any
+    json: bool
+
+    def emit_json(self, payload: Any) -> None: ...
+
+    def confirm(self, question: str, yes: bool) -> bool: ...
+
+    def resolve_build(self, spec: str) -> Any: ...
+
+    def tier_commit(self, channel: str) -> str | None: ...
+
+    def notes_settings(self) -> NotesSettings: ...
+
+
+Add = Callable[..., None]
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _remarks(app: Context, remarks: tuple[str, ...]) -> None:
+    for remark in remarks:
+        app.err.print(f"[yellow]note:[/yellow] {_escape(remark)}")
+
+
+def _setup_build(p: argparse.ArgumentParser, *, json: bool = False) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--audience", choices=AUDIENCES, default="production",
+                   help="whose notes (default: production)")
+    if json:
+        p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+
+
+def cmd_notes(app: Context, args: argparse.Namespace) -> int:
+    args.parser.print_help()
+    return 2
+
+
+# ---------------------------------------------------------------- show
+
+def _setup_show(p: argparse.ArgumentParser) -> None:
+    _setup_build(p)
+    p.add_argument("--format", choices=FORMATS, default="md", help="md (default), html, text or json")
+    p.add_argument("--since", metavar="REF", help="start the range here instead of at what the tier runs")
+    p.add_argument("--draft", action="store_true",
+                   help="show the edited draft (the generated notes when there is none)")
+
+
+def cmd_show(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    if args.draft:
+        if args.format == "json" or args.since:
+            raise NotesError("--draft shows an edited text: it has no json form and no --since",
+                                      hint="use --format md, html or text")
+        current, generated = workflow.current_review(app, build, args.audience)
+        _remarks(app, generated.range.remarks)
+        text = workflow.render_markdown(current.draft.markdown if current.draft else generated.markdown,
+                                        args.format)
+    else:
+        generated = workflow.generate(app, build, args.audience, since=args.since)
+        _remarks(app, generated.range.remarks)
+        text = workflow.render_generated(app, generated, args.format)
+    app.out.file.write(text)
+    app.out.file.flush()
+    return 0
+
+
+# ---------------------------------------------------------------- corrections
+
+def _setup_sha(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sha", metavar="SHA", help="the commit's id in the application repository")
+
+
+def _setup_skip(p: argparse.ArgumentParser) -> None:
+    _setup_sha(p)
+    p.add_argument("--reason", required=True, help="why readers should not see it (kept in the ledger)")
+
+
+def _setup_reword(p: argparse.ArgumentParser) -> None:
+    _setup_sha(p)
+    p.add_argument("--text", required=True,
+                   help="what readers see instead; a header like 'fix(api): ...' also moves the entry")
+
+
+def cmd_skip(app: Context, args: argparse.Namespace) -> int:
+    full = workflow.skip(app, args.sha, args.reason)
+    app.out.print(f"commit [bold]{full[:12]}[/bold] is left out of every build's notes "
+                  f"(reason: {_escape(args.reason.strip())})")
+    return 0
+
+
+def cmd_reword(app: Context, args: argparse.Namespace) -> int:
+    full = workflow.reword(app, args.sha, args.text)
+    app.out.print(f"commit [bold]{full[:12]}[/bold] now reads: {_escape(one_line(args.text))}")
+    return 0
+
+
+def cmd_unskip(app: Context, args: argparse.Namespace) -> int:
+    full = workflow.unskip(app, args.sha)
+    app.out.print(f"commit [bold]{full[:12]}[/bold] is no longer skipped")
+    return 0
+
+
+def cmd_unreword(app: Context, args: argparse.Namespace) -> int:
+    full = workflow.unreword(app, args.sha)
+    app.out.print(f"commit [bold]{full[:12]}[/bold] reads as its commit message again")
+    return 0
+
+
+def _correction_json(c: StoredCorrection) -> dict[str, Any]:
+    return {"sha": c.sha, "skip": c.skip, "reason": c.skip_reason, "text": c.text,
+            "updated_by": c.updated_by, "updated_at": c.updated_at.isoformat()}
+
+
+def cmd_corrections(app: Context, args: argparse.Namespace) -> int:
+    items = workflow.list_corrections(app)
+    if app.json:
+        app.emit_json([_correction_json(c) for c in items])
+        return 0
+    if not items:
+        app.out.print("no corrections: every commit reads as its message says")
+        return 0
+    from rich.table import Table
+
+    table = Table(title="Notes corrections", title_justify="left")
+    for col in ("commit", "correction", "by", "when (UTC)"):
+        table.add_column(col, overflow="fold")
+    for c in items:
+        what = []
+        if c.skip:
+            what.append(f"skipped: {c.skip_reason}")
+        if c.text is not None:
+            what.append(f"reworded: {c.text}")
+        table.add_row(c.sha[:12], _escape("; ".join(what)), c.updated_by, f"{c.updated_at:%Y-%m-%d %H:%M}")
+    app.out.print(table)
+    return 0
+
+
+# ---------------------------------------------------------------- edit
+
+def _setup_edit(p: argparse.ArgumentParser) -> None:
+    _setup_build(p)
+    p.add_argument("--fresh", action="store_true",
+                   help="start from the generated notes, not the draft "
+                        "(saving them unchanged drops the draft)")
+
+
+def cmd_edit(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    current, generated = workflow.current_review(app, build, args.audience)
+    _remarks(app, generated.range.remarks)
+    draft = current.draft
+    if draft is not None and current.draft_stale and not args.fresh:
+        show = f"quarterdeck notes show {_escape(build.id)} --audience {args.audience}"
+        app.err.print("[yellow]note:[/yellow] the generated notes changed since this draft was edited; "
+                      "the editor shows the draft: saving it marks it as reviewed against the new notes "
+                      f"(see them with `{show}`)")
+    start = generated.markdown if args.fresh or draft is None else draft.markdown
+    edited = edit_text(start, f"{_file_safe(build.id)}-{args.audience}.md")
+    try:
+        saved = workflow.save_draft(app, build, args.audience, edited, generated, draft)
+    except ReviewError as err:
+        kept = _keep_rejected(edited, build.id, args.audience)
+        raise ReviewError(str(err), hint=f"your text is kept in {kept}; {err.hint}") from err
+    if saved.discarded:
+        app.out.print(f"the text is the generated notes again: the {args.audience} draft of "
+                      f"[bold]{_escape(build.id)}[/bold] was dropped")
+    elif saved.changed:
+        app.out.print(f"saved the {args.audience} draft of [bold]{_escape(build.id)}[/bold] "
+                      f"(sha256 {notes_sha256(edited)[:16]}…); approve it with "
+                      f"`quarterdeck notes approve {_escape(build.id)} --audience {args.audience}`")
+    else:
+        app.out.print("unchanged: nothing was saved")
+    return 0
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-_+" else "_" for c in text)
+
+
+def _keep_rejected(text: str, build_id: str, audience: str) -> str:
+    fd, path = tempfile.mkstemp(prefix=f"quarterdeck-notes-{_file_safe(build_id)}-{audience}-", suffix=".md")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+# ---------------------------------------------------------------- approve and status
+
+def _setup_approve(p: argparse.ArgumentParser) -> None:
+    _setup_build(p, json=True)
+    p.add_argument("--yes", action="store_true", help="approve without asking")
+
+
+def cmd_approve(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+
+    def confirm(candidate: ToApprove, current: Review) -> bool:
+        if args.yes:
+            return True
+        source = "the edited draft" if candidate.from_draft else "the generated notes"
+        app.out.file.write(candidate.markdown)
+        return app.confirm(f"approve {source} above as the {args.audience} notes of {build.id}?", args.yes)
+
+    done = workflow.approve(app, build, args.audience, confirm=confirm)
+    a = done.approval
+    if app.json:
+        app.emit_json({"build": build.id, "audience": args.audience, "new": done.new,
+                       "notes_sha256": a.notes_sha256, "generated_sha256": a.generated_sha256,
+                       "from_draft": a.from_draft, "approved_by": a.approved_by,
+                       "approved_at": a.approved_at.isoformat()})
+        return 0
+    if not done.new:
+        app.out.print(f"already approved by {_escape(a.approved_by)} at {a.approved_at:%Y-%m-%d %H:%M} UTC: "
+                      "nothing changed")
+        return 0
+    source = "the edited draft" if a.from_draft else "the generated notes"
+    app.out.print(f"[green]approved[/green] {source} as the {args.audience} notes of "
+                  f"[bold]{_escape(build.id)}[/bold] (sha256 {a.notes_sha256[:16]}…)")
+    return 0
+
+
+def cmd_status(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    current, generated = workflow.current_review(app, build, args.audience)
+    span = generated.range
+    approval = current.approval
+    payload = {
+        "build": build.id, "audience": args.audience, "state": current.state,
+        "message": current.message(), "generated_sha256": current.generated_sha256,
+        "entries": len(generated.notes.entries),
+        "range": {"since": span.since, "label": span.label, "until": span.until, "basis": span.basis,
+                  "remarks": list(span.remarks)},
+        "draft": None if current.draft is None else {
+            "sha256": current.draft.sha256, "saved_by": current.draft.saved_by,
+            "saved_at": current.draft.saved_at.isoformat(), "stale": current.draft_stale},
+        "approval": None if approval is None else {
+            "notes_sha256": approval.notes_sha256, "generated_sha256": approval.generated_sha256,
+            "approved_by": approval.approved_by, "approved_at": approval.approved_at.isoformat(),
+            "from_draft": approval.from_draft, "standing": current.approved},
+    }
+    if app.json:
+        app.emit_json(payload)
+        return 0
+    colour = {APPROVED: "green", WITHDRAWN: "red"}.get(current.state, "yellow")
+    app.out.print(f"[bold]{_escape(build.id)}[/bold] {args.audience} notes: "
+                  f"[{colour}]{current.state}[/{colour}] ({_escape(current.message())})")
+    start = span.label or "the first commit"
+    app.out.print(f"  range: {_escape(start)} → {span.until[:12]} ({len(generated.notes.entries)} entries, "
+                  f"{generated.notes.commit_count} commits)")
+    _remarks(app, span.remarks)
+    return 0
+
+
+def register(add: Add) -> None:
+    add("notes", "show, correct, edit and approve release notes", cmd_notes)
+    add("show", "print a build's release notes (stdout only)", cmd_show, _setup_show, parent="notes")
+    add("skip", "leave a commit out of every build's notes", cmd_skip, _setup_skip, parent="notes")
+    add("unskip", "undo `notes skip`", cmd_unskip, _setup_sha, parent="notes")
+    add("reword", "replace what readers see for a commit", cmd_reword, _setup_reword, parent="notes")
+    add("unreword", "undo `notes reword`", cmd_unreword, _setup_sha, parent="notes")
+    add("corrections", "list the stored skips and rewords", cmd_corrections,
+        lambda p: p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else"),
+        parent="notes")
+    add("edit", "edit a build's notes in $EDITOR; the result is its draft", cmd_edit, _setup_edit,
+        parent="notes")
+    add("approve", "approve a build's notes (the draft, else the generated notes)", cmd_approve,
+        _setup_approve, parent="notes")
+    add("status", "whether a build's notes are draft, approved, or approval withdrawn", cmd_status,
+        lambda p: _setup_build(p, json=True), parent="notes")

@@ -1,0 +1,219 @@
+"""The notes package's tables in the ledger: corrections, drafts and approvals (I/O).
+
+notes cannot import the releases package, so the tables live on a MetaData of
+their own; pipeline wraps `metadata` and `SCHEMA_VERSION` as the ledger's
+"notes" schema. The functions take a Connection inside the caller's
+transaction and never write the audit entry themselves: the workflow does,
+in the same transaction.
+
+Approvals are appended, never updated: the newest row of a build and
+audience is the one in force, and the older ones are the history of what
+was approved when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    select,
+)
+from sqlalchemy.types import TypeDecorator
+
+from .errors import NotesError
+from .model import Correction
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite would hand back naive ones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise NotesError(f"refusing to store naive datetime {value!r}: times in the ledger are UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+corrections = Table(
+    "notes_corrections",
+    metadata,
+    Column("sha", String(64), primary_key=True),  # full commit id
+    Column("skip", Boolean, nullable=False, default=False),
+    Column("skip_reason", Text),
+    Column("text", Text),  # the reworded entry text; None = not reworded
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+drafts = Table(
+    "notes_drafts",
+    metadata,
+    Column("build_id", String(64), primary_key=True),
+    Column("audience", String(16), primary_key=True),
+    Column("markdown", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("base_sha256", String(64), nullable=False),  # the generated notes it was edited from
+    Column("saved_by", String(320), nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
+approvals = Table(
+    "notes_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("build_id", String(64), nullable=False),
+    Column("audience", String(16), nullable=False),
+    Column("markdown", Text, nullable=False),
+    Column("notes_sha256", String(64), nullable=False),
+    Column("generated_sha256", String(64), nullable=False),  # generated notes at approval time
+    Column("since_commit", String(64)),  # the range approved; None = from the first commit
+    Column("until_commit", String(64), nullable=False),
+    Column("from_draft", Boolean, nullable=False),
+    Column("approved_by", String(320), nullable=False),
+    Column("approved_at", UTCDateTime, nullable=False),
+    Index("ix_notes_approvals_build", "build_id", "audience", "id"),
+)
+
+
+@dataclass(frozen=True)
+class StoredCorrection:
+    sha: str
+    skip: bool
+    skip_reason: str | None
+    text: str | None
+    updated_by: str
+    updated_at: datetime
+
+    def correction(self) -> Correction:
+        return Correction(skip=self.skip, reason=self.skip_reason or "", text=self.text)
+
+
+@dataclass(frozen=True)
+class Draft:
+    build_id: str
+    audience: str
+    markdown: str
+    sha256: str
+    base_sha256: str
+    saved_by: str
+    saved_at: datetime
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    build_id: str
+    audience: str
+    markdown: str
+    notes_sha256: str
+    generated_sha256: str
+    since_commit: str | None
+    until_commit: str
+    from_draft: bool
+    approved_by: str
+    approved_at: datetime
+
+
+# ---------------------------------------------------------------- corrections
+
+def list_corrections(conn: Connection) -> list[StoredCorrection]:
+    rows = conn.execute(select(corrections).order_by(corrections.c.updated_at, corrections.c.sha))
+    return [StoredCorrection(r.sha, bool(r.skip), r.skip_reason, r.text, r.updated_by, r.updated_at)
+            for r in rows]
+
+
+def correction_map(conn: Connection) -> dict[str, Correction]:
+    """What `collect` applies: every stored correction by full commit id."""
+    return {c.sha: c.correction() for c in list_corrections(conn)}
+
+
+def get_correction(conn: Connection, sha: str) -> StoredCorrection | None:
+    r = conn.execute(select(corrections).where(corrections.c.sha == sha)).first()
+    if r is None:
+        return None
+    return StoredCorrection(r.sha, bool(r.skip), r.skip_reason, r.text, r.updated_by, r.updated_at)
+
+
+def put_correction(conn: Connection, sha: str, *, skip: bool, skip_reason: str | None, text: str | None,
+                   who: str, at: datetime) -> None:
+    """Store the correction of `sha`; one with neither skip nor text is deleted."""
+    if not skip and text is None:
+        conn.execute(corrections.delete().where(corrections.c.sha == sha))
+        return
+    values = {"skip": skip, "skip_reason": skip_reason if skip else None, "text": text,
+              "updated_by": who, "updated_at": at}
+    if get_correction(conn, sha) is not None:
+        conn.execute(corrections.update().where(corrections.c.sha == sha).values(**values))
+    else:
+        conn.execute(corrections.insert().values(sha=sha, **values))
+
+
+# ---------------------------------------------------------------- drafts
+
+def get_draft(conn: Connection, build_id: str, audience: str) -> Draft | None:
+    r = conn.execute(select(drafts).where(and_(drafts.c.build_id == build_id,
+                                               drafts.c.audience == audience))).first()
+    if r is None:
+        return None
+    return Draft(r.build_id, r.audience, r.markdown, r.sha256, r.base_sha256, r.saved_by, r.saved_at)
+
+
+def put_draft(conn: Connection, draft: Draft) -> None:
+    where = and_(drafts.c.build_id == draft.build_id, drafts.c.audience == draft.audience)
+    conn.execute(drafts.delete().where(where))
+    conn.execute(drafts.insert().values(**draft.__dict__))
+
+
+def delete_draft(conn: Connection, build_id: str, audience: str) -> bool:
+    result = conn.execute(drafts.delete().where(and_(drafts.c.build_id == build_id,
+                                                     drafts.c.audience == audience)))
+    return bool(result.rowcount)
+
+
+# ---------------------------------------------------------------- approvals
+
+def latest_approval(conn: Connection, build_id: str, audience: str) -> Approval | None:
+    r = conn.execute(select(approvals).where(and_(approvals.c.build_id == build_id,
+                                                  approvals.c.audience == audience))
+                     .order_by(approvals.c.id.desc()).limit(1)).first()
+    return _approval(r) if r is not None else None
+
+
+def add_approval(conn: Connection, *, build_id: str, audience: str, markdown: str, notes_sha256: str,
+                 generated_sha256: str, since_commit: str | None, until_commit: str, from_draft: bool,
+                 who: str, at: datetime) -> Approval:
+    result = conn.execute(approvals.insert().values(
+        build_id=build_id, audience=audience, markdown=markdown, notes_sha256=notes_sha256,
+        generated_sha256=generated_sha256, since_commit=since_commit, until_commit=until_commit,
+        from_draft=from_draft, approved_by=who, approved_at=at))
+    return Approval(int(result.inserted_primary_key[0]), build_id, audience, markdown, notes_sha256,
+                    generated_sha256, since_commit, until_commit, from_draft, who, at)
+
+
+def _approval(r: Any) -> Approval:
+    return Approval(r.id, r.build_id, r.audience, r.markdown, r.notes_sha256, r.generated_sha256,
+                    r.since_commit, r.until_commit, bool(r.from_draft), r.approved_by, r.approved_at)

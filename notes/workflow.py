@@ -1,0 +1,370 @@
+"""A build's notes through their life: generated, corrected, edited, approved, sent, published.
+
+This is the notes package's face towards pipeline: it takes an app-like
+object (`NotesApp`: the configuration, the ledger and two hooks) instead of
+importing the releases or channels packages, and a build-like value with
+`id`, `version` and `commit`. Every state change writes its audit entry in
+the transaction that makes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from . import store
+from .changelog import changelog_section
+from .collect import collect, one_line
+from .errors import CorrectionError, NotesError
+from .gitlog import GitGraph, iter_commits, resolve_commit
+from .model import ReleaseNotes
+from .plaintext import markdown_to_text
+from .publish import ChangelogResult, TagResult, commit_changelog, tag_release
+from .ranges import NotesRange, TierCommits, resolve_range
+from .render import Renderer, markdown_to_html, notes_sha256
+from .review import Review, ReviewError, ToApprove, already_approved, review, text_to_approve
+from .settings import NotesSettings, check_audience
+
+PRODUCTION = "production"
+SHA_RE = re.compile(r"[0-9a-fA-F]{4,64}")
+CHANNEL_OF_TIER = {"production": "everyone", "staging": "beta"}
+
+
+class NotesApp(Protocol):
+    """What the notes workflow needs from pipeline's App."""
+
+    config: Any  # .repo (Path), .project_name, .branch
+    ledger: Any  # .write(), .read(), .record(conn, action, subject, reason=, detail=), .clock(), .actor.who
+
+    def tier_commit(self, channel: str) -> str | None: ...
+
+    def notes_settings(self) -> NotesSettings: ...
+
+    # Optional: tier_commit_before(channel, build_id) -> str | None, the commit of the build promoted
+    # to the channel's tier before `build_id` was. Used when present (see _tier_commits).
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The notes generated now for one build and audience, and the range they cover."""
+
+    build_id: str
+    audience: str
+    range: NotesRange
+    notes: ReleaseNotes
+    markdown: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class NotesForNotice:
+    """What a notice carries: one Markdown text and the text and HTML made from it."""
+
+    markdown: str
+    text: str
+    html: str  # sanitised (render.markdown_to_html)
+    sha256: str  # render.notes_sha256 of `markdown`
+    approved: bool
+
+
+@dataclass(frozen=True)
+class Published:
+    tag: TagResult | None
+    changelog: ChangelogResult | None
+    remarks: tuple[str, ...] = field(default=())
+
+    def lines(self) -> list[str]:
+        said: list[str] = []
+        if self.tag is not None:
+            what = "tagged" if self.tag.created else "tag already there:"
+            said.append(f"{what} {self.tag.name} on {self.tag.commit[:12]}"
+                        + (" (pushed)" if self.tag.pushed else ""))
+        if self.changelog is not None:
+            said.append(f"{self.changelog.path}: section committed as {self.changelog.commit[:12]} "
+                        f"on {self.changelog.branch}" if self.changelog.commit
+                        else f"{self.changelog.path} already has this version")
+        return [*said, *self.remarks]
+
+
+# ---------------------------------------------------------------- generating
+
+def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: str | None = None,
+             conn: Connection | None = None) -> Generated:
+    """The notes of `build` for `audience` as they would be generated now, stored corrections applied."""
+    check_audience(audience)
+    settings = app.notes_settings()
+    if conn is None:
+        with app.ledger.read() as reading:
+            return generate(app, build, audience, since=since, conn=reading)
+    fixes = store.correction_map(conn)
+    approval = store.latest_approval(conn, build.id, PRODUCTION)
+    repo = app.config.repo
+    tiers = _tier_commits(app, build)
+    span = resolve_range(GitGraph(repo), build.commit, audience, tiers, since=since,
+                         approved=approval is not None,
+                         approved_since=approval.since_commit if approval else None)
+    commits = iter_commits(repo, span.until, span.since, settings.paths)
+    notes = collect(commits, settings, audience, corrections=fixes, version=build.version,
+                    project=app.config.project_name, since=span.label, until=span.until[:7])
+    markdown = Renderer(settings.templates_dir).render(notes, "md")
+    return Generated(build.id, audience, span, notes, markdown, notes_sha256(markdown))
+
+
+def _tier_commits(app: NotesApp, build: Any) -> TierCommits:
+    """What runs on production and staging, and (when pipeline offers it) what ran there before the build."""
+    production = app.tier_commit(CHANNEL_OF_TIER["production"])
+    staging = app.tier_commit(CHANNEL_OF_TIER["staging"])
+    before = getattr(app, "tier_commit_before", None)
+    if before is None:
+        return TierCommits(production, staging)
+    return TierCommits(
+        production, staging,
+        production_before=before(CHANNEL_OF_TIER["production"], build.id) if production else None,
+        staging_before=before(CHANNEL_OF_TIER["staging"], build.id) if staging else None)
+
+
+def render_generated(app: NotesApp, generated: Generated, fmt: str) -> str:
+    return Renderer(app.notes_settings().templates_dir).render(generated.notes, fmt)
+
+
+def render_markdown(markdown: str, fmt: str) -> str:
+    """A stored (edited or approved) Markdown text in `fmt`: md, html or text."""
+    if fmt == "md":
+        return markdown
+    if fmt == "html":
+        return markdown_to_html(markdown)
+    if fmt == "text":
+        return markdown_to_text(markdown)
+    raise NotesError(f"edited notes have no {fmt!r} form", hint="use md, html or text")
+
+
+# ---------------------------------------------------------------- corrections
+
+def commit_id(app: NotesApp, sha: str) -> str:
+    """The full id of the commit `sha` names in the application repository."""
+    if SHA_RE.fullmatch(sha.strip()) is None:
+        raise CorrectionError(f"{sha!r} is not a commit id",
+                              hint="give the commit's id (at least 4 hex digits), as `git log` shows it")
+    return resolve_commit(app.config.repo, sha.strip().lower(), "commit")
+
+
+def skip(app: NotesApp, sha: str, reason: str) -> str:
+    return _correct(app, sha, "skip", reason=_required(reason, "--reason"))
+
+
+def reword(app: NotesApp, sha: str, text: str) -> str:
+    return _correct(app, sha, "reword", text=one_line(_required(text, "--text")))
+
+
+def unskip(app: NotesApp, sha: str) -> str:
+    return _correct(app, sha, "unskip")
+
+
+def unreword(app: NotesApp, sha: str) -> str:
+    return _correct(app, sha, "unreword")
+
+
+def list_corrections(app: NotesApp) -> list[store.StoredCorrection]:
+    with app.ledger.read() as conn:
+        return store.list_corrections(conn)
+
+
+def _correct(app: NotesApp, sha: str, action: str, *, reason: str | None = None,
+             text: str | None = None) -> str:
+    full = commit_id(app, sha)
+    ledger = app.ledger
+    listed = "`quarterdeck notes corrections` lists the stored corrections"
+    with ledger.write() as conn:
+        old = store.get_correction(conn, full)
+        skipped, why, words = (old.skip, old.skip_reason, old.text) if old else (False, None, None)
+        detail: dict[str, Any] = {}
+        if action == "skip":
+            skipped, why = True, reason
+        elif action == "reword":
+            detail = {"text": text, **({"previous": words} if words is not None else {})}
+            words = text
+        elif action == "unskip":
+            if not skipped:
+                raise CorrectionError(f"commit {full[:12]} is not skipped", hint=listed)
+            skipped, why = False, None
+        elif action == "unreword":
+            if words is None:
+                raise CorrectionError(f"commit {full[:12]} is not reworded", hint=listed)
+            detail, words = {"previous": words}, None
+        store.put_correction(conn, full, skip=skipped, skip_reason=why, text=words,
+                             who=ledger.actor.who, at=ledger.clock())
+        ledger.record(conn, f"notes.{action}", full, reason=reason, detail=detail or None)
+    return full
+
+
+def _required(value: str, option: str) -> str:
+    if not value or not value.strip():
+        raise CorrectionError(f"{option} is empty", hint=f"say it in words: {option} \"...\"")
+    return value.strip()
+
+
+# ---------------------------------------------------------------- review
+
+def current_review(app: NotesApp, build: Any, audience: str = PRODUCTION) -> tuple[Review, Generated]:
+    with app.ledger.read() as conn:
+        generated = generate(app, build, audience, conn=conn)
+        draft = store.get_draft(conn, build.id, audience)
+        approval = store.latest_approval(conn, build.id, audience)
+    return review(build.id, audience, generated.sha256, draft, approval), generated
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    changed: bool
+    discarded: bool  # the text was the generated notes again, so the draft went
+    stale_before: bool  # the draft had been edited from older generated notes
+
+
+def save_draft(app: NotesApp, build: Any, audience: str, markdown: str, generated: Generated,
+               previous: store.Draft | None) -> DraftSaved:
+    """Keep an edited text as the build's draft; the generated text itself needs no draft."""
+    if not markdown.strip():
+        raise NotesError("the edited notes are empty: nothing was saved",
+                         hint="to start again from the generated notes use `notes edit --fresh`")
+    sha = notes_sha256(markdown)
+    stale = previous is not None and previous.base_sha256 != generated.sha256
+    ledger = app.ledger
+    subject = f"{build.id}:{audience}"
+    if sha == generated.sha256:
+        if previous is None:
+            return DraftSaved(changed=False, discarded=False, stale_before=False)
+        with ledger.write() as conn:
+            _same_draft(conn, build, audience, previous)
+            store.delete_draft(conn, build.id, audience)
+            ledger.record(conn, "notes.draft-discard", subject, detail={"sha256": previous.sha256})
+        return DraftSaved(changed=True, discarded=True, stale_before=stale)
+    if previous is not None and previous.sha256 == sha and not stale:
+        return DraftSaved(changed=False, discarded=False, stale_before=False)
+    draft = store.Draft(build.id, audience, markdown, sha, generated.sha256, ledger.actor.who, ledger.clock())
+    with ledger.write() as conn:
+        _same_draft(conn, build, audience, previous)
+        store.put_draft(conn, draft)
+        ledger.record(conn, "notes.draft", subject,
+                      detail={"sha256": sha, "generated_sha256": generated.sha256,
+                              "previous_sha256": previous.sha256 if previous else None})
+    return DraftSaved(changed=True, discarded=False, stale_before=stale)
+
+
+def _same_draft(conn: Connection, build: Any, audience: str, previous: store.Draft | None) -> None:
+    """Refuse to overwrite a draft someone else saved while this one was in the editor."""
+    now = store.get_draft(conn, build.id, audience)
+    if (now.sha256 if now else None) != (previous.sha256 if previous else None):
+        who = f" by {now.saved_by}" if now else ""
+        raise ReviewError(f"the {audience} draft of {build.id} was changed{who} while you were editing: "
+                          "your edit was not saved",
+                          hint="run `quarterdeck notes edit` again and merge your change into theirs")
+
+
+@dataclass(frozen=True)
+class Approved:
+    approval: store.Approval
+    new: bool  # False: this text was already approved over the same generated notes
+
+
+def approve(app: NotesApp, build: Any, audience: str = PRODUCTION,
+            confirm: Callable[[ToApprove, Review], bool] | None = None) -> Approved:
+    """Record the draft (else the generated notes) as approved, with both sha256s.
+
+    `confirm` sees what would be approved and may refuse; it runs outside the
+    write transaction (a person may take a while to answer), so the notes
+    are generated again inside it and a change in between refuses instead
+    of approving something nobody saw.
+    """
+    seen, candidate, generated = _approval_candidate(app, build, audience)
+    if already_approved(seen, candidate) and seen.approval is not None:
+        return Approved(seen.approval, new=False)
+    if confirm is not None and not confirm(candidate, seen):
+        raise NotesError("nothing was approved", hint="run again and answer yes, or pass --yes")
+    ledger = app.ledger
+    with ledger.write() as conn:
+        now, again, generated = _approval_candidate(app, build, audience, conn)
+        if again != candidate or now.generated_sha256 != seen.generated_sha256:
+            raise ReviewError(f"the {audience} notes of {build.id} changed while waiting for confirmation",
+                              hint="run `quarterdeck notes approve` again to see the new text")
+        added = store.add_approval(
+            conn, build_id=build.id, audience=audience, markdown=candidate.markdown,
+            notes_sha256=candidate.sha256, generated_sha256=generated.sha256,
+            since_commit=generated.range.since, until_commit=generated.range.until,
+            from_draft=candidate.from_draft, who=ledger.actor.who, at=ledger.clock())
+        ledger.record(conn, "notes.approve", f"{build.id}:{audience}",
+                      detail={"notes_sha256": candidate.sha256, "generated_sha256": generated.sha256,
+                              "from_draft": candidate.from_draft, "since": generated.range.since,
+                              "until": generated.range.until,
+                              "replaces": seen.approval.id if seen.approval else None})
+    return Approved(added, new=True)
+
+
+def _approval_candidate(app: NotesApp, build: Any, audience: str, conn: Connection | None = None
+                        ) -> tuple[Review, ToApprove, Generated]:
+    if conn is None:
+        with app.ledger.read() as reading:
+            return _approval_candidate(app, build, audience, reading)
+    generated = generate(app, build, audience, conn=conn)
+    current = review(build.id, audience, generated.sha256, store.get_draft(conn, build.id, audience),
+                     store.latest_approval(conn, build.id, audience))
+    return current, text_to_approve(current, generated.markdown, generated.sha256), generated
+
+
+def approved_notes(app: NotesApp, build: Any, audience: str = PRODUCTION) -> store.Approval | None:
+    """The approval in force for the build's notes, or None (never approved, or withdrawn)."""
+    current, _ = current_review(app, build, audience)
+    return current.approval if current.approved else None
+
+
+def notes_for_notice(app: NotesApp, build: Any, audience: str = PRODUCTION) -> NotesForNotice:
+    """The notes a notice carries: the approved text while approval stands, else the generated notes."""
+    current, generated = current_review(app, build, audience)
+    if current.approved and current.approval is not None:
+        markdown = current.approval.markdown
+        return NotesForNotice(markdown=markdown, text=_text_of(app, markdown, generated),
+                              html=markdown_to_html(markdown), sha256=current.approval.notes_sha256,
+                              approved=True)
+    return NotesForNotice(markdown=generated.markdown, text=render_generated(app, generated, "text"),
+                          html=markdown_to_html(generated.markdown), sha256=generated.sha256, approved=False)
+
+
+def _text_of(app: NotesApp, markdown: str, generated: Generated) -> str:
+    """The text template's form when the approved text is the generated one, else made from the Markdown."""
+    if notes_sha256(markdown) == generated.sha256:
+        return render_generated(app, generated, "text")
+    return markdown_to_text(markdown)
+
+
+# ---------------------------------------------------------------- after production
+
+def publish_release(app: NotesApp, build: Any) -> Published:
+    """Tag vVERSION on the build's commit and commit the CHANGELOG section, as configured; safe to repeat."""
+    settings = app.notes_settings()
+    repo = app.config.repo
+    tag = None
+    changelog = None
+    remarks: list[str] = []
+    if settings.tag_on_production:
+        tag = tag_release(repo, build.version, build.commit, message=f"Release {build.version} ({build.id})",
+                          push=settings.push_tag, remote=settings.tag_remote)
+    if settings.changelog:
+        generated = generate(app, build, PRODUCTION)
+        section = changelog_section(generated.notes, build.version, app.ledger.clock().date())
+        changelog = commit_changelog(repo, section, build.version, branch=app.config.branch,
+                                     path=settings.changelog_path)
+        if changelog.commit:
+            remarks.append(f"the {changelog.path} commit is on the local {changelog.branch} branch of "
+                           f"{repo}: push it with the branch")
+    did = (tag is not None and (tag.created or tag.pushed)) or (changelog is not None and changelog.commit)
+    if did:
+        ledger = app.ledger
+        with ledger.write() as conn:
+            ledger.record(conn, "notes.publish", build.id, detail={
+                "tag": tag.name if tag else None, "tag_created": bool(tag and tag.created),
+                "tag_pushed": bool(tag and tag.pushed),
+                "changelog_commit": changelog.commit if changelog else None})
+    return Published(tag, changelog, tuple(remarks))

@@ -1,0 +1,142 @@
+"""`quarterdeck notes show`: every format and audience, stdout only, hostile commits, bad input."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+from notes.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+from tests.conftest import Project
+
+from .test_cli_support import History, audit, build, history
+
+__all__ = ["history"]  # the fixture, imported for pytest
+
+PRODUCTION_MD = """\
+# Release notes — app 2026.4.0
+
+## New features
+
+- **export:** CSV export of visits (`{merge}`, HOS-31)
+
+## Fixes
+
+- **rota:** Keep night shifts (`{rota}`, HOS-12)
+- **ui:** &lt;script>alert(1)&lt;/script> &lt;img src=x onerror=alert(2)> \\[click\\](javascript:alert(3)) \
+{{{{ 7\\*7 }}}} (`{hostile}`)
+"""
+
+
+def expected_md(h: History) -> str:
+    return PRODUCTION_MD.format(merge=h.merge[:7], rota=h.rota_fix[:7], hostile=h.hostile[:7])
+
+
+def test_markdown_is_the_whole_stdout(project: Project, history: History) -> None:
+    build_id = build(project)
+    result = project.ok("notes", "show", build_id)
+    assert result.out == expected_md(history)
+    assert result.err == ""
+    # The same notes for `latest`; the revert cancelled "remember me", the chore is internal.
+    assert project.ok("notes", "show", "latest", "--format", "md").out == expected_md(history)
+
+
+def test_text_format(project: Project, history: History) -> None:
+    build_id = build(project)
+    out = project.ok("notes", "show", build_id, "--format", "text").out
+    assert out.splitlines() == [
+        "Release notes - app 2026.4.0",
+        "============================",
+        "",
+        "NEW FEATURES",
+        "------------",
+        f"  * export: CSV export of visits ({history.merge[:7]}, HOS-31)",
+        "",
+        "FIXES",
+        "-----",
+        f"  * rota: Keep night shifts ({history.rota_fix[:7]}, HOS-12)",
+        "  * ui: <script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+        f"{{{{ 7*7 }}}} ({history.hostile[:7]})",
+    ]
+
+
+def test_json_is_the_template_context(project: Project, history: History) -> None:
+    build_id = build(project)
+    result = project.ok("notes", "show", build_id, "--format", "json")
+    data = json.loads(result.out)
+    assert data["audience"] == "production" and data["version"] == "2026.4.0" and data["project"] == "app"
+    assert data["since"] == "v2026.3.0" and data["until"] == history.head[:7]
+    entries = [(s["key"], e["text"]) for s in data["sections"] for e in s["entries"]]
+    assert entries == [("features", "CSV export of visits"), ("fixes", "Keep night shifts"),
+                       ("fixes", "<script>alert(1)</script> <img src=x onerror=alert(2)> "
+                                 "[click](javascript:alert(3)) {{ 7*7 }}")]
+    export = data["sections"][0]["entries"][0]
+    assert export["pull_request"] == "#1" and history.export_fix in export["shas"]
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, [name for name, _ in attrs]))
+
+
+def test_html_of_a_hostile_commit_has_no_markup(project: Project, history: History) -> None:
+    build_id = build(project)
+    html = project.ok("notes", "show", build_id, "--format", "html").out
+    parser = _Elements()
+    parser.feed(html)
+    for tag, attrs in parser.seen:
+        assert tag in ALLOWED_TAGS, tag
+        assert set(attrs) <= ALLOWED_ATTRIBUTES.get(tag, set()), (tag, attrs)
+    assert "<script" not in html and "<img" not in html and "javascript:" not in html.split("[click]")[0]
+    assert "href" not in html  # no ticket URL configured, and the hostile link stays text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html and "49" not in html
+    assert "<h2>Fixes</h2>" in html and "<li><strong>export:</strong> CSV export of visits" in html
+
+
+def test_audiences(project: Project, history: History) -> None:
+    build_id = build(project)
+    beta = project.ok("notes", "show", build_id, "--audience", "beta")
+    assert beta.out == expected_md(history).replace("# Release notes", "# Beta release notes")
+    assert "nothing runs on staging: beta notes cover the production range" in beta.err
+    internal = project.ok("notes", "show", build_id, "--audience", "internal").out
+    assert internal.startswith("# Internal release notes — app 2026.4.0\n")
+    assert internal.endswith(f"## Internal changes\n\n- Bump dependencies (`{history.chore[:7]}`)\n")
+
+
+def test_since_overrides_the_range(project: Project, history: History) -> None:
+    build_id = build(project)
+    out = project.ok("notes", "show", build_id, "--since", history.merge).out
+    assert "Keep night shifts" not in out and "CSV export" not in out
+    assert "&lt;script>" in out
+
+
+def test_since_off_the_builds_history_uses_the_merge_base(project: Project, history: History) -> None:
+    repo = project.repo
+    repo.git("checkout", "-q", "-b", "hotfix", history.rota_fix)
+    side = repo.commit("fix(print): margins")
+    repo.git("checkout", "-q", "main")
+    build_id = build(project)
+    result = project.ok("notes", "show", build_id, "--since", side[:10])
+    assert (f"--since {side[:10]} {side[:12]}, which is not an ancestor of the build's commit "
+            f"{history.head[:12]}: notes start at their merge-base {history.rota_fix[:12]}") in result.err
+    assert "Keep night shifts" not in result.out and "CSV export of visits" in result.out
+    assert "margins" not in result.out
+
+
+def test_bad_input_exits_1_and_changes_nothing(project: Project, history: History) -> None:
+    build_id = build(project)
+    before = project.ok("log", "--json").json()
+    unknown = project.run("notes", "show", "2026.9.9+b9")
+    assert unknown.code == 1 and unknown.out == ""
+    assert "no build '2026.9.9+b9'" in unknown.err
+    since = project.run("notes", "show", build_id, "--since", "no-such-tag")
+    assert since.code == 1 and since.out == ""
+    assert "--since 'no-such-tag' is not a commit in" in since.err
+    usage = project.run("notes", "show", build_id, "--format", "pdf")
+    assert usage.code == 2 and "invalid choice: 'pdf'" in usage.err
+    assert project.ok("log", "--json").json() == before
+    assert audit(project) == []
