@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATES = 0, 1, 2, 3
 
@@ -1020,6 +1021,340 @@ def cmd_config_show(app: App, args: argparse.Namespace) -> int:
 
 
 
+
+# ---------------------------------------------------------------- tick: scheduled work
+
+TICK_LEASE_MINUTES = 30
+
+
+def _setup_tick(p: argparse.ArgumentParser) -> None:
+    _setup_json(p)
+
+
+@command("tick", "do the scheduled work that is due: notices, reminders, the push (for cron)", _setup_tick)
+def cmd_tick(app: App, args: argparse.Namespace) -> int:
+    """Idempotent by construction: every action it takes is one the ledger shows as done, so a
+    second tick finds nothing left; a window that closed unattended is reported, never started."""
+    from datetime import timedelta
+
+    from releases.deployments import acquire_lock, break_lock, current_lock, release_lock
+    from releases.errors import LockError
+
+    lease = timedelta(minutes=TICK_LEASE_MINUTES)
+    try:
+        lock = acquire_lock(app.ledger, "tick", lease)
+    except LockError:
+        with app.ledger.read() as conn:
+            held = current_lock(conn, "tick")
+        if held is None or held.lease_until > app.clock():
+            since = f" since {held.acquired_at:%Y-%m-%d %H:%M} UTC" if held else ""
+            app.out.print(f"another tick is running{since}; nothing done")
+            if app.json:
+                app.emit_json({"ran": False, "actions": []})
+            return EXIT_OK
+        break_lock(app.ledger, "tick", "the previous tick's lease expired (killed or machine down)")
+        lock = acquire_lock(app.ledger, "tick", lease)
+    try:
+        actions = _tick_pushes(app) + _tick_notices(app)
+    finally:
+        release_lock(app.ledger, lock)
+    if app.json:
+        app.emit_json({"ran": True, "actions": actions})
+    elif not actions:
+        app.out.print("tick: nothing is due")
+    else:
+        for action in actions:
+            colour = {"done": "green", "failed": "red", "missed": "red"}.get(action["outcome"], "yellow")
+            app.out.print(f"[{colour}]{action['outcome']}[/{colour}] {action['what']}: "
+                          f"{_escape(action['detail'])}")
+    return EXIT_ERROR if any(a["outcome"] in ("failed", "missed") for a in actions) else EXIT_OK
+
+
+def _once(app: App, action: str, subject: str, reason: str) -> bool:
+    """Record a tick finding in the audit trail the first time it is made; True if it is new."""
+    from sqlalchemy import select
+
+    from releases.ledger import audit
+
+    with app.ledger.write() as conn:
+        seen = conn.execute(select(audit.c.id).where(audit.c.action == action,
+                                                     audit.c.subject == subject).limit(1)).first()
+        if seen is None:
+            app.ledger.record(conn, action, subject, reason=reason)
+        return seen is None
+
+
+def _tick_pushes(app: App) -> list[dict[str, str]]:
+    from channels.store import schedules_in_force
+    from releases.builds import get_build
+    from releases.deployments import succeeded_on
+
+    last = app.config.tiers[-1].name
+    now = app.clock()
+    auto = app.config.sections["calendar"]["auto_push"]
+    actions: list[dict[str, str]] = []
+    with app.ledger.read() as conn:
+        pending = [(s, get_build(conn, s.build_id)) for s in schedules_in_force(conn)
+                   if not succeeded_on(conn, s.build_id, last)]
+    for schedule, build in pending:
+        if build is None or now < schedule.window_start:
+            continue
+        what = f"push of {build.id} to {last}"
+        subject = f"{build.id}:schedule#{schedule.id}"
+        if now >= schedule.window_end:
+            detail = (f"the window {schedule.window_start:%Y-%m-%d %H:%M}–{schedule.window_end:%H:%M} UTC "
+                      "closed before it was done; reschedule it (a missed push is never started late)")
+            if _once(app, "tick.push-missed", subject, detail):
+                actions.append({"what": what, "outcome": "missed", "detail": detail})
+            continue
+        if not auto:
+            detail = "the window is open; [calendar].auto_push is off, so run `quarterdeck promote` yourself"
+            _once(app, "tick.push-manual", subject, detail)
+            actions.append({"what": what, "outcome": "waiting", "detail": detail})
+            continue
+        failing = [g for g in app.promotion_gates(build, last) if not g.passed]
+        if failing:
+            detail = "gates refuse: " + "; ".join(f"{g.gate}: {g.detail}" for g in failing)
+            _once(app, "tick.push-refused", subject, detail)
+            actions.append({"what": what, "outcome": "refused", "detail": detail})
+            continue
+        promote = build_parser().parse_args(["promote", build.id, "--to", last, "--yes"])
+        try:
+            code = promote.handler(app, promote)
+        except Exception as exc:
+            if not _is_domain_error(exc):
+                raise
+            actions.append({"what": what, "outcome": "failed", "detail": str(exc)})
+            continue
+        actions.append({"what": what, "outcome": "done" if not code else "failed",
+                        "detail": "installed on every host" if not code else "see the host table above"})
+    return actions
+
+
+def _tick_notices(app: App) -> list[dict[str, str]]:
+    from notify.notices import send_due
+
+    actions = []
+    for result in send_due(app, app.resolve_build, app.clock()):
+        what = f"{result.due.kind} notice for {result.due.build_id}"
+        if result.error is not None:
+            actions.append({"what": what, "outcome": "failed", "detail": str(result.error)})
+        else:
+            line = _outcome_lines(what, result.report)[0]
+            actions.append({"what": what, "outcome": "done", "detail": line.split(": ", 1)[-1]})
+    return actions
+
+
+
+# ---------------------------------------------------------------- the demo
+
+DEMO_COMMITS: list[tuple[str, dict[str, str]]] = [
+    ("feat: patient census dashboard\n\nRefs: HOS-90",
+     {"app/census.py": "CENSUS = []\n", "bin/healthcheck": "#!/bin/sh\ntest -f VERSION\n"}),
+    ("fix(medications): round liquid doses to 0.1 mL\n\nRefs: HOS-101",
+     {"app/medications.py": "ROUNDING_ML = 0.1\n"}),
+    ("feat(reports)!: state reporting exports use the 2027 schema\n\n"
+     "BREAKING CHANGE: exports now follow the 2027 state schema; scripts that read the old\n"
+     "columns must be updated.\n\nTraining: 30-minute walkthrough of the new exports\nRefs: HOS-112",
+     {"app/reports.py": "SCHEMA = 2027\n"}),
+    ("feat(ui): larger fonts option", {"app/ui.py": "LARGE_FONTS = True\n"}),
+    ("perf(census): load large censuses four times faster", {"app/census.py": "CENSUS = ()\n"}),
+    ("chore(ci): move builds to the new runners", {"ci/pipeline.yml": "runner: new\n"}),
+    ("feat(family-portal): secure messages to families\n\n"
+     "Training: family portal messaging, 20 minutes\nRefs: HOS-130",
+     {"app/portal.py": "MESSAGES = True\n"}),
+]
+
+
+def _demo_git(repo: Path, *args: str, tick: list[int]) -> str:
+    import subprocess
+
+    tick[0] += 1
+    stamp = f"{1_788_000_000 + tick[0] * 3600} +0000"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Dana Whitfield",
+           "GIT_AUTHOR_EMAIL": "dana.whitfield@quarterdeck.example",
+           "GIT_COMMITTER_NAME": "Dana Whitfield",
+           "GIT_COMMITTER_EMAIL": "dana.whitfield@quarterdeck.example",
+           "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp, "GIT_CONFIG_NOSYSTEM": "1"}
+    out = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise UsageError(f"demo: git {' '.join(args)} failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def make_demo_repository(repo: Path) -> None:
+    """A quarter of realistic history: features, fixes, a breaking change, a revert, a merged
+    pull request, and training trailers."""
+    tick = [0]
+    repo.mkdir(parents=True)
+    _demo_git(repo, "init", "-q", "-b", "main", tick=tick)
+    _demo_git(repo, "config", "user.email", "dana.whitfield@quarterdeck.example", tick=tick)
+    _demo_git(repo, "config", "user.name", "Dana Whitfield", tick=tick)
+
+    def commit(message: str, files: dict[str, str]) -> str:
+        for name, content in files.items():
+            path = repo / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+            if name.startswith("bin/"):
+                path.chmod(0o755)
+        _demo_git(repo, "add", "-A", tick=tick)
+        _demo_git(repo, "commit", "-q", "-m", message, tick=tick)
+        return _demo_git(repo, "rev-parse", "HEAD", tick=tick)
+
+    for message, files in DEMO_COMMITS[:3]:
+        commit(message, files)
+    fonts = commit(*DEMO_COMMITS[3])
+    _demo_git(repo, "checkout", "-q", "-b", "team/visit-calendar", tick=tick)
+    commit("feat(scheduling): visit calendar for nurses\n\nRefs: HOS-120",
+           {"app/visits.py": "CALENDAR = True\n"})
+    commit("fix(scheduling): show visits in the patient's time zone",
+           {"app/visits.py": "CALENDAR = True\nZONE = 'patient'\n"})
+    _demo_git(repo, "checkout", "-q", "main", tick=tick)
+    _demo_git(repo, "merge", "--no-ff", "-q", "team/visit-calendar", "-m",
+              "Merge pull request #42 from team/visit-calendar\n\n"
+              "feat(scheduling): visit calendar for nurses",
+              tick=tick)
+    _demo_git(repo, "revert", "--no-edit", fonts, tick=tick)
+    for message, files in DEMO_COMMITS[4:]:
+        commit(message, files)
+
+
+DEMO_TIERS = '''
+[[tiers]]
+name = "dev"
+channel = "internal"
+hosts = ["local:hosts/dev-1", "local:hosts/dev-2"]
+health_check = "test -f VERSION"
+keep = 3
+
+[[tiers]]
+name = "staging"
+channel = "beta"
+hosts = ["local:hosts/staging-1", "local:hosts/staging-2"]
+health_check = "test -f VERSION"
+keep = 3
+
+[[tiers]]
+name = "production"
+channel = "everyone"
+hosts = [
+  { url = "local:hosts/production-1", role = "primary" },
+  { url = "local:hosts/production-2", role = "standby" },
+]
+health_check = "./bin/healthcheck"
+parallel = 2
+keep = 3
+
+[gates.production]
+soak_days = 7
+min_signoffs = 2
+no_open_blockers = true
+require_window = true
+advance_notice = true
+'''
+
+
+def _setup_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", default="quarterdeck-demo",
+                   help="an empty or new directory to build the demo in (default ./quarterdeck-demo)")
+
+
+@command("demo", "run a whole quarter on local hosts: build, beta, notes, notices, the push", _setup_demo)
+def cmd_demo(app: App, args: argparse.Namespace) -> int:
+    """The main job end to end on the embedded defaults, driving the same commands a release
+    manager types; simulated weeks pass by pinning QUARTERDECK_NOW, and it says so."""
+    from datetime import timedelta
+
+    from channels.calendar import next_pushes
+
+    root = Path(args.dir).resolve()
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(f"--dir {root} is not empty", hint="give a new or empty directory")
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "quarterdeck.toml"
+    say = app.out.print
+    say(f"[bold]Quarterdeck demo[/bold] in {root}")
+    make_demo_repository(root / "app")
+    say(f"made the application repository {root / 'app'} (a quarter of conventional commits)")
+
+    def run(*argv: str, at: Any = None, expect: int = 0) -> None:
+        label = f" [dim](simulated clock: {at:%Y-%m-%d %H:%M} UTC)[/dim]" if at else ""
+        say(f"\n[bold cyan]$ quarterdeck {' '.join(argv)}[/bold cyan]{label}")
+        previous = os.environ.get("QUARTERDECK_NOW")
+        if at is not None:
+            os.environ["QUARTERDECK_NOW"] = at.isoformat()
+        try:
+            code = main(["--config", str(config), *argv])
+        finally:
+            if previous is None:
+                os.environ.pop("QUARTERDECK_NOW", None)
+            else:
+                os.environ["QUARTERDECK_NOW"] = previous
+        if code != expect:
+            raise UsageError(f"demo step `quarterdeck {' '.join(argv)}` ended with exit code {code}, "
+                             f"expected {expect}")
+        if expect:
+            say(f"[dim](exit code {expect}, as expected at this point of the quarter)[/dim]")
+
+    run("init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
+        "--timezone", "America/Chicago")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text[:text.index("[[tiers]]")] + DEMO_TIERS.lstrip()
+                      + text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true"),
+                      encoding="utf-8")
+    (root / "contacts.csv").write_text(_sample_csv(), encoding="utf-8")
+    for host in ("dev-1", "dev-2", "staging-1", "staging-2", "production-1", "production-2"):
+        (root / "hosts" / host).mkdir(parents=True, exist_ok=True)
+
+    start = app.clock().replace(second=0, microsecond=0)
+    window = next_pushes(calendar_rule(load_config(config)), start + timedelta(days=28), 1)[0]
+    say(f"\nThe demo runs in simulated time up to the next push window, {window.label}.")
+    day = timedelta(days=1)
+    run("config", "check")
+    run("orgs", "import", str(root / "contacts.csv"), at=start)
+    run("beta", "enroll", "Acadia Hospice", at=start)
+    run("beta", "enroll", "Bayou Palliative", at=start)
+    run("build", at=start)
+    run("promote", "latest", "--to", "dev", "--yes", at=start + timedelta(minutes=5))
+    run("promote", "latest", "--to", "staging", "--yes", at=start + timedelta(hours=2))
+    run("problem", "report", "latest", "--org", "Bayou Palliative", "--severity", "major",
+        "--summary", "Visit calendar shows visits an hour early for patients in Louisiana",
+        at=start + 2 * day)
+    run("problem", "resolve", "1", "--resolution", "Configuration: the patient's zone was missing",
+        at=start + 3 * day)
+    run("signoff", "latest", "--org", "Acadia Hospice", "--by", "mh.theriault@acadia-hospice.example",
+        "--note", "Census and exports tested on our data", at=start + 4 * day)
+    run("signoff", "latest", "--org", "Bayou Palliative", "--by", "jose.nunez@bayou-palliative.example",
+        at=start + 5 * day)
+    run("notes", "show", "latest", at=start + 8 * day)
+    run("notes", "approve", "latest", "--yes", at=start + 8 * day)
+    local = window.start.astimezone(ZoneInfo("America/Chicago"))
+    run("schedule", "latest", "--at", f"{local:%Y-%m-%d %H:%M}", at=start + 8 * day)
+    run("training", "add", "latest", "--at", f"{(local - 3 * day):%Y-%m-%d} 14:00",
+        "--link", "https://training.example.org/hospice-care-2027", "--title", "What's new this quarter",
+        at=start + 8 * day)
+    run("notice", "send", "advance", "latest", at=start + 8 * day + timedelta(hours=1))
+    run("gates", "latest", "--to", "production", at=start + 9 * day, expect=EXIT_GATES)
+    run("tick", at=window.start - 7 * day + timedelta(minutes=5))
+    run("tick", at=window.start - day + timedelta(minutes=5))
+    run("tick", at=window.start + timedelta(minutes=5))
+    run("tick", at=window.start + timedelta(minutes=10))
+    run("notice", "status", "latest", at=window.start + timedelta(minutes=15))
+    run("log", "verify")
+    run("status", at=window.start + timedelta(minutes=15))
+    say("\n[bold]Where to look[/bold]")
+    say(f"  the emails sent:        {root / '.quarterdeck/outbox/new'} (open them in any mail client)")
+    say(f"  what runs on each host: {root / 'hosts'}/*/current")
+    say(f"  the ledger:             {root / '.quarterdeck/ledger.db'} (`quarterdeck log` reads it)")
+    say(f"  the configuration:      {config}")
+    return EXIT_OK
+
+
+def _sample_csv() -> str:
+    from channels.contacts import sample_contacts_csv
+
+    return sample_contacts_csv()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     select,
 )
 
@@ -281,6 +282,15 @@ def current_schedule(conn: Connection, build_id: str) -> Schedule | None:
     row = conn.execute(select(schedules).where(schedules.c.build_id == build_id)
                        .order_by(schedules.c.id.desc()).limit(1)).first()
     return _schedule(row) if row else None
+
+
+def schedules_in_force(conn: Connection) -> list[Schedule]:
+    """Each build's newest schedule that is not cancelled: the pushes `tick` watches."""
+    newest = select(func.max(schedules.c.id)).group_by(schedules.c.build_id).scalar_subquery()
+    rows = conn.execute(select(schedules).where(schedules.c.id.in_(newest),
+                                                schedules.c.state != "cancelled")
+                        .order_by(schedules.c.window_start))
+    return [_schedule(r) for r in rows]
 
 
 def schedule_history(conn: Connection, build_id: str) -> list[Schedule]:

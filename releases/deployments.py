@@ -1,16 +1,25 @@
-"""What runs where: deployments, per-host states, tier locks and excluded hosts, in the ledger.
+"""What runs where: deployments, per-host progress, tier locks and excluded hosts, in the ledger.
 
-Per-host state is written as it happens, so an interrupted rollout is visible
-and can be resumed: `verified` hosts are done, everything else is redone.
+Per-host progress is written as it happens, one short transaction per step,
+so that a rollout killed half-way is visible in `status` and can be resumed:
+`verified` hosts are done, everything else is redone. `host_current` is the
+ledger's belief of what each host runs now; it moves only when a host's
+`current` symlink moved (switched, verified, rolled back) and is corrected
+from what the host itself reported at the end of a rollout.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     ForeignKey,
@@ -24,7 +33,7 @@ from sqlalchemy import (
     select,
 )
 
-from .errors import LockError
+from .errors import LockError, ReleasesError
 from .ledger import Ledger, UTCDateTime
 
 metadata = MetaData()
@@ -35,12 +44,13 @@ deployments = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("build_id", String(64), nullable=False, index=True),
     Column("tier", String(64), nullable=False),
-    Column("kind", String(16), nullable=False),  # promote | rollback | resume
+    Column("kind", String(16), nullable=False),  # promote | resume | rollback
     Column("state", String(16), nullable=False),  # running | succeeded | failed | interrupted
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("started_by", String(320), nullable=False),
     Column("forced_reason", Text),
+    Column("resumed_from", Integer, ForeignKey("deployments.id")),
     Index("ix_deployments_tier_state", "tier", "state"),
 )
 
@@ -49,11 +59,14 @@ host_states = Table(
     metadata,
     Column("deployment_id", Integer, ForeignKey("deployments.id"), primary_key=True),
     Column("host", String(500), primary_key=True),
+    Column("position", Integer, nullable=False),  # rollout order
     Column("tier", String(64), nullable=False),
     Column("build_id", String(64), nullable=False),
     Column("state", String(16), nullable=False),
-    Column("step", String(32)),
+    Column("step", String(40)),
     Column("error", Text),
+    Column("previous_build", String(64)),  # what the host ran before this deployment: where to go back
+    Column("carried", Boolean, nullable=False, default=False),  # verified by the resumed deployment
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -63,7 +76,7 @@ host_current = Table(
     Column("tier", String(64), primary_key=True),
     Column("host", String(500), primary_key=True),
     Column("build_id", String(64)),
-    Column("state", String(16), nullable=False),  # verified | switched | failed | rolled-back | ...
+    Column("state", String(16), nullable=False),  # switched | verified | failed | rolled-back
     Column("last_good_build", String(64)),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -75,6 +88,7 @@ tier_locks = Table(
     Column("token", String(64), nullable=False),
     Column("owner", String(320), nullable=False),
     Column("command", String(200), nullable=False),
+    Column("holder", String(300), nullable=False),  # machine:pid, to tell a dead holder from a live one
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("lease_until", UTCDateTime, nullable=False),
 )
@@ -91,7 +105,10 @@ exclusions = Table(
     Column("cleared_at", UTCDateTime),
 )
 
-HOST_STATES = ("pending", "uploading", "switched", "verified", "rolled-back", "failed", "excluded")
+HOST_STATES = ("pending", "uploading", "switched", "verified", "rolled-back", "failed", "excluded",
+               "not-started", "cancelled")
+PROMOTIONS = ("promote", "resume")  # the kinds that put a build on a tier for the first time
+_MOVES_CURRENT = ("switched", "verified", "rolled-back", "failed")
 
 
 @dataclass(frozen=True)
@@ -105,59 +122,180 @@ class HostStatus:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    id: int
+    build_id: str
+    tier: str
+    kind: str
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+    started_by: str
+    forced_reason: str | None
+    resumed_from: int | None
+
+
+@dataclass(frozen=True)
+class HostProgress:
+    """One host's row in one deployment."""
+
+    host: str
+    state: str
+    step: str | None
+    error: str | None
+    previous_build: str | None
+    carried: bool
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Lock:
     tier: str
     token: str
     owner: str
     command: str
+    holder: str
     acquired_at: datetime
     lease_until: datetime
 
+    def holder_gone(self) -> bool:
+        """True only when provably dead: the holder ran on this machine and its process is gone."""
+        machine, _, pid = self.holder.rpartition(":")
+        if machine != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)  # signal 0 only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+# ---------------------------------------------------------------- deployments
+
+def _deployment(row: Any) -> Deployment:
+    return Deployment(row.id, row.build_id, row.tier, row.kind, row.state, row.started_at,
+                      row.finished_at, row.started_by, row.forced_reason, row.resumed_from)
+
 
 def start_deployment(ledger: Ledger, conn: Connection, *, build_id: str, tier: str, kind: str,
-                     hosts: list[str], forced_reason: str | None = None) -> int:
+                     previous: Mapping[str, str | None], carried: Collection[str] = (),
+                     excluded: Mapping[str, str] | None = None, resumed_from: int | None = None,
+                     forced_reason: str | None = None) -> int:
+    """Open a deployment with one row per host, in rollout order (`previous`'s order)."""
     now = ledger.clock()
+    excluded = excluded or {}
     result = conn.execute(deployments.insert().values(
         build_id=build_id, tier=tier, kind=kind, state="running", started_at=now,
-        started_by=ledger.actor.who, forced_reason=forced_reason))
+        started_by=ledger.actor.who, forced_reason=forced_reason, resumed_from=resumed_from))
     deployment_id = int(result.inserted_primary_key[0])
-    for host in hosts:
+    for position, (host, before) in enumerate(previous.items()):
+        state = "verified" if host in carried else "excluded" if host in excluded else "pending"
         conn.execute(host_states.insert().values(
-            deployment_id=deployment_id, host=host, tier=tier, build_id=build_id, state="pending",
-            updated_at=now))
+            deployment_id=deployment_id, host=host, position=position, tier=tier, build_id=build_id,
+            state=state, step=f"verified in #{resumed_from}" if host in carried else None,
+            error=None, previous_build=before, carried=host in carried, updated_at=now))
+    for host, reason in excluded.items():
+        exclude_host(ledger, conn, tier, host, reason)
     ledger.record(conn, f"deploy.{kind}", f"{build_id}@{tier}", reason=forced_reason,
-                  detail={"deployment": deployment_id, "hosts": hosts})
+                  detail={"deployment": deployment_id, "hosts": list(previous),
+                          "carried": sorted(carried), "excluded": sorted(excluded),
+                          "resumed_from": resumed_from})
     return deployment_id
-
-
-def set_host_state(ledger: Ledger, conn: Connection, *, deployment_id: int, tier: str, host: str,
-                   build_id: str, state: str, step: str | None = None, error: str | None = None,
-                   previous_build: str | None = None) -> None:
-    """Record a host's progress, and what now runs there once `current` moved."""
-    now = ledger.clock()
-    conn.execute(host_states.update()
-                 .where(and_(host_states.c.deployment_id == deployment_id, host_states.c.host == host))
-                 .values(state=state, step=step, error=error, updated_at=now))
-    if state in ("switched", "verified", "rolled-back", "failed", "excluded"):
-        current = conn.execute(select(host_current).where(
-            and_(host_current.c.tier == tier, host_current.c.host == host))).first()
-        running = {"switched": build_id, "verified": build_id,
-                   "rolled-back": previous_build}.get(state, current.build_id if current else None)
-        last_good = build_id if state == "verified" else (current.last_good_build if current else None)
-        values = {"build_id": running, "state": state, "last_good_build": last_good, "updated_at": now}
-        if current:
-            conn.execute(host_current.update().where(
-                and_(host_current.c.tier == tier, host_current.c.host == host)).values(**values))
-        else:
-            conn.execute(host_current.insert().values(tier=tier, host=host, **values))
-        ledger.record(conn, f"host.{state}", f"{build_id}@{tier}:{host}", reason=error,
-                      detail={"deployment": deployment_id, "step": step})
 
 
 def finish_deployment(ledger: Ledger, conn: Connection, deployment_id: int, state: str) -> None:
     conn.execute(deployments.update().where(deployments.c.id == deployment_id)
                  .values(state=state, finished_at=ledger.clock()))
     ledger.record(conn, f"deploy.{state}", f"deployment:{deployment_id}")
+
+
+def interrupt_running(ledger: Ledger, conn: Connection, tier: str) -> list[int]:
+    """Mark the tier's unfinished deployments interrupted; only called while holding the tier's lock,
+    so no process can still be running them."""
+    ids = list(conn.execute(select(deployments.c.id).where(and_(
+        deployments.c.tier == tier, deployments.c.state == "running"))).scalars())
+    for deployment_id in ids:
+        finish_deployment(ledger, conn, deployment_id, "interrupted")
+    return ids
+
+
+def get_deployment(conn: Connection, deployment_id: int) -> Deployment | None:
+    row = conn.execute(select(deployments).where(deployments.c.id == deployment_id)).first()
+    return _deployment(row) if row else None
+
+
+def latest_deployment(conn: Connection, tier: str) -> Deployment | None:
+    row = conn.execute(select(deployments).where(deployments.c.tier == tier)
+                       .order_by(deployments.c.id.desc()).limit(1)).first()
+    return _deployment(row) if row else None
+
+
+def deployment_hosts(conn: Connection, deployment_id: int) -> list[HostProgress]:
+    rows = conn.execute(select(host_states).where(host_states.c.deployment_id == deployment_id)
+                        .order_by(host_states.c.position))
+    return [HostProgress(r.host, r.state, r.step, r.error, r.previous_build, bool(r.carried),
+                         r.updated_at) for r in rows]
+
+
+KEEP: Any = object()  # "leave this column as it is"
+
+
+def record_host(ledger: Ledger, conn: Connection, *, deployment_id: int, host: str, state: str,
+                step: str | None = KEEP, error: str | None = KEEP, current: str | None = KEEP) -> bool:
+    """Write a host's progress; move `host_current` when what the host runs changed.
+
+    `current` is what the host itself reported running (None: could not ask),
+    which overrides what the state implies. Audits each change of state once,
+    so the trail says when each host switched and was verified, not every step.
+    Returns whether the state changed.
+    """
+    row = conn.execute(select(host_states, deployments.c.kind)
+                       .join(deployments, deployments.c.id == host_states.c.deployment_id)
+                       .where(and_(host_states.c.deployment_id == deployment_id,
+                                   host_states.c.host == host))).first()
+    if row is None:
+        raise ReleasesError(f"deployment #{deployment_id} has no host {host} in the ledger")
+    now = ledger.clock()
+    values: dict[str, Any] = {"state": state, "updated_at": now}
+    if step is not KEEP:
+        values["step"] = step
+    if error is not KEEP:
+        values["error"] = error
+    conn.execute(host_states.update().where(and_(host_states.c.deployment_id == deployment_id,
+                                                 host_states.c.host == host)).values(**values))
+    changed = row.state != state
+    if changed:
+        ledger.record(conn, f"host.{state}", f"{row.build_id}@{row.tier}:{host}",
+                      reason=None if error is KEEP else error,
+                      detail={"deployment": deployment_id, "step": values.get("step", row.step)})
+    if state in _MOVES_CURRENT and not (row.kind == "rollback" and state == "switched"):
+        _move_current(ledger, conn, row, state, current, now)
+    return changed
+
+
+def _move_current(ledger: Ledger, conn: Connection, row: Any, state: str, reported: str | None,
+                  now: datetime) -> None:
+    where = and_(host_current.c.tier == row.tier, host_current.c.host == row.host)
+    before = conn.execute(select(host_current).where(where)).first()
+    running = before.build_id if before else None
+    last_good = before.last_good_build if before else None
+    healthy = state == "verified" or (row.kind == "rollback" and state == "rolled-back")
+    if state in ("switched", "verified") or healthy:
+        running = row.build_id
+    elif state == "rolled-back":
+        running = row.previous_build
+    if reported is not KEEP and reported is not None:
+        running = reported  # the host said so itself
+    if healthy:
+        last_good = row.build_id
+        clear_exclusion(ledger, conn, row.tier, row.host)
+    values = {"build_id": running, "state": state, "last_good_build": last_good, "updated_at": now}
+    if before:
+        conn.execute(host_current.update().where(where).values(**values))
+    else:
+        conn.execute(host_current.insert().values(tier=row.tier, host=row.host, **values))
 
 
 def host_statuses(conn: Connection, tier: str | None = None) -> list[HostStatus]:
@@ -168,76 +306,107 @@ def host_statuses(conn: Connection, tier: str | None = None) -> list[HostStatus]
             for r in conn.execute(query)]
 
 
+def _succeeded(build_id: str | None, tier: str) -> Any:
+    clauses = [deployments.c.tier == tier, deployments.c.state == "succeeded",
+               deployments.c.kind.in_(PROMOTIONS)]
+    if build_id is not None:
+        clauses.append(deployments.c.build_id == build_id)
+    return and_(*clauses)
+
+
 def succeeded_on(conn: Connection, build_id: str, tier: str) -> bool:
-    """Whether the build ever completed a rollout on the tier: the rule for promoting further."""
-    row = conn.execute(select(deployments.c.id).where(and_(
-        deployments.c.build_id == build_id, deployments.c.tier == tier,
-        deployments.c.state == "succeeded")).limit(1)).first()
-    return row is not None
+    """Whether the build ever completed a promotion to the tier: the rule for promoting further.
+
+    A rollback to a build does not count: it returns to a release, it does not test one.
+    """
+    found = conn.execute(select(deployments.c.id).where(_succeeded(build_id, tier)).limit(1)).first()
+    return found is not None
 
 
 def first_success_at(conn: Connection, build_id: str, tier: str) -> datetime | None:
-    return conn.execute(select(deployments.c.finished_at).where(and_(
-        deployments.c.build_id == build_id, deployments.c.tier == tier,
-        deployments.c.state == "succeeded")).order_by(deployments.c.finished_at).limit(1)).scalar()
+    return conn.execute(select(deployments.c.finished_at).where(_succeeded(build_id, tier))
+                        .order_by(deployments.c.finished_at).limit(1)).scalar()
 
 
 def builds_released_on(conn: Connection, tier: str) -> list[str]:
-    rows = conn.execute(select(deployments.c.build_id).where(and_(
-        deployments.c.tier == tier, deployments.c.state == "succeeded")).distinct())
+    rows = conn.execute(select(deployments.c.build_id).where(_succeeded(None, tier)).distinct())
     return [r[0] for r in rows]
 
 
-def interrupted_deployment(conn: Connection, tier: str) -> tuple[int, str] | None:
-    """The newest rollout on the tier that never finished (process killed, laptop closed)."""
-    row = conn.execute(select(deployments.c.id, deployments.c.build_id).where(and_(
-        deployments.c.tier == tier, deployments.c.state.in_(("running", "failed", "interrupted"))))
-        .order_by(deployments.c.id.desc()).limit(1)).first()
-    return (row.id, row.build_id) if row else None
+def build_before(conn: Connection, tier: str, build_id: str) -> str | None:
+    """The build promoted to the tier before `build_id` was (last) promoted there: what a rollback returns to.
 
-
-def deployment_hosts(conn: Connection, deployment_id: int) -> dict[str, str]:
-    rows = conn.execute(select(host_states.c.host, host_states.c.state)
-                        .where(host_states.c.deployment_id == deployment_id))
-    return {r.host: r.state for r in rows}
+    Walking promotions, not rollbacks, means rolling back twice goes two releases back.
+    """
+    rows = conn.execute(select(deployments.c.build_id).where(_succeeded(None, tier))
+                        .order_by(deployments.c.id.desc())).scalars()
+    seen = False
+    for candidate in rows:
+        if candidate == build_id:
+            seen = True
+        elif seen:
+            return str(candidate)
+    return None
 
 
 # ---------------------------------------------------------------- locks
 
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lock(row: Any) -> Lock:
+    return Lock(row.tier, row.token, row.owner, row.command, row.holder, row.acquired_at, row.lease_until)
+
+
+def describe_lock(lock: Lock, now: datetime) -> str:
+    """Who holds it, since when, through which command, and whether it looks abandoned."""
+    text = (f"locked by {lock.owner} since {lock.acquired_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({lock.command}; process {lock.holder})")
+    if lock.holder_gone():
+        text += "; that process is no longer running"
+    elif lock.lease_until < now:
+        text += f"; its lease ran out at {lock.lease_until:%H:%M:%S} UTC, so its holder seems gone"
+    return text
+
+
 def acquire_lock(ledger: Ledger, tier: str, lease: timedelta) -> Lock:
-    """Take the tier's deploy lock, or say who holds it and since when."""
+    """Take the tier's deploy lock, or say who holds it and since when; never taken over silently."""
     now = ledger.clock()
     with ledger.write() as conn:
         row = conn.execute(select(tier_locks).where(tier_locks.c.tier == tier)).first()
         if row is not None:
-            since = row.acquired_at.strftime("%Y-%m-%d %H:%M UTC")
-            expired = " (its lease has expired)" if row.lease_until < now else ""
             raise LockError(
-                f"tier {tier} is locked by {row.owner} since {since} ({row.command}){expired}",
-                hint=f"wait for it to finish, or break a stale lock with "
-                     f"`quarterdeck unlock {tier} --reason ...`",
+                f"tier {tier} is {describe_lock(_lock(row), now)}",
+                hint=f"wait for it to finish, or if it is stale break it with "
+                     f"`quarterdeck unlock {tier} --reason TEXT` (audited)",
             )
-        lock = Lock(tier, secrets.token_hex(16), ledger.actor.who, ledger.actor.command, now, now + lease)
+        lock = Lock(tier, secrets.token_hex(16), ledger.actor.who, ledger.actor.command, _holder(),
+                    now, now + lease)
         conn.execute(tier_locks.insert().values(**lock.__dict__))
-        ledger.record(conn, "lock.acquire", f"tier:{tier}")
+        ledger.record(conn, "lock.acquire", f"tier:{tier}", detail={"holder": lock.holder})
         return lock
 
 
-def renew_lock(ledger: Ledger, lock: Lock, lease: timedelta) -> None:
+def renew_lock(ledger: Ledger, lock: Lock, lease: timedelta) -> bool:
+    """Extend the lease; False when the lock is no longer ours (someone broke it)."""
     with ledger.write() as conn:
-        conn.execute(tier_locks.update().where(and_(tier_locks.c.tier == lock.tier,
-                                                    tier_locks.c.token == lock.token))
-                     .values(lease_until=ledger.clock() + lease))
+        result = conn.execute(tier_locks.update().where(and_(tier_locks.c.tier == lock.tier,
+                                                             tier_locks.c.token == lock.token))
+                              .values(lease_until=ledger.clock() + lease))
+        return bool(result.rowcount)
 
 
 def release_lock(ledger: Ledger, lock: Lock) -> None:
     with ledger.write() as conn:
-        conn.execute(tier_locks.delete().where(and_(tier_locks.c.tier == lock.tier,
-                                                    tier_locks.c.token == lock.token)))
-        ledger.record(conn, "lock.release", f"tier:{lock.tier}")
+        result = conn.execute(tier_locks.delete().where(and_(tier_locks.c.tier == lock.tier,
+                                                             tier_locks.c.token == lock.token)))
+        if result.rowcount:
+            ledger.record(conn, "lock.release", f"tier:{lock.tier}")
 
 
 def break_lock(ledger: Ledger, tier: str, reason: str) -> Lock | None:
+    """Remove whoever's lock the tier has, recording why; None when it was not locked."""
     with ledger.write() as conn:
         row = conn.execute(select(tier_locks).where(tier_locks.c.tier == tier)).first()
         if row is None:
@@ -245,33 +414,37 @@ def break_lock(ledger: Ledger, tier: str, reason: str) -> Lock | None:
         conn.execute(tier_locks.delete().where(tier_locks.c.tier == tier))
         ledger.record(conn, "lock.break", f"tier:{tier}", reason=reason,
                       detail={"owner": row.owner, "since": row.acquired_at.isoformat(),
-                              "command": row.command})
-        return Lock(row.tier, row.token, row.owner, row.command, row.acquired_at, row.lease_until)
+                              "command": row.command, "holder": row.holder})
+        return _lock(row)
 
 
 def current_lock(conn: Connection, tier: str) -> Lock | None:
     row = conn.execute(select(tier_locks).where(tier_locks.c.tier == tier)).first()
-    if row is None:
-        return None
-    return Lock(row.tier, row.token, row.owner, row.command, row.acquired_at, row.lease_until)
+    return _lock(row) if row else None
 
 
 # ---------------------------------------------------------------- exclusions
 
 def exclude_host(ledger: Ledger, conn: Connection, tier: str, host: str, reason: str) -> None:
-    conn.execute(exclusions.insert().values(tier=tier, host=host, reason=reason,
-                                            excluded_by=ledger.actor.who, excluded_at=ledger.clock()))
+    """Leave a host out until it catches up; the first exclusion stays the one shown (since when)."""
+    active = conn.execute(select(exclusions.c.id).where(and_(
+        exclusions.c.tier == tier, exclusions.c.host == host, exclusions.c.cleared_at.is_(None)))).first()
+    if active is None:
+        conn.execute(exclusions.insert().values(tier=tier, host=host, reason=reason,
+                                                excluded_by=ledger.actor.who, excluded_at=ledger.clock()))
     ledger.record(conn, "host.exclude", f"{tier}:{host}", reason=reason)
 
 
 def clear_exclusion(ledger: Ledger, conn: Connection, tier: str, host: str) -> None:
-    conn.execute(exclusions.update().where(and_(exclusions.c.tier == tier, exclusions.c.host == host,
-                                                exclusions.c.cleared_at.is_(None)))
-                 .values(cleared_at=ledger.clock()))
+    result = conn.execute(exclusions.update().where(and_(
+        exclusions.c.tier == tier, exclusions.c.host == host, exclusions.c.cleared_at.is_(None)))
+        .values(cleared_at=ledger.clock()))
+    if result.rowcount:
+        ledger.record(conn, "host.caught-up", f"{tier}:{host}")
 
 
 def active_exclusions(conn: Connection, tier: str | None = None) -> dict[tuple[str, str], str]:
-    query = select(exclusions).where(exclusions.c.cleared_at.is_(None))
+    query = select(exclusions).where(exclusions.c.cleared_at.is_(None)).order_by(exclusions.c.id)
     if tier:
         query = query.where(exclusions.c.tier == tier)
     return {(r.tier, r.host): r.reason for r in conn.execute(query)}

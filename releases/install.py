@@ -338,17 +338,26 @@ def _finish(runner: _Runner, build_id: str, state: HostState, started: datetime,
 
 def install_host(remote: Remote, job: InstallJob, *, on_step: StepCallback | None = None,
                  before_activation: Callable[[], bool] | None = None,
-                 clock: Clock = utc_now, timer: Timer = time.perf_counter) -> HostResult:
+                 clock: Clock = utc_now, timer: Timer = time.perf_counter,
+                 previous_hint: str | None = None) -> HostResult:
     """Install `job` on one host and report what happened; never raises for a host-side failure.
 
     `before_activation` is asked just before pre-activate (the first step that
     changes anything beyond files of the new release); returning False stops
     here with state "cancelled", which is how a rollout holds primaries until
     the standbys are verified, and stops them when another host failed.
+
+    `previous_hint` is the release to go back to when `current` already points
+    at this build: a rollout killed between the switch and the health check
+    leaves the host there, and its resume must still be able to put the old
+    release back (the host alone no longer knows which one it was).
     """
     started = clock()
     runner = _Runner(HostRun(remote, job.build_id, job.commands, job.artifact, job.shared), on_step, timer)
     failure = runner.steps(BEFORE_SWITCH[:-1])
+    if (failure is None and runner.run.previous == job.build_id and previous_hint
+            and previous_hint != job.build_id):
+        runner.run = replace(runner.run, previous=previous_hint)
     previous = runner.run.previous
     if failure is None and before_activation is not None and not before_activation():
         return _finish(runner, job.build_id, "cancelled", started, clock, previous=previous,

@@ -63,6 +63,8 @@ class DeployPlan:
     `excluded` maps host URL to the recorded reason. `already_verified` (resume)
     maps host URL to the release that host ran before this build (None if
     unknown), so that it can still be put back if the rollout fails later.
+    `previous` (resume) maps host URL to the release it ran before this build,
+    for hosts whose `current` may already point at the build (see install_host).
     """
 
     target: TierTarget
@@ -70,6 +72,7 @@ class DeployPlan:
     artifact: CheckedArtifact
     excluded: Mapping[str, str] = field(default_factory=dict)
     already_verified: Mapping[str, str | None] = field(default_factory=dict)
+    previous: Mapping[str, str | None] = field(default_factory=dict)
 
     def job(self) -> InstallJob:
         return InstallJob(self.build_id, self.artifact, self.target.shared, self.target.commands)
@@ -193,7 +196,8 @@ class _Rollout:
                 return result
             try:
                 result = install_host(remote, self.plan.job(), on_step=self.on_step, clock=self.clock,
-                                      timer=self.timer, before_activation=lambda: gate.may_activate(host))
+                                      timer=self.timer, before_activation=lambda: gate.may_activate(host),
+                                      previous_hint=self.plan.previous.get(host.url))
             finally:
                 remote.close()
             ok = result.ok

@@ -1,0 +1,418 @@
+"""Promotion and rollback: decided from the ledger, done under the tier's lock, recorded as it happens.
+
+What may happen is decided first, from ledger facts and nothing else: the
+tier order (a build enters a tier only after it completed a promotion to the
+tier before), and the plan (which hosts to install, which a resumed
+deployment already verified, which are left out and why). Then, holding the
+tier's lock (its lease renewed by a thread for as long as the rollout runs),
+the rollout of releases.rollout does the work while every step it reports
+becomes one short write transaction, so that a process killed half-way
+leaves a ledger that tells the truth and can be resumed. At the end each
+host's own final report (what `current` points at) corrects the record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+
+from sqlalchemy import Connection
+
+from .deployments import (
+    KEEP,
+    Deployment,
+    HostStatus,
+    Lock,
+    acquire_lock,
+    build_before,
+    current_lock,
+    deployment_hosts,
+    finish_deployment,
+    host_statuses,
+    interrupt_running,
+    latest_deployment,
+    record_host,
+    release_lock,
+    renew_lock,
+    start_deployment,
+    succeeded_on,
+)
+from .errors import DeployError, LockError, ReleasesError
+from .hostspec import HostSpec
+from .install import HostResult, HostState, StepCallback, rollback_host
+from .ledger import Ledger
+from .remote import open_remote
+from .rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
+from .unpack import CheckedArtifact
+
+LEASE = timedelta(minutes=2)
+RUNNING_STATES = ("verified", "rolled-back")  # a host in one of these passed its health check on its build
+
+
+class PromotionRefused(ReleasesError):
+    """The tier order, the resume rule or the rollback rule forbids what was asked; nothing changed."""
+
+
+class LockLost(LockError):
+    """This process's tier lock was broken while it deployed; it stops rather than race the new holder."""
+
+
+class GatesRefused(ReleasesError):
+    """A gate failed and --force was not given; nothing was deployed (exit 3)."""
+
+    exit_code = 3
+
+
+class PromotionFailed(DeployError):
+    """A rollout or rollback failed on at least one host; the per-host table says where (exit 1)."""
+
+    @classmethod
+    def of(cls, outcome: Outcome, target: TierTarget) -> PromotionFailed:
+        result = outcome.result
+        causes = result.failed_hosts or tuple(h for h in result.hosts if h.state != "verified")
+        where = ", ".join(f"{h.host.name} at {h.failed_step or h.state}" for h in causes)
+        action = ("rollback" if outcome.kind == "rollback"
+                  else "resumed promotion" if outcome.kind == "resume" else "promotion")
+        text = f"the {action} of {result.build_id} on {target.name} failed on {where}"
+        if outcome.kind != "rollback":
+            text += ("; the hosts it had switched were put back" if target.on_failure == "rollback"
+                     else "; on_failure = halt left the switched hosts as they are")
+            again = f"`quarterdeck promote {result.build_id} --to {target.name} --resume`"
+        else:
+            again = f"`quarterdeck rollback {target.name} --to {result.build_id}`"
+        return cls(text, hint=f"the table says what happened on each host; fix the cause, then {again}")
+
+
+# ---------------------------------------------------------------- deciding (ledger reads only)
+
+def missing_steps(tier_names: Sequence[str], target: str, succeeded: Collection[str]) -> list[str]:
+    """The tiers a build must still pass through, in order, before it may enter `target` (pure)."""
+    index = list(tier_names).index(target)
+    missing: list[str] = []
+    for name in reversed(tier_names[:index]):
+        if name in succeeded:
+            break
+        missing.append(name)
+    return list(reversed(missing))
+
+
+def check_tier_order(conn: Connection, tier_names: Sequence[str], build_id: str, target: str) -> None:
+    """Refuse a promotion that skips a tier, naming the step that is missing. --force never gets here."""
+    succeeded = {t for t in tier_names if succeeded_on(conn, build_id, t)}
+    missing = missing_steps(tier_names, target, succeeded)
+    if missing:
+        path = ", then ".join(missing)
+        raise PromotionRefused(
+            f"{build_id} cannot go to {target}: it has not completed a promotion to {missing[-1]}, "
+            f"the tier before {target}",
+            hint=f"promote it to {path} first (`quarterdeck promote {build_id} --to {missing[0]}`); "
+                 f"--force overrides gates, never the tier order")
+
+
+def previous_release(status: HostStatus | None, build_id: str) -> str | None:
+    """What a host should go back to if installing `build_id` fails: the last release other than it."""
+    if status is None:
+        return None
+    if status.build_id and status.build_id != build_id:
+        return status.build_id
+    if status.last_good_build and status.last_good_build != build_id:
+        return status.last_good_build
+    return None
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """Which hosts of the tier a promotion installs, which are done already, which are left out."""
+
+    build_id: str
+    tier: str
+    kind: str  # promote | resume
+    previous: Mapping[str, str | None]  # every host, in rollout order → the release it ran before
+    excluded: Mapping[str, str]  # host → reason, from this command line
+    carried: frozenset[str]  # hosts verified on this build already (by the resumed deployment, or before)
+    resumed_from: Deployment | None = None
+
+    @property
+    def todo(self) -> tuple[str, ...]:
+        return tuple(h for h in self.previous if h not in self.carried and h not in self.excluded)
+
+    def rollout(self, target: TierTarget, artifact: CheckedArtifact) -> DeployPlan:
+        return DeployPlan(target, self.build_id, artifact, excluded=dict(self.excluded),
+                          already_verified={h: self.previous[h] for h in self.carried},
+                          previous=dict(self.previous))
+
+
+def plan_promotion(conn: Connection, target: TierTarget, build_id: str, *, resume: bool,
+                   exclude: Mapping[str, str]) -> PromotionPlan:
+    """The plan for `promote` (every host again) or `promote --resume` (only hosts not verified).
+
+    A plain promotion of a build that every host not excluded already runs
+    healthy gets an empty `todo`: it changes nothing.
+    """
+    order = [h.url for h in rollout_order(target.hosts)]
+    statuses = {s.host: s for s in host_statuses(conn, target.name)}
+    previous = {url: previous_release(statuses.get(url), build_id) for url in order}
+    included = [url for url in order if url not in exclude]
+    if not resume:
+        everywhere = all((s := statuses.get(url)) is not None and s.build_id == build_id
+                         and s.state in RUNNING_STATES for url in included)
+        return PromotionPlan(build_id, target.name, "promote", previous, dict(exclude),
+                             frozenset(included) if everywhere else frozenset())
+    last = latest_deployment(conn, target.name)
+    if last is None:
+        raise PromotionRefused(
+            f"there is nothing to resume on {target.name}: no rollout was ever started there",
+            hint=f"promote without --resume: `quarterdeck promote {build_id} --to {target.name}`")
+    if last.kind == "rollback":
+        raise PromotionRefused(f"the last change on {target.name} was a rollback to {last.build_id} "
+                               f"(deployment #{last.id}); only a promotion can be resumed",
+                               hint="run the rollback again, or promote without --resume")
+    if last.build_id != build_id:
+        raise PromotionRefused(
+            f"the last rollout on {target.name} was of {last.build_id} "
+            f"(deployment #{last.id}, {last.state}), not {build_id}",
+            hint=f"resume that one (`quarterdeck promote {last.build_id} --to {target.name} --resume`) "
+                 f"or promote {build_id} without --resume")
+    rows = {row.host: row for row in deployment_hosts(conn, last.id)}
+    for url, row in rows.items():
+        if url in previous:
+            previous[url] = row.previous_build
+    carried = frozenset(url for url in included if url in rows and rows[url].state == "verified")
+    return PromotionPlan(build_id, target.name, "resume", previous, dict(exclude), carried, last)
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    tier: str
+    to_build: str
+    previous: Mapping[str, str | None]  # every host, in rollout order → what the ledger says it runs now
+    nothing_to_do: bool
+
+
+def plan_rollback(conn: Connection, target: TierTarget, to_build: str | None) -> RollbackPlan:
+    """Where `rollback` goes: the named build, else the one promoted to the tier before the running one."""
+    order = [h.url for h in rollout_order(target.hosts)]
+    statuses = {s.host: s for s in host_statuses(conn, target.name)}
+    running = {statuses[u].build_id for u in order if u in statuses and statuses[u].build_id}
+    if to_build is None:
+        if not running:
+            raise PromotionRefused(f"nothing runs on {target.name} yet, so there is nothing to roll back")
+        if len(running) > 1:
+            raise PromotionRefused(f"{target.name} is mixed ({', '.join(sorted(running))})",
+                                   hint="name the release to return to with --to BUILD")
+        current = next(iter(running))
+        to_build = build_before(conn, target.name, current)
+        if to_build is None:
+            raise PromotionRefused(f"no release was promoted to {target.name} before {current}",
+                                   hint="name one with --to BUILD")
+    elif not succeeded_on(conn, to_build, target.name):
+        raise PromotionRefused(
+            f"{to_build} never completed a promotion to {target.name}; "
+            "a rollback only returns to a release that ran there",
+            hint=f"promote it instead: `quarterdeck promote {to_build} --to {target.name}`")
+    done = all((s := statuses.get(u)) is not None and s.build_id == to_build and s.state in RUNNING_STATES
+               for u in order)
+    return RollbackPlan(target.name, to_build, {u: statuses[u].build_id if u in statuses else None
+                                                for u in order}, done)
+
+
+def releases_missing(target: TierTarget, build_id: str,
+                     open_host: HostOpener | None = None) -> list[tuple[HostSpec, str]]:
+    """Hosts on which `build_id`'s release directory is not there (or that cannot be asked)."""
+    opener = open_host or (lambda h: open_remote(h, target.connect))
+    problems = []
+    for host in rollout_order(target.hosts):
+        try:
+            remote = opener(host)
+            try:
+                if remote.kind(remote.layout.release(build_id)) != "dir":
+                    problems.append((host, f"releases/{build_id} is no longer on {host.name} "
+                                           f"(retention keeps {target.keep})"))
+            finally:
+                remote.close()
+        except Exception as err:
+            problems.append((host, str(err) or type(err).__name__))
+    return problems
+
+
+# ---------------------------------------------------------------- the lock, held for the whole rollout
+
+class TierLease:
+    """The tier's deploy lock, with a thread renewing its lease until the rollout ends.
+
+    A long step (migrations in pre-activate, a slow health check) reports
+    nothing for minutes, so renewal cannot wait for step callbacks. If the
+    lock turns out to be broken (`unlock`), `lost` is set and the recorder
+    stops the rollout at its next step.
+    """
+
+    def __init__(self, ledger: Ledger, tier: str, lease: timedelta = LEASE) -> None:
+        self.ledger, self.tier, self.lease = ledger, tier, lease
+        self.lock: Lock | None = None
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    def mark_lost(self) -> None:
+        self._lost.set()
+
+    def __enter__(self) -> TierLease:
+        self.lock = acquire_lock(self.ledger, self.tier, self.lease)
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{self.tier}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        assert self.lock is not None
+        while not self._stop.wait(max(self.lease.total_seconds() / 4, 0.05)):
+            try:
+                if not renew_lock(self.ledger, self.lock, self.lease):
+                    self._lost.set()
+                    return
+            except ReleasesError:
+                continue  # the ledger was busy; the lease still has three quarters to run
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.lock is not None and not self.lost:
+            release_lock(self.ledger, self.lock)
+
+
+# ---------------------------------------------------------------- doing, and recording as it happens
+
+class LedgerRecorder:
+    """The rollout's step callback: one short write transaction per reported step.
+
+    Once the tier's lock is no longer ours (someone ran `unlock`), every step
+    that would move forward fails before it starts, while the steps that put
+    a host back and the final "done" still run and are recorded: the rollout
+    then stops and returns the tier to where it was, as after any failure.
+    """
+
+    def __init__(self, ledger: Ledger, deployment_id: int, lease: TierLease | None,
+                 also: StepCallback | None = None) -> None:
+        self.ledger, self.deployment_id, self.lease, self.also = ledger, deployment_id, lease, also
+        self._mutex = threading.Lock()
+
+    def _still_ours(self, conn: Connection) -> bool:
+        if self.lease is None or self.lease.lock is None:
+            return True
+        if not self.lease.lost:
+            holder = current_lock(conn, self.lease.tier)
+            if holder is None or holder.token != self.lease.lock.token:
+                self.lease.mark_lost()
+        return not self.lease.lost
+
+    def __call__(self, host: HostSpec, step: str, state: HostState) -> None:
+        forward = step != "done" and not step.startswith("rollback")
+        with self._mutex:
+            with self.ledger.write() as conn:
+                if forward and not self._still_ours(conn):
+                    assert self.lease is not None
+                    raise LockLost(f"the deploy lock on {self.lease.tier} was broken while this rollout ran; "
+                                   f"{step} was not started on {host.name}",
+                                   hint="see `quarterdeck log` for who broke it and why")
+                record_host(self.ledger, conn, deployment_id=self.deployment_id, host=host.url, state=state,
+                            step=KEEP if step == "done" else step)
+            if self.also is not None:
+                self.also(host, step, state)
+
+    def close(self, result: RolloutResult, state: str) -> None:
+        """Correct each host's record with its own final report, and close the deployment."""
+        with self._mutex, self.ledger.write() as conn:
+            for host in result.hosts:
+                record_host(self.ledger, conn, deployment_id=self.deployment_id, host=host.host.url,
+                            state=host.state, step=host.failed_step or KEEP,
+                            error=host.error, current=host.current or KEEP)
+            finish_deployment(self.ledger, conn, self.deployment_id, state)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    deployment_id: int
+    kind: str
+    result: RolloutResult
+    ok: bool
+    interrupted: tuple[int, ...]  # unfinished deployments of the tier this one marked interrupted
+
+
+def _abandon(ledger: Ledger, deployment_id: int) -> None:
+    """The rollout itself raised (Ctrl-C, the ledger gone): say so, if the ledger still listens."""
+    try:
+        with ledger.write() as conn:
+            finish_deployment(ledger, conn, deployment_id, "interrupted")
+    except ReleasesError:
+        pass
+
+
+def _open(ledger: Ledger, tier: str, build_id: str, kind: str, previous: Mapping[str, str | None], *,
+          plan: PromotionPlan | None = None, forced_reason: str | None = None) -> tuple[int, tuple[int, ...]]:
+    """Start the deployment; any unfinished one on the tier is dead (we hold the lock): mark it so."""
+    with ledger.write() as conn:
+        interrupted = tuple(interrupt_running(ledger, conn, tier))
+        deployment_id = start_deployment(
+            ledger, conn, build_id=build_id, tier=tier, kind=kind, previous=previous,
+            carried=plan.carried if plan else (), excluded=plan.excluded if plan else None,
+            resumed_from=plan.resumed_from.id if plan and plan.resumed_from else None,
+            forced_reason=forced_reason)
+        return deployment_id, interrupted
+
+
+def execute_promotion(ledger: Ledger, target: TierTarget, plan: PromotionPlan, artifact: CheckedArtifact, *,
+                      lease: TierLease | None, forced_reason: str | None = None,
+                      on_step: StepCallback | None = None, open_host: HostOpener | None = None) -> Outcome:
+    """Roll the plan out, recording every step; call it holding `lease` (the tier's lock)."""
+    deployment_id, interrupted = _open(ledger, target.name, plan.build_id, plan.kind, plan.previous,
+                                       plan=plan, forced_reason=forced_reason)
+    recorder = LedgerRecorder(ledger, deployment_id, lease, on_step)
+    try:
+        result = roll_out(plan.rollout(target, artifact), on_step=recorder, open_host=open_host,
+                          clock=ledger.clock)
+    except BaseException:
+        _abandon(ledger, deployment_id)
+        raise
+    recorder.close(result, "succeeded" if result.ok else "failed")
+    return Outcome(deployment_id, plan.kind, result, result.ok, interrupted)
+
+
+def execute_rollback(ledger: Ledger, target: TierTarget, plan: RollbackPlan, *, lease: TierLease | None,
+                     on_step: StepCallback | None = None, open_host: HostOpener | None = None) -> Outcome:
+    """Switch every host back to `plan.to_build`, standbys first, with the tier's health check.
+
+    Every host is attempted even when one fails: going back is the repair, so
+    stopping half-way would leave more hosts on the release being left.
+    """
+    deployment_id, interrupted = _open(ledger, target.name, plan.to_build, "rollback", plan.previous)
+    recorder = LedgerRecorder(ledger, deployment_id, lease, on_step)
+    opener: HostOpener = open_host or (lambda h: open_remote(h, target.connect))
+
+    def one(host: HostSpec) -> HostResult:
+        remote = opener(host)
+        try:
+            return rollback_host(remote, plan.to_build, commands=target.commands, on_step=recorder,
+                                 clock=ledger.clock)
+        finally:
+            remote.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=target.parallel,
+                                thread_name_prefix=f"rollback-{target.name}") as pool:
+            results = tuple(pool.map(one, rollout_order(target.hosts)))
+    except BaseException:
+        _abandon(ledger, deployment_id)
+        raise
+    result = RolloutResult(target.name, plan.to_build, results)
+    ok = all(h.state == "rolled-back" for h in results)
+    recorder.close(result, "succeeded" if ok else "failed")
+    return Outcome(deployment_id, "rollback", result, ok, interrupted)
