@@ -1,0 +1,370 @@
+"""The deployment commands: promote, rollback and unlock, with their live progress and tables.
+
+Kept apart from the build commands because this is where the rollout is
+watched host by host; both share the Context that pipeline.py provides.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .commands import Add, Context, _setup_json, state_style
+from .errors import ReleasesError
+
+
+class UsageRefused(ReleasesError):
+    """Options that contradict each other or lack a required companion (exit 2)."""
+
+    exit_code = 2
+
+
+def _setup_promote(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--to", required=True, metavar="TIER", dest="tier", help="the tier to install it on")
+    p.add_argument("--dry-run", action="store_true", help="show what would happen; change nothing")
+    p.add_argument("--yes", action="store_true", help="do not ask before changing a tier with outside users")
+    p.add_argument("--force", action="store_true", help="override failing gates (needs --reason; recorded)")
+    p.add_argument("--reason", help="why --force or --exclude: recorded in the ledger with your name")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an interrupted or failed rollout: redo only the hosts not verified")
+    p.add_argument("--exclude", action="append", default=[], metavar="HOST",
+                   help="leave HOST (its URL or name) out, until it catches up; repeatable; needs --reason")
+    _setup_json(p)
+
+
+def _check_reason(args: argparse.Namespace) -> None:
+    needs = [flag for flag, on in (("--force", args.force), ("--exclude", bool(args.exclude))) if on]
+    if needs and not (args.reason or "").strip():
+        raise UsageRefused(f"{' and '.join(needs)} need{'s' if len(needs) == 1 else ''} --reason TEXT",
+                           hint="say why: the reason is recorded in the ledger with your name")
+    if args.reason and not needs:
+        raise UsageRefused("--reason explains --force or --exclude, and neither was given")
+
+
+def _tier_target(app: Context, tier: Any) -> Any:
+    from releases.install import Commands
+    from releases.rollout import TierTarget
+
+    return TierTarget(tier.name, tuple(tier.hosts), parallel=tier.parallel, on_failure=tier.on_failure,
+                      keep=tier.keep, shared=tuple(tier.shared),
+                      commands=Commands(tier.pre_activate, tier.post_activate, tier.health_check),
+                      connect=app.connect_settings())
+
+
+def _exclusions(tier: Any, names: list[str], reason: str) -> dict[str, str]:
+    found = {}
+    for name in names:
+        match = [h for h in tier.hosts if name in (h.url, h.name)]
+        if not match:
+            raise UsageRefused(f"--exclude {name}: {tier.name} has no such host",
+                               hint="its hosts are " + ", ".join(h.url for h in tier.hosts))
+        found[match[0].url] = reason.strip()
+    if len(found) == len(tier.hosts):
+        raise UsageRefused(f"--exclude leaves no host of {tier.name} to install")
+    return found
+
+
+def _outside_users(tier: Any) -> bool:
+    """Whether to confirm first: a tier whose channel reaches people outside staff (beta, everyone).
+
+    An internal tier (dev, the first tier by default) changes without a
+    question, so that putting a fresh build in front of staff stays one step.
+    """
+    return bool(tier.channel != "internal")
+
+
+def cmd_promote(app: Context, args: argparse.Namespace) -> int:
+    from releases.deployments import current_lock
+    from releases.promotion import (
+        GatesRefused,
+        PromotionFailed,
+        TierLease,
+        check_tier_order,
+        execute_promotion,
+        plan_promotion,
+    )
+    from releases.unpack import check_archive
+
+    _check_reason(args)
+    tier = app.config.tier(args.tier)
+    build = app.resolve_build(args.build)
+    target = _tier_target(app, tier)
+    exclude = _exclusions(tier, args.exclude, args.reason) if args.exclude else {}
+    with app.ledger.read() as conn:
+        check_tier_order(conn, app.config.tier_names(), build.id, tier.name)
+        plan = plan_promotion(conn, target, build.id, resume=args.resume, exclude=exclude)
+        lock = current_lock(conn, tier.name)
+    if not plan.todo:
+        return _already_running(app, build.id, target, plan)
+    gates = list(app.promotion_gates(build, tier.name))
+    failing = [g.gate for g in gates if not g.passed]
+    if failing and not args.force:
+        if app.json:
+            app.emit_json([_gate_json(g) for g in gates])
+        else:
+            app.out.print(_gate_table(gates, f"Gates for {build.id} → {tier.name}"))
+        raise GatesRefused(f"the gates refuse {build.id} on {tier.name}: {', '.join(failing)}",
+                           hint="each gate's detail says what is missing; fix it, or override with "
+                                "--force --reason TEXT (recorded with your name)")
+    artifact = check_archive(app.store.verified(build.sha256), build.sha256)
+    if gates and not app.json:
+        app.out.print(_gate_table(gates, f"Gates for {build.id} → {tier.name}"
+                                  + (" (overridden with --force)" if failing else "")))
+    if args.dry_run:
+        return _show_dry_run(app, plan, target, artifact, gates, failing, lock)
+    if _outside_users(tier) and not app.confirm(
+            f"promote {build.id} to {tier.name} ({tier.channel}; {len(plan.todo)} host(s))?", args.yes):
+        app.err.print("nothing was promoted")
+        return 1
+    with TierLease(app.ledger, tier.name) as lease:
+        with app.ledger.read() as conn:  # again, now that nobody else can change the tier
+            plan = plan_promotion(conn, target, build.id, resume=args.resume, exclude=exclude)
+        if not plan.todo:
+            return _already_running(app, build.id, target, plan)
+        if failing:
+            app.record_override(build, tier.name, failing, args.reason.strip())
+        with _progress(app, target) as on_step:
+            outcome = execute_promotion(app.ledger, target, plan, artifact, lease=lease, on_step=on_step,
+                                        forced_reason=args.reason.strip() if failing else None)
+    _show_outcome(app, outcome, target, gates=gates, overridden=failing)
+    if not outcome.ok:
+        raise PromotionFailed.of(outcome, target)
+    app.after_promotion(build, tier.name)
+    return 0
+
+
+def _gate_json(gate: Any) -> dict[str, Any]:
+    return {"gate": gate.gate, "passed": bool(gate.passed), "detail": gate.detail}
+
+
+def _gate_table(gates: list[Any], title: str) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("gate", "", "detail"):
+        table.add_column(col, overflow="fold")
+    for g in gates:
+        table.add_row(g.gate, "[green]pass[/green]" if g.passed else "[red]FAIL[/red]", escape(g.detail))
+    return table
+
+
+def _already_running(app: Context, build_id: str, target: Any, plan: Any) -> int:
+    others = f" (except the excluded {', '.join(plan.excluded)})" if plan.excluded else ""
+    if app.json:
+        app.emit_json({"build": build_id, "tier": target.name, "kind": plan.kind,
+                       "outcome": "already-running", "deployment": None,
+                       "hosts": [{"url": url, "state": "verified"} for url in plan.previous
+                                 if url in plan.carried]})
+    else:
+        app.out.print(f"[yellow]{build_id} already runs on every host of {target.name}{others}[/yellow], "
+                      "verified; nothing was changed")
+    return 0
+
+
+def _show_dry_run(app: Context, plan: Any, target: Any, artifact: Any, gates: list[Any], failing: list[str],
+                  lock: Any) -> int:
+    from releases.rollout import preview
+
+    planned = preview(plan.rollout(target, artifact))
+    locked = None if lock is None else f"{lock.owner} since {lock.acquired_at.isoformat()} ({lock.command})"
+    if app.json:
+        app.emit_json({"build": plan.build_id, "tier": target.name, "kind": plan.kind, "outcome": "dry-run",
+                       "deployment": None, "gates": [_gate_json(g) for g in gates], "overridden": failing,
+                       "locked_by": locked,
+                       "resumes": plan.resumed_from.id if plan.resumed_from else None,
+                       "hosts": [{"url": p.host.url, "role": p.host.role, "action": p.action, "note": p.note}
+                                 for p in planned]})
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Dry run: {plan.kind} {plan.build_id} → {target.name} "
+                        f"(sha256 {artifact.sha256[:16]}…, checked)", title_justify="left")
+    for col in ("host", "role", "would"):
+        table.add_column(col, overflow="fold")
+    for p in planned:
+        table.add_row(p.host.url, p.host.role, p.action + (f": {p.note}" if p.note else ""))
+    app.out.print(table)
+    if locked:
+        app.out.print(f"[red]{target.name} is locked by {locked}[/red]: the promotion would be refused")
+    app.out.print("dry run: nothing was changed")
+    return 0
+
+
+def _progress(app: Context, target: Any) -> Any:
+    """One live line per host with its current step (on a terminal); the callback feeding it."""
+    import contextlib
+    import time
+
+    @contextlib.contextmanager
+    def live() -> Iterator[Callable[..., None] | None]:
+        if app.json:
+            yield None
+            return
+        rows: dict[str, list[Any]] = {h.url: [h, "pending", "", None, None] for h in target.hosts}
+
+        def render() -> Any:
+            from rich.table import Table
+
+            table = Table(title=f"{target.name}", title_justify="left", box=None)
+            for col in ("host", "role", "state", "step", "s"):
+                table.add_column(col)
+            for host, state, step, started, ended in rows.values():
+                seconds = "" if started is None else f"{(ended or time.monotonic()) - started:.0f}"
+                table.add_row(host.name, host.role, state_style(state), step, seconds)
+            return table
+
+        def update(host: Any, step: str, state: str) -> None:
+            row = rows[host.url]
+            row[1] = state
+            if step == "done":
+                row[4] = time.monotonic() if row[3] is not None else None
+                if not app.err.is_terminal:
+                    app.err.print(f"  {host.name}: {state}")
+            else:
+                row[2], row[3] = step, row[3] or time.monotonic()
+
+        if not app.err.is_terminal:
+            yield update
+            return
+        from rich.live import Live
+
+        with Live(render(), console=app.err, transient=True, refresh_per_second=4,
+                  get_renderable=render):
+            yield update
+
+    return live()
+
+
+def _host_json(h: Any) -> dict[str, Any]:
+    return {"url": h.host.url, "name": h.host.name, "role": h.host.role, "state": h.state,
+            "step": h.failed_step or (h.steps[-1].name if h.steps else None), "error": h.error,
+            "previous": h.previous, "current": h.current,
+            "seconds": round(sum(t.seconds for t in h.steps), 3)}
+
+
+def _show_outcome(app: Context, outcome: Any, target: Any, *, gates: list[Any] = (),  # type: ignore[assignment]
+                  overridden: list[str] = ()) -> None:  # type: ignore[assignment]
+    result = outcome.result
+    hosts = [_host_json(h) for h in result.hosts]
+    if app.json:
+        app.emit_json({"build": result.build_id, "tier": target.name, "kind": outcome.kind,
+                       "outcome": "succeeded" if outcome.ok else "failed",
+                       "deployment": outcome.deployment_id,
+                       "interrupted": list(outcome.interrupted), "gates": [_gate_json(g) for g in gates],
+                       "overridden": list(overridden), "hosts": hosts,
+                       "pruned": [{"url": p.host.url, "removed": list(p.removed), "error": p.error}
+                                  for p in result.pruned]})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    verdict = "[green]succeeded[/green]" if outcome.ok else "[red]FAILED[/red]"
+    table = Table(title=f"{outcome.kind} {result.build_id} → {target.name}: {verdict} "
+                        f"(deployment #{outcome.deployment_id}, {result.seconds:.1f}s)", title_justify="left")
+    for col in ("host", "role", "state", "step", "now runs", "s", "error"):
+        table.add_column(col, overflow="fold")
+    for h in hosts:
+        step = "" if h["state"] == "verified" else h["step"] or ""
+        table.add_row(h["url"], h["role"], state_style(h["state"]), step, h["current"] or "?",
+                      f"{h['seconds']:.1f}", escape(h["error"] or ""))
+    app.out.print(table)
+    if outcome.interrupted:
+        app.out.print(f"marked interrupted: deployment #{', #'.join(map(str, outcome.interrupted))}")
+    if overridden:
+        app.out.print(f"[yellow]overridden gates (recorded): {', '.join(overridden)}[/yellow]")
+    removed = sum(len(p.removed) for p in result.pruned)
+    if removed:
+        app.out.print(f"retention removed {removed} old release(s); keeping {target.keep} per host")
+    for p in result.pruned:
+        if p.error:
+            app.out.print(f"[yellow]retention on {p.host.name} failed: {escape(p.error)}[/yellow]")
+
+
+def _setup_rollback(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tier", metavar="TIER", help="the tier to roll back")
+    p.add_argument("--to", metavar="BUILD", dest="to_build",
+                   help="the release to return to (default: the one promoted before the running one)")
+    p.add_argument("--yes", action="store_true", help="do not ask before changing a tier with outside users")
+    _setup_json(p)
+
+
+def cmd_rollback(app: Context, args: argparse.Namespace) -> int:
+    from releases.promotion import (
+        PromotionFailed,
+        PromotionRefused,
+        TierLease,
+        execute_rollback,
+        plan_rollback,
+        releases_missing,
+    )
+
+    tier = app.config.tier(args.tier)
+    target = _tier_target(app, tier)
+    wanted = app.resolve_build(args.to_build).id if args.to_build else None
+    with app.ledger.read() as conn:
+        plan = plan_rollback(conn, target, wanted)
+    if plan.nothing_to_do:
+        app.out.print(f"[yellow]{tier.name} already runs {plan.to_build} on every host[/yellow]; "
+                      "nothing was changed")
+        return 0
+    missing = releases_missing(target, plan.to_build)
+    if missing:
+        raise PromotionRefused(f"cannot roll {tier.name} back to {plan.to_build}: "
+                               + "; ".join(problem for _, problem in missing),
+                               hint="nothing was changed; name a release still on every host with --to BUILD")
+    if _outside_users(tier) and not app.confirm(
+            f"roll {tier.name} back to {plan.to_build} ({len(plan.previous)} host(s))?", args.yes):
+        app.err.print("nothing was rolled back")
+        return 1
+    with TierLease(app.ledger, tier.name) as lease:
+        with app.ledger.read() as conn:
+            plan = plan_rollback(conn, target, plan.to_build)
+        with _progress(app, target) as on_step:
+            outcome = execute_rollback(app.ledger, target, plan, lease=lease, on_step=on_step)
+    _show_outcome(app, outcome, target)
+    if not outcome.ok:
+        raise PromotionFailed.of(outcome, target)
+    return 0
+
+
+def _setup_unlock(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tier", metavar="TIER", help="the tier whose deploy lock to break")
+    p.add_argument("--reason", required=True, help="why the lock is stale: recorded in the audit trail")
+    _setup_json(p)
+
+
+def cmd_unlock(app: Context, args: argparse.Namespace) -> int:
+    from releases.deployments import break_lock
+
+    tier = app.config.tier(args.tier)
+    reason = args.reason.strip()
+    if not reason:
+        raise UsageRefused("--reason is empty", hint="say why the lock is stale; it is recorded")
+    now = app.clock()
+    lock = break_lock(app.ledger, tier.name, reason)
+    if app.json:
+        app.emit_json({"tier": tier.name, "broken": None if lock is None else {
+            "owner": lock.owner, "since": lock.acquired_at.isoformat(), "command": lock.command,
+            "holder": lock.holder, "lease_until": lock.lease_until.isoformat()}})
+        return 0
+    if lock is None:
+        app.out.print(f"{tier.name} is not locked; nothing was changed")
+        return 0
+    app.out.print(f"broke the lock on {tier.name} held by {lock.owner} since "
+                  f"{lock.acquired_at:%Y-%m-%d %H:%M:%S} UTC ({lock.command}); recorded with your reason")
+    if lock.lease_until >= now and not lock.holder_gone():
+        app.out.print(f"[yellow]its lease ran until {lock.lease_until:%H:%M:%S} UTC: if that rollout is "
+                      "still running it stops at its next step[/yellow]")
+    return 0
+
+
+
+
+def register(add: Add) -> None:
+    add("promote", "install a build on a tier, after the tier before it", cmd_promote, _setup_promote)
+    add("rollback", "switch every host of a tier back to an earlier release", cmd_rollback,
+        _setup_rollback)
+    add("unlock", "break a tier's stale deploy lock (audited)", cmd_unlock, _setup_unlock)
