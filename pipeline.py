@@ -788,6 +788,9 @@ class App:
                 if not _is_domain_error(exc):
                     raise
                 self.err.print(f"[yellow]warning:[/yellow] {label} for {build.id}: {_escape(str(exc))}")
+                hint = getattr(exc, "hint", None)
+                if hint:
+                    self.err.print(f"  [dim]hint:[/dim] {_escape(hint)}")
                 continue
             for line in _outcome_lines(label, outcome):
                 self.err.print(_escape(line))
@@ -1318,6 +1321,9 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     run("build", at=start)
     run("promote", "latest", "--to", "dev", "--yes", at=start + timedelta(minutes=5))
     run("promote", "latest", "--to", "staging", "--yes", at=start + timedelta(hours=2))
+    run("notes", "show", "latest", "--audience", "beta", at=start + timedelta(hours=2))
+    run("notes", "approve", "latest", "--audience", "beta", "--yes", at=start + timedelta(hours=3))
+    run("notice", "send", "beta-available", "latest", at=start + timedelta(hours=3))
     run("problem", "report", "latest", "--org", "Bayou Palliative", "--severity", "major",
         "--summary", "Visit calendar shows visits an hour early for patients in Louisiana",
         at=start + 2 * day)
