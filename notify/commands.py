@@ -1,0 +1,361 @@
+"""The `notice` and `training` commands: preview, send, status, resend, confirm; add and list trainings.
+
+Handlers only parse, call notify.notices / notify.preview and render; the
+rules live there. The App is used through the Context protocol, so this
+package never imports pipeline (or releases: builds come from
+`app.resolve_build`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from rich.markup import escape
+from rich.table import Table
+
+from .compose import NoticeKind
+from .delivery import Attempt
+from .errors import NotifyError
+from .notices import NoticeStatus, SendReport, confirm, resend, send_notice, status
+from .planning import parse_offset
+from .preview import preview, send_test
+from .store import State
+from .training import add_training, check_training, list_trainings
+
+KINDS = [k.value for k in NoticeKind]
+Add = Callable[..., None]
+_STYLE = {State.SENT: "green", State.PENDING: "cyan", State.SENDING: "cyan", State.TEMP_FAILED: "yellow",
+          State.FAILED: "red", State.UNKNOWN: "magenta"}
+
+
+class Context(Protocol):
+    config: Any
+    ledger: Any
+    out: Any
+    err: Any
+    json: bool
+
+    def emit_json(self, payload: Any) -> None: ...
+
+    def resolve_build(self, spec: str) -> Any: ...
+
+    def notify_settings(self) -> Any: ...
+
+    def calendar_rule(self) -> Any: ...
+
+    def notice_notes(self, build: Any, audience: str) -> Any: ...
+
+
+def _kind_build(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", metavar="KIND", choices=KINDS, help=f"one of: {', '.join(KINDS)}")
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+
+
+def _group_help(app: Context, args: argparse.Namespace) -> int:
+    args.parser.print_help()
+    return 2
+
+
+# -- preview ---------------------------------------------------------------------------------
+
+def _setup_preview(p: argparse.ArgumentParser) -> None:
+    _kind_build(p)
+    p.add_argument("--to", metavar="EMAIL", help="the recipient to render for (default: the first one)")
+    _json(p)
+
+
+def cmd_preview(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    shown = preview(app, args.kind, build, args.to)
+    message = shown.message
+    names = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID")
+    headers = {name: str(message[name]) for name in names if message[name] is not None}
+    if app.json:
+        app.emit_json({"kind": args.kind, "build": build.id, "event": shown.target.event,
+                       "notice": shown.notice.key if shown.notice else None, "to": shown.recipient.email,
+                       "time_zone": shown.recipient.time_zone, "notes_approved": shown.notes_approved,
+                       "headers": headers, "text": shown.composed.text, "html": shown.composed.html})
+        return 0
+    if not shown.notes_approved:
+        app.err.print("[yellow]warning:[/yellow] the release notes are not approved yet; "
+                      "`notice send` will refuse until they are")
+    state = "already exists" if shown.notice else "not sent yet"
+    who = f"{escape(shown.recipient.email)} ({escape(shown.recipient.time_zone)})"
+    app.err.print(f"[dim]{args.kind} notice of {escape(build.id)} ({escape(shown.target.event)}, {state}), "
+                  f"as {who} receives it[/dim]")
+    head = "\n".join(f"{name}: {value}" for name, value in headers.items())
+    app.out.out(f"{head}\n\n----- text/plain -----\n{shown.composed.text}\n"
+                f"----- text/html -----\n{shown.composed.html}", highlight=False)
+    return 0
+
+
+# -- send --------------------------------------------------------------------------------------
+
+def _setup_send(p: argparse.ArgumentParser) -> None:
+    _kind_build(p)
+    p.add_argument("--dry-run", action="store_true", help="plan and render every message; send nothing")
+    p.add_argument("--test-to", metavar="EMAIL", help="send one copy marked [TEST] to EMAIL only")
+    p.add_argument("--again", action="store_true", help="send a new notice to everyone although this one "
+                                                        "was sent (e.g. after the notes changed)")
+    p.add_argument("--offset", help="reminder: which one (e.g. 7d); default: the last one that came due")
+    p.add_argument("--event", help="the event the notice is about, when not the current schedule "
+                                   "(e.g. deployment:3)")
+    p.add_argument("--reason", help="why (recorded in the audit trail)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="MINUTES",
+                   help="keep retrying temporarily failed recipients for up to MINUTES (default 0)")
+    _json(p)
+
+
+def _progress(app: Context, label: str, *, quiet: bool = False
+              ) -> tuple[Any, Callable[[int], None], Callable[[Attempt], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[last]}"), console=app.err, disable=app.json or quiet)
+    task = bar.add_task(escape(label), total=None, last="")
+
+    def started(total: int) -> None:
+        bar.update(task, total=total)
+
+    def advanced(attempt: Attempt) -> None:
+        colour = _STYLE.get(attempt.state, "white")
+        bar.update(task, advance=1, last=f"[{colour}]{attempt.state}[/{colour}] {escape(attempt.email)}")
+
+    return bar, started, advanced
+
+
+def cmd_send(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    if args.test_to:
+        outcome = send_test(app, args.kind, build, args.test_to)
+        if app.json:
+            app.emit_json({"to": args.test_to, "delivery": str(outcome.delivery), "reply": outcome.reply})
+        else:
+            app.out.print(f"test copy to {escape(args.test_to)}: {escape(outcome.describe())}")
+        return 0 if outcome.delivery == "sent" else 1
+    offset = parse_offset(args.offset) if args.offset else None
+    if args.wait < 0:
+        raise NotifyError(f"--wait {args.wait}: must be 0 or more minutes")
+    bar, started, advanced = _progress(app, f"{args.kind} {build.id}", quiet=args.dry_run)
+    with bar:
+        report = send_notice(app, args.kind, build, event=args.event, offset=offset, again=args.again,
+                             dry_run=args.dry_run, reason=args.reason, wait=timedelta(minutes=args.wait),
+                             progress=advanced, on_start=started)
+    if app.json:
+        app.emit_json(report.as_dict())
+    else:
+        _summary(app, report)
+    if report.stopped is not None:
+        raise report.stopped
+    return 0
+
+
+def _summary(app: Context, report: SendReport) -> None:
+    target = report.target
+    if report.dry_run:
+        if report.created:
+            app.out.print(f"dry run: would create the {target.kind} notice of {escape(target.build_id)} "
+                          f"({escape(target.event)}) for {report.recipients} recipients in the "
+                          f"{target.channel} channel; every message renders")
+        else:
+            app.out.print(f"dry run: would resume the {target.kind} notice of {escape(target.build_id)}: "
+                          f"{report.planned} of {report.recipients} recipients still to send; every message "
+                          "renders")
+        return
+    if report.recovered:
+        app.out.print(f"[magenta]{report.recovered} delivery left in flight by a stopped run is now unknown"
+                      "[/magenta]")
+    c = report.counts
+    assert c is not None and report.notice is not None
+    verb = "sent" if report.created else "resumed"
+    app.out.print(f"{verb} the {escape(report.notice.label)} of {escape(target.build_id)}: "
+                  f"attempted {len(report.attempts)} of {report.planned}")
+    line = ", ".join(f"[{_STYLE[s]}]{c[s]} {s}[/{_STYLE[s]}]" for s in State if c[s] or s is State.SENT)
+    app.out.print(f"  {c.recipients} recipients: {line}")
+    _problems(app, [(p.email, p.state, p.code, p.reply) for p in report.problems])
+    if c[State.UNKNOWN]:
+        app.out.print(f"  confirm unknown ones: quarterdeck notice confirm {target.kind} "
+                      f"{escape(target.build_id)} --email ADDRESS --delivered|--not-delivered "
+                      "(or resend them with --unknown)")
+    if c[State.FAILED]:
+        app.out.print(f"  retry failed ones: quarterdeck notice resend {target.kind} "
+                      f"{escape(target.build_id)} --failed")
+    if c[State.TEMP_FAILED]:
+        app.out.print("  temporarily failed ones are retried by `quarterdeck tick` and by running "
+                      "`notice send` again")
+
+
+def _problems(app: Context, rows: list[tuple[str, str, int | None, str | None]]) -> None:
+    if not rows:
+        return
+    table = Table(show_header=True, box=None, padding=(0, 2))
+    for column in ("recipient", "state", "server reply (code and text)"):
+        table.add_column(column)
+    for email, state, _code, reply in rows:
+        colour = _STYLE.get(State(state), "white")
+        table.add_row(escape(email), f"[{colour}]{state}[/{colour}]", escape(reply or ""))
+    app.out.print(table)
+
+
+# -- status, resend, confirm -----------------------------------------------------------------
+
+def _setup_status(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    _json(p)
+
+
+def cmd_status(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    found = status(app, build)
+    if app.json:
+        app.emit_json({"build": build.id, "notices": [s.as_dict() for s in found]})
+        return 0
+    if not found:
+        app.out.print(f"no notices for {escape(build.id)} yet")
+        return 0
+    table = Table(title=f"Notices of {escape(build.id)}", title_justify="left")
+    for column in ("notice", "event", "created", "recipients", *[str(s) for s in State]):
+        table.add_column(column, justify="right" if column not in ("notice", "event", "created") else "left")
+    for item in found:
+        n, c = item.notice, item.counts
+        label = n.kind + (f" #{n.generation}" if n.generation > 1 else "") + (" (superseded)"
+                                                                              if n.superseded_by else "")
+        table.add_row(label, escape(n.event), f"{n.created_at:%Y-%m-%d %H:%M}", str(c.recipients),
+                      *[_cell(c[s], s) for s in State])
+    app.out.print(table)
+    for item in _with_problems(found):
+        app.out.print(f"[bold]{escape(item.notice.label)}[/bold]")
+        _problems(app, [(p.email, p.state, p.code, p.reply) for p in item.problems])
+    return 0
+
+
+def _cell(number: int, state: State) -> str:
+    return f"[{_STYLE[state]}]{number}[/{_STYLE[state]}]" if number else "0"
+
+
+def _with_problems(found: list[NoticeStatus]) -> list[NoticeStatus]:
+    return [item for item in found if item.problems]
+
+
+def _setup_resend(p: argparse.ArgumentParser) -> None:
+    _kind_build(p)
+    p.add_argument("--failed", action="store_true", help="the recipients the server refused (5xx)")
+    p.add_argument("--unknown", action="store_true", help="the recipients whose delivery is unknown")
+    p.add_argument("--email", action="append", default=[], metavar="ADDRESS",
+                   help="this recipient (repeatable)")
+    p.add_argument("--reason", help="why (recorded in the audit trail)")
+    _json(p)
+
+
+def cmd_resend(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    bar, started, advanced = _progress(app, f"resend {args.kind} {build.id}")
+    with bar:
+        report = resend(app, args.kind, build, failed=args.failed, unknown=args.unknown, emails=args.email,
+                        reason=args.reason, progress=advanced, on_start=started)
+    if app.json:
+        app.emit_json(report.as_dict())
+    else:
+        _summary(app, report)
+    if report.stopped is not None:
+        raise report.stopped
+    return 0
+
+
+def _setup_confirm(p: argparse.ArgumentParser) -> None:
+    _kind_build(p)
+    p.add_argument("--email", required=True, metavar="ADDRESS",
+                   help="the recipient whose delivery is unknown")
+    verdict = p.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--delivered", action="store_true", help="it arrived: count it as sent")
+    verdict.add_argument("--not-delivered", action="store_true", help="it did not: the next send sends it")
+    p.add_argument("--reason", help="how you know (recorded in the audit trail)")
+
+
+def cmd_confirm(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    row = confirm(app, args.kind, build, args.email, delivered=args.delivered, reason=args.reason)
+    app.out.print(f"{escape(row.email)}: {row.state} ({escape(row.reply or '')})")
+    return 0
+
+
+# -- trainings ---------------------------------------------------------------------------------
+
+def _setup_training_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--at", required=True, metavar="'YYYY-MM-DD HH:MM'", help="when, in --tz")
+    p.add_argument("--tz", help="IANA time zone of --at (default: the project's)")
+    p.add_argument("--link", required=True, metavar="URL", help="where to join")
+    p.add_argument("--title", required=True, help="what the session is about")
+    _json(p)
+
+
+def cmd_training_add(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    now = app.ledger.clock()
+    at, link, title = check_training(at_text=args.at, zone=args.tz or app.config.timezone, link=args.link,
+                                     title=args.title, now=now)
+    with app.ledger.write() as conn:
+        record = add_training(conn, build.id, at=at, link=link, title=title, now=now, by=app.ledger.actor.who)
+        app.ledger.record(conn, "training.add", f"{build.id}:training:{record.id}",
+                          detail=record.as_dict())
+    if app.json:
+        app.emit_json(record.as_dict())
+    else:
+        app.out.print(f"training #{record.id} for {escape(build.id)}: {escape(title)}, "
+                      f"{_local(record.at, app.config.timezone)}; notices created from now on list it")
+    return 0
+
+
+def _local(moment: Any, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return f"{moment.astimezone(ZoneInfo(zone)):%a %Y-%m-%d %H:%M} {zone}"
+
+
+def cmd_training_list(app: Context, args: argparse.Namespace) -> int:
+    build = app.resolve_build(args.build)
+    with app.ledger.read() as conn:
+        records = list_trainings(conn, build.id)
+    if app.json:
+        app.emit_json([r.as_dict() for r in records])
+        return 0
+    if not records:
+        app.out.print(f"no trainings for {escape(build.id)}")
+        return 0
+    table = Table(title=f"Trainings of {escape(build.id)}", title_justify="left")
+    for column in ("#", "when", "title", "link"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(str(r.id), _local(r.at, app.config.timezone), escape(r.title), escape(r.link))
+    app.out.print(table)
+    return 0
+
+
+def _setup_build_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    _json(p)
+
+
+def register(add: Add) -> None:
+    add("notice", "preview, send and follow install notices", _group_help)
+    add("preview", "show exactly what a recipient would receive, without sending", cmd_preview,
+        _setup_preview, parent="notice")
+    add("send", "send a notice (or resume it: only pending and temporarily failed recipients)", cmd_send,
+        _setup_send, parent="notice")
+    add("status", "per notice: sent, pending, failed, unknown; and who failed", cmd_status, _setup_status,
+        parent="notice")
+    add("resend", "send again to failed or unknown recipients only", cmd_resend, _setup_resend,
+        parent="notice")
+    add("confirm", "record whether an unknown delivery arrived", cmd_confirm, _setup_confirm, parent="notice")
+    add("training", "training sessions that notices list", _group_help)
+    add("add", "add a training session to a build", cmd_training_add, _setup_training_add, parent="training")
+    add("list", "list a build's training sessions", cmd_training_list, _setup_build_json, parent="training")
+
