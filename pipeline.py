@@ -1051,9 +1051,10 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
             held = current_lock(conn, "tick")
         if held is None or held.lease_until > app.clock():
             since = f" since {held.acquired_at:%Y-%m-%d %H:%M} UTC" if held else ""
-            app.out.print(f"another tick is running{since}; nothing done")
             if app.json:
-                app.emit_json({"ran": False, "actions": []})
+                app.emit_json({"ran": False, "actions": [], "busy": f"another tick is running{since}"})
+            else:
+                app.out.print(f"another tick is running{since}; nothing done")
             return EXIT_OK
         break_lock(app.ledger, "tick", "the previous tick's lease expired (killed or machine down)")
         lock = acquire_lock(app.ledger, "tick", lease)

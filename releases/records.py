@@ -22,6 +22,8 @@ class Context(Protocol):
 
     def resolve_build(self, spec: str) -> Any: ...
 
+    def clock(self) -> datetime: ...
+
 
 class ChainBroken(ReleasesError):
     """`log verify` found an entry that does not fit the chain."""
@@ -124,7 +126,7 @@ def cmd_restore(app: Context, args: argparse.Namespace) -> int:
             f"replace the ledger {target} with the backup of {manifest['created_at']}?", args.yes):
         app.out.print("nothing restored")
         return 1
-    kept = restore_backup(source, target, app.config.artifacts_dir, now=datetime.now(UTC))
+    kept = restore_backup(source, target, app.config.artifacts_dir, now=app.clock())
     app.out.print(f"restored [bold]{source.name}[/bold] into {target}")
     if kept:
         app.out.print(f"the previous ledger is kept at {kept}")
