@@ -16,12 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_notes, bench_startup
+from benchmarks import bench_ledger, bench_notes, bench_notices, bench_rollout, bench_startup
 from benchmarks.common import ROOT, Result
 
 BENCHMARKS: dict[str, Callable[[], Result]] = {
     "notes": bench_notes.run,
     "startup": bench_startup.run,
+    "notices": bench_notices.run,
+    "rollout": bench_rollout.run,
+    "ledger": bench_ledger.run,
 }
 
 

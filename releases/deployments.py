@@ -52,6 +52,7 @@ deployments = Table(
     Column("forced_reason", Text),
     Column("resumed_from", Integer, ForeignKey("deployments.id")),
     Index("ix_deployments_tier_state", "tier", "state"),
+    Index("ix_deployments_tier_id", "tier", "id"),  # newest deployment of a tier without a scan
 )
 
 host_states = Table(

@@ -1,0 +1,177 @@
+"""Rollout fan-out: `quarterdeck promote` of a 50 MB build to a tier of 8 real sshd hosts on loopback
+(parallel = 8) against the same promotion to a tier of one host.
+
+Target at most 1.5x. The CLI is timed for the ratio; the per-step breakdown
+(upload, verify, unpack, switch, health) comes from `releases.rollout.roll_out`
+called directly, because the CLI reports only each host's total.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks.common import WORK, Result, quarterdeck
+
+HOSTS = 8
+ARTIFACT_MIB = 50
+ROUNDS = 2
+STEPS = ("connect", "upload", "verify", "unpack", "switch", "health-check")
+
+
+def make_repo(path: Path) -> Path:
+    """A repository whose one commit holds a 50 MB incompressible file (so the artifact is ~50 MB)."""
+    marker = path / ".git" / "bench-50mb"
+    if marker.exists():
+        return path
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Dev", "GIT_COMMITTER_NAME": "Dev",
+           "GIT_AUTHOR_EMAIL": "dev@example.org", "GIT_COMMITTER_EMAIL": "dev@example.org"}
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    (path / "data").mkdir()
+    (path / "data" / "blob.bin").write_bytes(os.urandom(ARTIFACT_MIB * 1024 * 1024))
+    (path / "index.html").write_text("<h1>clinical app</h1>\n")
+    subprocess.run(["git", "-C", str(path), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "feat: the big one"], check=True, env=env)
+    marker.write_text("ok\n")
+    return path
+
+
+def _tier(name: str, urls: list[str], parallel: int) -> str:
+    hosts = ", ".join(f'"{u}"' for u in urls)
+    return (f'[[tiers]]\nname = "{name}"\nchannel = "internal"\nhosts = [{hosts}]\n'
+            f'health_check = "test -f VERSION"\nkeep = 5\nparallel = {parallel}\n\n')
+
+
+def write_config(config: Path, cluster: object, tier_hosts: list[str], parallel: int) -> None:
+    """Replace the tiers with one internal tier (no gates, no confirmation) and point [ssh] at the
+    throwaway key and known_hosts."""
+    text = config.read_text()
+    start, end = text.index("[[tiers]]"), text.index("# Gates")
+    text = text[:start] + _tier("dev", tier_hosts, parallel) + text[end:]
+    ssh = (f'[ssh]\nidentity_file = "{cluster.client_key}"\n'  # type: ignore[attr-defined]
+           f'known_hosts = "{cluster.known_hosts}"\nstrict_host_keys = true\n')  # type: ignore[attr-defined]
+    text = re.sub(r"(?ms)^\[ssh\]\n.*?\n\n", ssh + "\n", text)
+    text = re.sub(r"(?ms)^\[gates\.production\]\n.*?\n\n", "", text)
+    config.write_text(text)
+
+
+def _prepare_template(root: Path) -> tuple[Path, str]:
+    """A project with the 50 MB build made once; each timed run copies it (fresh ledger, fresh hosts)."""
+    repo = make_repo(WORK / "rollout-repo")
+    template = root / "template"
+    shutil.rmtree(template, ignore_errors=True)
+    template.mkdir(parents=True)
+    config = template / "quarterdeck.toml"
+    subprocess.run([*quarterdeck(), "--config", str(config), "init", "--repo", str(repo)], check=True,
+                   capture_output=True, cwd=template)
+    out = subprocess.run([*quarterdeck(), "--config", str(config), "build", "--json"], check=True,
+                         capture_output=True, text=True, cwd=template)
+    import json
+
+    build = json.loads(out.stdout)
+    return template, str(build["id"])
+
+
+def _timed_promote(root: Path, template: Path, cluster: object, servers: list[object], parallel: int,
+                   label: str) -> float:
+    project = root / label
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(template, project, symlinks=True)
+    urls = []
+    for server in servers:
+        deploy = project / "hosts" / server.name  # type: ignore[attr-defined]
+        deploy.mkdir(parents=True)
+        urls.append(cluster.url(server, deploy))  # type: ignore[attr-defined]
+    config = project / "quarterdeck.toml"
+    write_config(config, cluster, urls, parallel)
+    start = time.perf_counter()
+    done = subprocess.run([*quarterdeck(), "--config", str(config), "promote", "latest", "--to", "dev",
+                           "--yes", "--json"], capture_output=True, text=True, cwd=project)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"promote ({label}) failed: {done.stderr[-1500:]} {done.stdout[-1500:]}")
+    for server in servers:
+        current = project / "hosts" / server.name / "current" / "data" / "blob.bin"  # type: ignore[attr-defined]
+        if current.stat().st_size != ARTIFACT_MIB * 1024 * 1024:
+            raise RuntimeError(f"{label}: {current} is not the 50 MB file")
+    shutil.rmtree(project / "hosts", ignore_errors=True)
+    return elapsed
+
+
+def _breakdown(root: Path, template: Path, cluster: object, servers: list[object],
+               parallel: int) -> dict[str, float]:
+    """Mean seconds per step over the hosts of one `roll_out` (called directly, for its StepTimings)."""
+    from releases.hostspec import parse_host
+    from releases.install import Commands
+    from releases.remote import ConnectSettings
+    from releases.rollout import DeployPlan, TierTarget, roll_out
+    from releases.unpack import check_archive
+
+    artifact_path = next((template / ".quarterdeck" / "artifacts").glob("*.tar.gz"))
+    artifact = check_archive(artifact_path)
+    hosts = []
+    for server in servers:
+        deploy = root / f"direct-{parallel}" / server.name  # type: ignore[attr-defined]
+        shutil.rmtree(deploy, ignore_errors=True)
+        deploy.mkdir(parents=True)
+        hosts.append(parse_host(cluster.url(server, deploy)))  # type: ignore[attr-defined]
+    connect = ConnectSettings(identity_file=str(cluster.client_key),  # type: ignore[attr-defined]
+                              known_hosts=str(cluster.known_hosts),  # type: ignore[attr-defined]
+                              strict_host_keys=True, connect_timeout=10)
+    target = TierTarget("dev", tuple(hosts), parallel=parallel,
+                        commands=Commands(health_check="test -f VERSION"), connect=connect)
+    busy = _busy_seconds()
+    result = roll_out(DeployPlan(target, "bench+b1", artifact), prune=False)
+    busy = _busy_seconds() - busy
+    if not result.ok:
+        raise RuntimeError(f"direct roll_out failed: {[h.error for h in result.hosts]}")
+    steps: dict[str, float] = {"total": round(result.seconds, 3), "machine_cpu": round(busy, 2)}
+    for step in STEPS:
+        steps[step] = round(statistics.mean(h.seconds(step) for h in result.hosts), 3)
+    shutil.rmtree(root / f"direct-{parallel}", ignore_errors=True)
+    return steps
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (every process, every core), from /proc/stat: the
+    client, the sshd servers and their sha256sum/tar children all run here on loopback."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    idle = int(fields[3]) + int(fields[4])
+    return (sum(int(f) for f in fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run() -> Result:
+    from tests.support.sshd import find_binaries, start_cluster
+
+    sshd, keygen = find_binaries()
+    if not (sshd and keygen):
+        raise RuntimeError("sshd / ssh-keygen not found: install openssh-server and openssh-client")
+    root = WORK / "rollout"
+    template, build_id = _prepare_template(root)
+    size = next((template / ".quarterdeck" / "artifacts").glob("*.tar.gz")).stat().st_size
+    cluster_dir = root / "sshd"
+    shutil.rmtree(cluster_dir, ignore_errors=True)
+    with start_cluster(cluster_dir, HOSTS, sshd=sshd, keygen=keygen) as cluster:
+        servers: list[object] = list(cluster.servers)
+        solo, fleet = [], []
+        for _ in range(ROUNDS):  # alternate, so drift on a noisy machine hits both
+            solo.append(_timed_promote(root, template, cluster, servers[:1], 1, "solo"))
+            fleet.append(_timed_promote(root, template, cluster, servers, HOSTS, "fleet"))
+        one = _breakdown(root, template, cluster, servers[:1], 1)
+        eight = _breakdown(root, template, cluster, servers, HOSTS)
+    ratio = min(fleet) / min(solo)
+    figures: dict[str, object] = {
+        "artifact_mib": round(size / 2**20, 1), "build": build_id,
+        "cores": os.cpu_count(),
+        "promote_1_host_s": round(min(solo), 2), "promote_8_hosts_s": round(min(fleet), 2)}
+    figures.update({f"direct_1_{k}_s": v for k, v in one.items()})
+    figures.update({f"direct_8_{k}_s": v for k, v in eight.items()})
+    return Result("rollout", "<= 1.5x one host (8 hosts, parallel = 8, 50 MB)", ratio, 1.5, figures=figures)
+
