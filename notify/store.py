@@ -22,14 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     Column,
     Connection,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -44,32 +42,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.types import TypeDecorator
 
 from channels.contacts import Contact
-
-from .errors import NotifyError
+from notes.store import UTCDateTime
 
 SCHEMA_VERSION = 1  # pipeline wraps metadata and this as the ledger's "notify" schema (notify cannot
-                    # import releases, whose Schema and column types the ledger defines)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out: SQLite would hand back naive ones, and every comparison with
-    the injected clock would raise."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise NotifyError(f"refusing to store naive datetime {value!r}: times in the ledger are UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+                    # import releases; its UTC column type is the one notes already defines)
 
 
 metadata = MetaData()
