@@ -10,19 +10,7 @@ from pathlib import Path
 from .audience import audiences
 from .cli import Add, Context, esc, local, plural, setup_json, show_group_help, table
 from .contacts import Contact, ContactChanges, load_contacts_file, make_contact, sample_contacts_csv
-from .directory import (
-    enroll,
-    enrollment_history,
-    find_contact,
-    import_contacts,
-    leave,
-    ledger_contacts,
-    remove_contact,
-    remove_org,
-    upsert_contact,
-)
 from .errors import ChannelsError
-from .store import active_orgs, enrolled_org_names, require_org
 
 # ---------------------------------------------------------------- orgs import
 
@@ -47,6 +35,8 @@ def _import_json(changes: ContactChanges) -> dict[str, object]:
 
 
 def cmd_orgs_import(app: Context, args: argparse.Namespace) -> int:
+    from .directory import import_contacts
+
     path = Path(args.file)
     incoming = load_contacts_file(path, default_zone=app.config.timezone)  # every bad line, or nothing
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -85,6 +75,8 @@ def _setup_add(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_orgs_add(app: Context, args: argparse.Namespace) -> int:
+    from .directory import upsert_contact
+
     contact = make_contact(organisation=args.org, name=args.name, email=args.email, role=args.role,
                            time_zone=args.time_zone, default_zone=app.config.timezone)
     contact = replace(contact, opted_out=args.opted_out)
@@ -101,6 +93,9 @@ def cmd_orgs_add(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_orgs_list(app: Context, args: argparse.Namespace) -> int:
+    from .directory import ledger_contacts
+    from .store import active_orgs, enrolled_org_names
+
     with app.ledger.read() as conn:
         orgs = active_orgs(conn)
         people = ledger_contacts(conn, app.config.timezone)
@@ -142,6 +137,9 @@ def _setup_remove(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_orgs_remove(app: Context, args: argparse.Namespace) -> int:
+    from .directory import find_contact, remove_contact, remove_org
+    from .store import require_org
+
     with app.ledger.read() as conn:  # name what is wrong before asking anything
         if args.email:
             org, email = find_contact(conn, args.org, args.email)
@@ -172,6 +170,9 @@ def cmd_orgs_sample(app: Context, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- channels
 
 def cmd_channels(app: Context, args: argparse.Namespace) -> int:
+    from .directory import ledger_contacts
+    from .store import enrolled_org_names
+
     with app.ledger.read() as conn:
         people = ledger_contacts(conn, app.config.timezone)
         enrolled = enrolled_org_names(conn)
@@ -194,6 +195,8 @@ def _setup_org(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_beta_enroll(app: Context, args: argparse.Namespace) -> int:
+    from .directory import enroll
+
     with app.ledger.write() as conn:
         enrollment, made = enroll(app.ledger, conn, args.org)
     name = esc(enrollment.organisation)
@@ -207,6 +210,8 @@ def cmd_beta_enroll(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_beta_leave(app: Context, args: argparse.Namespace) -> int:
+    from .directory import leave
+
     with app.ledger.write() as conn:
         ended = leave(app.ledger, conn, args.org)
     if ended is None:
@@ -218,6 +223,8 @@ def cmd_beta_leave(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_beta_list(app: Context, args: argparse.Namespace) -> int:
+    from .directory import enrollment_history
+
     with app.ledger.read() as conn:
         history = enrollment_history(conn)
     enrolled = sorted({e.organisation for e in history if e.left_at is None}, key=str.casefold)

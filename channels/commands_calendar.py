@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
 from .cli import Add, Context, esc, iso, local, setup_json, table, utc
 from .errors import GatesFailed, UsageProblem
-from .evidence import tier_before
 from .gates import failing
-from .scheduling import cancel_schedule, hold_build, release_hold, set_schedule
-from .store import Schedule, active_hold, current_schedule, schedule_history
+
+if TYPE_CHECKING:
+    from .store import Schedule
 
 MAX_COUNT = 40
 
@@ -117,6 +117,8 @@ def _window(app: Context, args: argparse.Namespace) -> PushWindow:
 
 
 def _set(app: Context, build_id: str, args: argparse.Namespace) -> int:
+    from .scheduling import set_schedule
+
     window = _window(app, args)
     zone = app.config.timezone
     with app.ledger.write() as conn:
@@ -147,6 +149,8 @@ def _set(app: Context, build_id: str, args: argparse.Namespace) -> int:
 
 
 def _cancel(app: Context, build_id: str, reason: str | None) -> int:
+    from .scheduling import cancel_schedule
+
     if not reason or not reason.strip():
         raise UsageProblem("schedule cancel needs --reason TEXT",
                            hint="the cancellation notice tells everyone why")
@@ -162,6 +166,8 @@ def _cancel(app: Context, build_id: str, reason: str | None) -> int:
 
 
 def _show_schedule(app: Context, build_id: str) -> int:
+    from .store import active_hold, schedule_history
+
     zone = app.config.timezone
     with app.ledger.read() as conn:
         history = schedule_history(conn, build_id)
@@ -197,6 +203,9 @@ def _setup_hold(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_hold(app: Context, args: argparse.Namespace) -> int:
+    from .scheduling import hold_build
+    from .store import current_schedule
+
     build = app.resolve_build(args.build)
     with app.ledger.write() as conn:
         hold = hold_build(app.ledger, conn, build.id, reason=args.reason, timezone=app.config.timezone)
@@ -216,6 +225,8 @@ def _setup_release_hold(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_release_hold(app: Context, args: argparse.Namespace) -> int:
+    from .scheduling import release_hold
+
     build = app.resolve_build(args.build)
     with app.ledger.write() as conn:
         hold = release_hold(app.ledger, conn, build.id, reason=args.reason)
@@ -233,6 +244,8 @@ def _setup_gates(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_gates(app: Context, args: argparse.Namespace) -> int:
+    from .evidence import tier_before
+
     build = app.resolve_build(args.build)
     tier_before(app.config.tiers, args.to)  # names the tiers when --to is not one
     results = app.promotion_gates(build, args.to)

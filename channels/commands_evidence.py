@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from .beta import (
-    DETAILS_MAX,
-    ProblemRecord,
-    add_signoff,
-    all_problems,
-    get_problem,
-    reopen_problem,
-    report_problem,
-    resolve_problem,
-    signoffs_for,
-)
 from .cli import Add, Context, esc, local, setup_json, show_group_help, table
 from .errors import ChannelsError
-from .evidence import beta_tier, build_order
 from .gates import OPEN, SEVERITIES, applicable_problems
+
+if TYPE_CHECKING:
+    from .beta import ProblemRecord
 
 # ---------------------------------------------------------------- signoff
 
@@ -35,6 +27,9 @@ def _setup_signoff(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_signoff(app: Context, args: argparse.Namespace) -> int:
+    from .beta import add_signoff, signoffs_for
+    from .evidence import beta_tier
+
     build = app.resolve_build(args.build)
     tier = beta_tier(app.config.tiers)
     with app.ledger.write() as conn:
@@ -71,6 +66,8 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
 
 
 def _read_details(path_text: str | None) -> str | None:
+    from .beta import DETAILS_MAX
+
     if not path_text:
         return None
     path = Path(path_text)
@@ -90,6 +87,8 @@ def _read_details(path_text: str | None) -> str | None:
 
 
 def cmd_problem_report(app: Context, args: argparse.Namespace) -> int:
+    from .beta import report_problem
+
     build = app.resolve_build(args.build)
     details = _read_details(args.details)
     with app.ledger.write() as conn:
@@ -113,6 +112,9 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_problem_list(app: Context, args: argparse.Namespace) -> int:
+    from .beta import all_problems
+    from .evidence import build_order
+
     build = app.resolve_build(args.build) if args.build else None
     with app.ledger.read() as conn:
         found = all_problems(conn)
@@ -163,6 +165,9 @@ def _setup_resolve(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_problem_resolve(app: Context, args: argparse.Namespace) -> int:
+    from .beta import resolve_problem
+    from .evidence import build_order
+
     fixed_in = app.resolve_build(args.fixed_in).id if args.fixed_in else None
     with app.ledger.write() as conn:
         problem = resolve_problem(app.ledger, conn, args.id, resolution=args.resolution, fixed_in=fixed_in,
@@ -183,6 +188,8 @@ def _setup_reopen(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_problem_reopen(app: Context, args: argparse.Namespace) -> int:
+    from .beta import get_problem, reopen_problem
+
     with app.ledger.write() as conn:
         before = get_problem(conn, args.id)
         problem = reopen_problem(app.ledger, conn, args.id, reason=args.reason)

@@ -11,19 +11,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.markup import escape
 from rich.table import Table
 
-from .compose import NoticeKind
-from .delivery import Attempt
 from .errors import NotifyError
-from .notices import NoticeStatus, SendReport, confirm, resend, send_notice, status
-from .planning import parse_offset
-from .preview import preview, send_test
-from .store import State
-from .training import add_training, check_training, list_trainings
+from .vocabulary import NoticeKind, State
+
+if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: handlers import them on call
+    from .delivery import Attempt
+    from .notices import NoticeStatus, SendReport
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
@@ -72,6 +70,8 @@ def _setup_preview(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_preview(app: Context, args: argparse.Namespace) -> int:
+    from .preview import preview
+
     build = app.resolve_build(args.build)
     shown = preview(app, args.kind, build, args.to)
     message = shown.message
@@ -132,6 +132,10 @@ def _progress(app: Context, label: str, *, quiet: bool = False
 
 
 def cmd_send(app: Context, args: argparse.Namespace) -> int:
+    from .notices import send_notice
+    from .planning import parse_offset
+    from .preview import send_test
+
     build = app.resolve_build(args.build)
     if args.test_to:
         outcome = send_test(app, args.kind, build, args.test_to)
@@ -212,6 +216,8 @@ def _setup_status(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_status(app: Context, args: argparse.Namespace) -> int:
+    from .notices import status
+
     build = app.resolve_build(args.build)
     found = status(app, build)
     if app.json:
@@ -255,6 +261,8 @@ def _setup_resend(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_resend(app: Context, args: argparse.Namespace) -> int:
+    from .notices import resend
+
     build = app.resolve_build(args.build)
     bar, started, advanced = _progress(app, f"resend {args.kind} {build.id}")
     with bar:
@@ -280,6 +288,8 @@ def _setup_confirm(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_confirm(app: Context, args: argparse.Namespace) -> int:
+    from .notices import confirm
+
     build = app.resolve_build(args.build)
     row = confirm(app, args.kind, build, args.email, delivered=args.delivered, reason=args.reason)
     app.out.print(f"{escape(row.email)}: {row.state} ({escape(row.reply or '')})")
@@ -298,6 +308,8 @@ def _setup_training_add(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_training_add(app: Context, args: argparse.Namespace) -> int:
+    from .training import add_training, check_training
+
     build = app.resolve_build(args.build)
     now = app.ledger.clock()
     at, link, title = check_training(at_text=args.at, zone=args.tz or app.config.timezone, link=args.link,
@@ -321,6 +333,8 @@ def _local(moment: Any, zone: str) -> str:
 
 
 def cmd_training_list(app: Context, args: argparse.Namespace) -> int:
+    from .training import list_trainings
+
     build = app.resolve_build(args.build)
     with app.ledger.read() as conn:
         records = list_trainings(conn, build.id)

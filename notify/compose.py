@@ -21,7 +21,6 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,15 +32,7 @@ from markupsafe import Markup, escape
 
 from .errors import NotifyError, TemplateError
 from .message import single_line
-
-
-class NoticeKind(StrEnum):
-    BETA_AVAILABLE = "beta-available"
-    ADVANCE = "advance"
-    REMINDER = "reminder"
-    RESCHEDULED = "rescheduled"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
+from .vocabulary import NoticeKind
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     Column,
@@ -46,22 +45,14 @@ from sqlalchemy import (
 from channels.contacts import Contact
 from notes.store import UTCDateTime
 
+from .vocabulary import State
+
 SCHEMA_VERSION = 1  # pipeline wraps metadata and this as the ledger's "notify" schema (notify cannot
                     # import releases; its UTC column type is the one notes already defines)
 
 
 metadata = MetaData()
 
-
-class State(StrEnum):
-    """A delivery row's state (the ledger's words, shared with notify.transport.Delivery)."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    TEMP_FAILED = "temp-failed"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
 
 
 TO_SEND = (State.PENDING, State.TEMP_FAILED)
