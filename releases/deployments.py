@@ -14,7 +14,6 @@ import os
 import secrets
 import socket
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,10 +30,13 @@ from sqlalchemy import (
     Text,
     and_,
     select,
+    text,
 )
 
+from . import tierview
 from .errors import LockError, ReleasesError
 from .ledger import Ledger, UTCDateTime
+from .tierview import Deployment, HostProgress, HostStatus, Lock
 
 metadata = MetaData()
 
@@ -112,72 +114,19 @@ PROMOTIONS = ("promote", "resume")  # the kinds that put a build on a tier for t
 _MOVES_CURRENT = ("switched", "verified", "rolled-back", "failed")
 
 
-@dataclass(frozen=True)
-class HostStatus:
-    tier: str
-    host: str
-    build_id: str | None
-    state: str
-    last_good_build: str | None
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Deployment:
-    id: int
-    build_id: str
-    tier: str
-    kind: str
-    state: str
-    started_at: datetime
-    finished_at: datetime | None
-    started_by: str
-    forced_reason: str | None
-    resumed_from: int | None
-
-
-@dataclass(frozen=True)
-class HostProgress:
-    """One host's row in one deployment."""
-
-    host: str
-    state: str
-    step: str | None
-    error: str | None
-    previous_build: str | None
-    carried: bool
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Lock:
-    tier: str
-    token: str
-    owner: str
-    command: str
-    holder: str
-    acquired_at: datetime
-    lease_until: datetime
-
-    def holder_gone(self) -> bool:
-        """True only when provably dead: the holder ran on this machine and its process is gone."""
-        machine, _, pid = self.holder.rpartition(":")
-        if machine != socket.gethostname() or not pid.isdigit():
-            return False
-        try:
-            os.kill(int(pid), 0)  # signal 0 only asks whether the process exists
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-
-
 # ---------------------------------------------------------------- deployments
 
 def _deployment(row: Any) -> Deployment:
-    return Deployment(row.id, row.build_id, row.tier, row.kind, row.state, row.started_at,
-                      row.finished_at, row.started_by, row.forced_reason, row.resumed_from)
+    return tierview.deployment_of(row._mapping)
+
+
+def rows_of(conn: Connection) -> tierview.Rows:
+    """releases.tierview's queries run through the ledger's SQLAlchemy connection (any database)."""
+
+    def rows(sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]:
+        return list(conn.execute(text(sql), dict(params or {})).mappings())
+
+    return rows
 
 
 def start_deployment(ledger: Ledger, conn: Connection, *, build_id: str, tier: str, kind: str,
@@ -228,16 +177,11 @@ def get_deployment(conn: Connection, deployment_id: int) -> Deployment | None:
 
 
 def latest_deployment(conn: Connection, tier: str) -> Deployment | None:
-    row = conn.execute(select(deployments).where(deployments.c.tier == tier)
-                       .order_by(deployments.c.id.desc()).limit(1)).first()
-    return _deployment(row) if row else None
+    return tierview.latest_deployment(rows_of(conn), tier)
 
 
 def deployment_hosts(conn: Connection, deployment_id: int) -> list[HostProgress]:
-    rows = conn.execute(select(host_states).where(host_states.c.deployment_id == deployment_id)
-                        .order_by(host_states.c.position))
-    return [HostProgress(r.host, r.state, r.step, r.error, r.previous_build, bool(r.carried),
-                         r.updated_at) for r in rows]
+    return tierview.deployment_hosts(rows_of(conn), deployment_id)
 
 
 KEEP: Any = object()  # "leave this column as it is"
@@ -300,11 +244,7 @@ def _move_current(ledger: Ledger, conn: Connection, row: Any, state: str, report
 
 
 def host_statuses(conn: Connection, tier: str | None = None) -> list[HostStatus]:
-    query = select(host_current)
-    if tier:
-        query = query.where(host_current.c.tier == tier)
-    return [HostStatus(r.tier, r.host, r.build_id, r.state, r.last_good_build, r.updated_at)
-            for r in conn.execute(query)]
+    return tierview.host_statuses(rows_of(conn), tier)
 
 
 def _succeeded(build_id: str | None, tier: str) -> Any:
@@ -357,7 +297,7 @@ def _holder() -> str:
 
 
 def _lock(row: Any) -> Lock:
-    return Lock(row.tier, row.token, row.owner, row.command, row.holder, row.acquired_at, row.lease_until)
+    return tierview.lock_of(row._mapping)
 
 
 def describe_lock(lock: Lock, now: datetime) -> str:
@@ -420,8 +360,7 @@ def break_lock(ledger: Ledger, tier: str, reason: str) -> Lock | None:
 
 
 def current_lock(conn: Connection, tier: str) -> Lock | None:
-    row = conn.execute(select(tier_locks).where(tier_locks.c.tier == tier)).first()
-    return _lock(row) if row else None
+    return tierview.current_lock(rows_of(conn), tier)
 
 
 # ---------------------------------------------------------------- exclusions
@@ -445,7 +384,4 @@ def clear_exclusion(ledger: Ledger, conn: Connection, tier: str, host: str) -> N
 
 
 def active_exclusions(conn: Connection, tier: str | None = None) -> dict[tuple[str, str], str]:
-    query = select(exclusions).where(exclusions.c.cleared_at.is_(None)).order_by(exclusions.c.id)
-    if tier:
-        query = query.where(exclusions.c.tier == tier)
-    return {(r.tier, r.host): r.reason for r in conn.execute(query)}
+    return tierview.active_exclusions(rows_of(conn), tier)

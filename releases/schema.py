@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from . import builds, deployments
 from .ledger import Schema
+from .tierview import RELEASES_SCHEMA_VERSION
 
 SCHEMA = Schema(
     component="releases",
-    version=2,
+    version=RELEASES_SCHEMA_VERSION,  # kept in tierview, which reads a ledger at it without SQLAlchemy
     metadata=(builds.metadata, deployments.metadata),
     upgrades={2: builds.add_subject_column},
 )
