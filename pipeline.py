@@ -8,12 +8,11 @@ into one red line with a hint.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -40,32 +39,53 @@ class GatesRefused(Exception):
 # ---------------------------------------------------------------- the command line
 
 Handler = Callable[["App", argparse.Namespace], int | None]
+Setup = Callable[[argparse.ArgumentParser], None]
 
 
 @dataclass
 class Command:
+    """A subcommand. Handler and setup may be "module:function" references, imported only when run.
+
+    Listing the commands must cost nothing: `--help` and every command's start-up would
+    otherwise import every package's implementation (issue 8, start-up at most 2x
+    `import rich`).
+    """
+
     name: str
     help: str
-    handler: Handler
-    setup: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    handler: Handler | str
+    setup: Setup | str | None = None
     children: list[Command] = field(default_factory=list)
+
+
+def _resolve(ref: Any) -> Any:
+    if not isinstance(ref, str):
+        return ref
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _run_handler(app: App, args: argparse.Namespace) -> int | None:
+    handler: Handler = _resolve(args.handler_ref)
+    return handler(app, args)
 
 
 COMMANDS: list[Command] = []
 
 
-def add_command(name: str, help: str, handler: Handler,
-                setup: Callable[[argparse.ArgumentParser], None] | None = None,
+def add_command(name: str, help: str, handler: Handler | str, setup: Setup | str | None = None,
                 parent: str | None = None) -> None:
     """Register a subcommand; `parent` nests it (`config check`, `notes show`)."""
-    cmd = Command(name, help, handler, setup or (lambda p: None))
+    cmd = Command(name, help, handler, setup)
     if parent is None:
         COMMANDS.append(cmd)
     else:
         next(c for c in COMMANDS if c.name == parent).children.append(cmd)
 
 
-def command(name: str, help: str, setup: Callable[[argparse.ArgumentParser], None] | None = None,
+def command(name: str, help: str, setup: Setup | None = None,
             parent: str | None = None) -> Callable[[Handler], Handler]:
     """Decorator form of add_command for the commands that live here."""
 
@@ -76,8 +96,8 @@ def command(name: str, help: str, setup: Callable[[argparse.ArgumentParser], Non
     return register
 
 
-COMMAND_MODULES = ["releases.commands", "releases.records", "notify.commands", "channels.commands",
-                   "notes.commands"]
+# Each package lists its commands in a module that imports nothing but strings.
+COMMAND_MODULES = ["releases.commandline", "notify.commandline", "channels.commandline", "notes.commandline"]
 
 
 def _package_commands() -> None:
@@ -95,8 +115,23 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (None: none, so only the list is needed)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--config":
+            next(tokens, None)
+        elif token == "--":
+            return next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the command line, only the chosen command's arguments are set up."""
     _package_commands()
+    chosen = _chosen(argv) if argv is not None else None
     parser = _Parser(prog="quarterdeck",
                      description="Release pipeline: immutable builds, tiered promotion, "
                                  "release notes and install notices.")
@@ -106,53 +141,62 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        cmd.setup(p)
+        if argv is not None and cmd.name != chosen:
+            continue  # argparse only ever parses the chosen command's arguments
+        _set_up(p, cmd)
         if cmd.children:
             children = p.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
             for child in cmd.children:
-                cp = children.add_parser(child.name, help=child.help, description=child.help)
-                child.setup(cp)
-                cp.set_defaults(handler=child.handler)
-        p.set_defaults(handler=cmd.handler, parser=p)
+                _set_up(children.add_parser(child.name, help=child.help, description=child.help), child)
+        p.set_defaults(parser=p)
     return parser
+
+
+def _set_up(p: argparse.ArgumentParser, cmd: Command) -> None:
+    if cmd.setup is not None:
+        _resolve(cmd.setup)(p)
+    p.set_defaults(handler=_run_handler, handler_ref=cmd.handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args_list or "--verbose" in args_list
-    from rich.console import Console
-
-    err = Console(stderr=True, highlight=False)
     app: App | None = None
     try:
-        parser = build_parser()
+        parser = build_parser(args_list)
         args = parser.parse_args(args_list)
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return EXIT_USAGE
         app = App(args, args_list)
         return args.handler(app, args) or EXIT_OK
-    except UsageError as exc:
-        _report(err, exc, verbose)
-        return EXIT_USAGE
-    except GatesRefused as exc:
-        _report(err, exc, verbose)
-        return EXIT_GATES
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/red]")
+        _console(app).print("[red]interrupted[/red]")
         return 130
     except Exception as exc:
-        if not _is_domain_error(exc):
-            err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))}")
-            err.print("  this is a bug in quarterdeck; run again with -v and report the traceback")
-            if verbose:
-                err.print(traceback.format_exc(), markup=False)
-            return EXIT_ERROR
-        _report(err, exc, verbose)
-        return int(getattr(exc, "exit_code", EXIT_ERROR))
+        return _failed(_console(app), exc, verbose)
     finally:
         if app is not None:
             app.close()
+
+
+def _console(app: App | None) -> Any:
+    return app.err if app is not None else _stderr()
+
+
+def _failed(err: Any, exc: Exception, verbose: bool) -> int:
+    """One red line (and a hint) for what went wrong; the exit code says what kind of failure."""
+    if isinstance(exc, UsageError | GatesRefused):
+        _report(err, exc, verbose)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_GATES
+    if not _is_domain_error(exc):
+        err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))}")
+        err.print("  this is a bug in quarterdeck; run again with -v and report the traceback")
+        if verbose:
+            err.print(_traceback(), markup=False)
+        return EXIT_ERROR
+    _report(err, exc, verbose)
+    return int(getattr(exc, "exit_code", EXIT_ERROR))
 
 
 def _is_domain_error(exc: BaseException) -> bool:
@@ -162,6 +206,18 @@ def _is_domain_error(exc: BaseException) -> bool:
     from releases.errors import ReleasesError
 
     return isinstance(exc, ReleasesError | ChannelsError | NotesError | NotifyError | ConfigError)
+
+
+def _stderr() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _traceback() -> str:
+    import traceback  # only for -v and bugs: every start would pay for it otherwise
+
+    return traceback.format_exc()
 
 
 def _escape(text: str) -> str:
@@ -176,7 +232,7 @@ def _report(err: Any, exc: BaseException, verbose: bool) -> None:
     if hint:
         err.print(f"  [dim]hint:[/dim] {_escape(hint)}")
     if verbose:
-        err.print(traceback.format_exc(), markup=False)
+        err.print(_traceback(), markup=False)
 
 
 # ---------------------------------------------------------------- configuration
@@ -582,13 +638,9 @@ class App:
     """What a command needs, built on first use so cheap commands stay cheap."""
 
     def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
-        from rich.console import Console
-
         self.args = args
         self.argv = argv
         self.json = bool(getattr(args, "json", False))
-        self.out = Console(highlight=False)
-        self.err = Console(stderr=True, highlight=False)
         self._config: Config | None = None
         self._ledger: Any = None
         self._clock: Callable[[], Any] | None = None
@@ -632,11 +684,24 @@ class App:
                                   clock=self.clock)
         return self._ledger
 
+    @cached_property
+    def out(self) -> Any:
+        """Rich's console, imported when first printed to: --json and --help never load Rich's."""
+        from rich.console import Console
+
+        return Console(highlight=False)
+
+    @cached_property
+    def err(self) -> Any:
+        return _stderr()
+
     @property
     def command_line(self) -> str:
         return " ".join(["quarterdeck", *self.argv])[:200]
 
     def emit_json(self, payload: Any) -> None:
+        import json
+
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
 
     def confirm(self, question: str, yes: bool) -> bool:
@@ -951,6 +1016,8 @@ keep = 5                      # newest backups kept (one a day keeps five days)
 
 
 def _toml_str(value: str) -> str:
+    import json  # a JSON string is a valid TOML basic string
+
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -1122,7 +1189,8 @@ def _tick_pushes(app: App) -> list[dict[str, str]]:
             _once(app, "tick.push-refused", subject, detail)
             actions.append({"what": what, "outcome": "refused", "detail": detail})
             continue
-        promote = build_parser().parse_args(["promote", build.id, "--to", last, "--yes"])
+        argv = ["promote", build.id, "--to", last, "--yes"]
+        promote = build_parser(argv).parse_args(argv)
         try:
             code = promote.handler(app, promote)
         except Exception as exc:

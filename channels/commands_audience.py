@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .audience import audiences
-from .cli import Add, Context, esc, local, plural, setup_json, show_group_help, table
+from .cli import Context, esc, local, plural, setup_json, table
 from .contacts import Contact, ContactChanges, load_contacts_file, make_contact, sample_contacts_csv
 from .errors import ChannelsError
 
@@ -243,19 +243,3 @@ def cmd_beta_list(app: Context, args: argparse.Namespace) -> int:
     app.out.print(grid)
     app.out.print(f"enrolled now: {esc(', '.join(enrolled)) or 'none'}")
     return 0
-
-
-def register(add: Add) -> None:
-    add("orgs", "manage organisations and their contacts", show_group_help)
-    add("import", "import contacts from a CSV file, all or nothing", cmd_orgs_import, _setup_import,
-        parent="orgs")
-    add("add", "add a contact (or update it in place)", cmd_orgs_add, _setup_add, parent="orgs")
-    add("list", "list organisations and contacts", cmd_orgs_list, setup_json, parent="orgs")
-    add("remove", "remove an organisation, or one contact with --email", cmd_orgs_remove, _setup_remove,
-        parent="orgs")
-    add("sample", "print a sample contacts CSV to start from", cmd_orgs_sample, parent="orgs")
-    add("channels", "each channel with its tiers, organisations and contact count", cmd_channels, setup_json)
-    add("beta", "the beta programme: enroll, leave, list", show_group_help)
-    add("enroll", "enroll an organisation in the beta programme", cmd_beta_enroll, _setup_org, parent="beta")
-    add("leave", "take an organisation out of the beta programme", cmd_beta_leave, _setup_org, parent="beta")
-    add("list", "who is enrolled, and the enrollment history", cmd_beta_list, setup_json, parent="beta")

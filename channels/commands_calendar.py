@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
-from .cli import Add, Context, esc, iso, local, setup_json, table, utc
+from .cli import Context, esc, iso, local, setup_json, table, utc
 from .errors import GatesFailed, UsageProblem
 from .gates import failing
 
@@ -261,13 +261,3 @@ def cmd_gates(app: Context, args: argparse.Namespace) -> int:
     if not app.json:
         app.out.print(f"[green]all {len(results)} gates pass[/green]: {build.id} may enter {args.to}")
     return 0
-
-
-def register(add: Add) -> None:
-    add("calendar", "the next quarterly pushes with their freeze, beta start and notice deadline",
-        cmd_calendar, _setup_calendar)
-    add("schedule", "schedule, move, cancel or show a build's production push", cmd_schedule, _setup_schedule)
-    add("hold", "veto every promotion of a build", cmd_hold, _setup_hold)
-    add("release-hold", "lift a build's hold", cmd_release_hold, _setup_release_hold)
-    add("gates", "check a build against a tier's gates (exit 3 if any fails)", cmd_gates, _setup_gates)
-

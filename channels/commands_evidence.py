@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from .cli import Add, Context, esc, local, setup_json, show_group_help, table
+from .cli import Context, esc, local, setup_json, table
 from .errors import ChannelsError
 from .gates import OPEN, SEVERITIES, applicable_problems
 
@@ -200,12 +200,3 @@ def cmd_problem_reopen(app: Context, args: argparse.Namespace) -> int:
                   f"{esc(before.resolved_by or '')}: {esc(before.resolution or '')}); it counts against "
                   f"{problem.build} and later builds again")
     return 0
-
-
-def register(add: Add) -> None:
-    add("signoff", "record a beta organisation's sign-off of a build on staging", cmd_signoff, _setup_signoff)
-    add("problem", "problem reports from the beta programme, tracked to resolution", show_group_help)
-    add("report", "report a problem found in a build", cmd_problem_report, _setup_report, parent="problem")
-    add("list", "list problem reports", cmd_problem_list, _setup_list, parent="problem")
-    add("resolve", "resolve a problem", cmd_problem_resolve, _setup_resolve, parent="problem")
-    add("reopen", "reopen a resolved problem", cmd_problem_reopen, _setup_reopen, parent="problem")

@@ -356,20 +356,3 @@ def cmd_training_list(app: Context, args: argparse.Namespace) -> int:
 def _setup_build_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
     _json(p)
-
-
-def register(add: Add) -> None:
-    add("notice", "preview, send and follow install notices", _group_help)
-    add("preview", "show exactly what a recipient would receive, without sending", cmd_preview,
-        _setup_preview, parent="notice")
-    add("send", "send a notice (or resume it: only pending and temporarily failed recipients)", cmd_send,
-        _setup_send, parent="notice")
-    add("status", "per notice: sent, pending, failed, unknown; and who failed", cmd_status, _setup_status,
-        parent="notice")
-    add("resend", "send again to failed or unknown recipients only", cmd_resend, _setup_resend,
-        parent="notice")
-    add("confirm", "record whether an unknown delivery arrived", cmd_confirm, _setup_confirm, parent="notice")
-    add("training", "training sessions that notices list", _group_help)
-    add("add", "add a training session to a build", cmd_training_add, _setup_training_add, parent="training")
-    add("list", "list a build's training sessions", cmd_training_list, _setup_build_json, parent="training")
-

@@ -324,15 +324,3 @@ def state_style(state: str) -> str:
     colour = {"verified": "green", "failed": "red", "rolled-back": "yellow", "excluded": "magenta",
               "empty": "dim"}.get(state, "cyan")
     return f"[{colour}]{state}[/{colour}]"
-
-
-# ---------------------------------------------------------------- promote, rollback, unlock
-
-def register(add: Add) -> None:
-    add('build', 'make an immutable, checksummed build of a commit', cmd_build, _setup_build)
-    add('builds', 'list builds, newest first', cmd_builds, _setup_builds)
-    add('show', 'show one build and where it runs', cmd_show, _setup_show)
-    add('status', 'which build runs on which tier and host, and the next push', cmd_status, _setup_json)
-    from . import commands_deploy
-
-    commands_deploy.register(add)

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .commands import Add, Context, _setup_json, state_style
+from .commands import Context, _setup_json, state_style
 from .errors import ReleasesError
 
 
@@ -359,12 +359,3 @@ def cmd_unlock(app: Context, args: argparse.Namespace) -> int:
         app.out.print(f"[yellow]its lease ran until {lock.lease_until:%H:%M:%S} UTC: if that rollout is "
                       "still running it stops at its next step[/yellow]")
     return 0
-
-
-
-
-def register(add: Add) -> None:
-    add("promote", "install a build on a tier, after the tier before it", cmd_promote, _setup_promote)
-    add("rollback", "switch every host of a tier back to an earlier release", cmd_rollback,
-        _setup_rollback)
-    add("unlock", "break a tier's stale deploy lock (audited)", cmd_unlock, _setup_unlock)

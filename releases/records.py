@@ -133,9 +133,5 @@ def cmd_restore(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add: Any) -> None:
-    add("log", "who did what, when and why (the audit trail)", cmd_log, _setup_log)
-    add("verify", "check the audit trail's hash chain", cmd_log_verify,
-        lambda p: p.add_argument("--json", action="store_true", help="print JSON only"), parent="log")
-    add("backup", "write a consistent backup of the ledger and its artifacts", cmd_backup, _setup_backup)
-    add("restore", "restore a checked backup", cmd_restore, _setup_restore)
+def _setup_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON only")

@@ -1,0 +1,36 @@
+"""The releases package's commands as the command line lists them: builds, status, promotion, records.
+
+Only names, help texts and "module:function" references: listing the commands (for
+`--help`, and on every start) imports none of the implementation; pipeline imports a
+command's module when it runs (issue 8: start-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Add = Callable[..., None]
+
+
+def register(add: Add) -> None:
+    builds = "releases.commands:"
+    deploy = "releases.commands_deploy:"
+    records = "releases.records:"
+    add("build", "make an immutable, checksummed build of a commit",
+        builds + "cmd_build", builds + "_setup_build")
+    add("builds", "list builds, newest first", builds + "cmd_builds", builds + "_setup_builds")
+    add("show", "show one build and where it runs", builds + "cmd_show", builds + "_setup_show")
+    add("status", "which build runs on which tier and host, and the next push",
+        builds + "cmd_status", builds + "_setup_json")
+    add("promote", "install a build on a tier, after the tier before it",
+        deploy + "cmd_promote", deploy + "_setup_promote")
+    add("rollback", "switch every host of a tier back to an earlier release",
+        deploy + "cmd_rollback", deploy + "_setup_rollback")
+    add("unlock", "break a tier's stale deploy lock (audited)",
+        deploy + "cmd_unlock", deploy + "_setup_unlock")
+    add("log", "who did what, when and why (the audit trail)", records + "cmd_log", records + "_setup_log")
+    add("verify", "check the audit trail's hash chain",
+        records + "cmd_log_verify", records + "_setup_verify", parent="log")
+    add("backup", "write a consistent backup of the ledger and its artifacts",
+        records + "cmd_backup", records + "_setup_backup")
+    add("restore", "restore a checked backup", records + "cmd_restore", records + "_setup_restore")
