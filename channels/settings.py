@@ -8,7 +8,6 @@ is reported at once with the field that causes it.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import time, timedelta
 from functools import lru_cache
@@ -29,13 +28,31 @@ def _known_zones() -> frozenset[str]:
     return frozenset(available_timezones()) - _HOST_DEPENDENT_ZONES
 
 
+def _loads(name: str) -> bool:
+    """A zone that loads is a known one: one file read instead of listing the whole database.
+
+    Listing it (available_timezones) walks ~600 files, the slowest part of every command's
+    start-up (issue 8); it is left for names that do not load, to suggest a correction.
+    `posix/` and `right/` copies load too but are not IANA names, so they take the slow path.
+    """
+    if name.split("/", 1)[0] in ("posix", "right"):
+        return False
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return False
+    return True
+
+
 def zone_problem(name: object) -> str | None:
     """Why `name` is not a usable IANA time zone (with a suggestion), or None when it is."""
     if not isinstance(name, str) or not name.strip():
         return f"{name!r} is not an IANA time zone name (e.g. America/Chicago)"
     if name in _HOST_DEPENDENT_ZONES:
         return f"{name!r} depends on the machine; name an IANA zone such as America/Chicago"
-    if name not in _known_zones():
+    if not _loads(name) and name not in _known_zones():
+        import difflib  # only to suggest a correction
+
         by_case = {zone.casefold(): zone for zone in _known_zones()}
         close = by_case.get(name.casefold()) or next(
             iter(difflib.get_close_matches(name, sorted(_known_zones()), n=1, cutoff=0.8)), None)

@@ -13,7 +13,6 @@ the table definitions stay in releases.deployments.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -80,6 +79,8 @@ class Lock:
 
     def holder_gone(self) -> bool:
         """True only when provably dead: the holder ran on this machine and its process is gone."""
+        import socket  # only when a lock is shown: every status would pay for it otherwise
+
         machine, _, pid = self.holder.rpartition(":")
         if machine != socket.gethostname() or not pid.isdigit():
             return False
