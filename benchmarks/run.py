@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import bench_ledger, bench_notes, bench_notices, bench_rollout, bench_startup
-from benchmarks.common import ROOT, Result
+from benchmarks.common import ROOT, Result, compile_sources
 
 BENCHMARKS: dict[str, Callable[[], Result]] = {
     "notes": bench_notes.run,
@@ -38,6 +38,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
     console = Console()
+    compile_sources()
     results = []
     for name in names:
         console.print(f"[bold]{name}[/bold] …")
