@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import workflow
-from .collect import one_line
-from .editor import edit_text
 from .errors import NotesError
-from .render import FORMATS, notes_sha256
-from .review import APPROVED, WITHDRAWN, Review, ReviewError, ToApprove
-from .settings import AUDIENCES, NotesSettings
-from .store import StoredCorrection
+from .render import FORMATS
+from .settings import AUDIENCES
+
+if TYPE_CHECKING:
+    from .review import Review, ToApprove
+    from .settings import NotesSettings
+    from .store import StoredCorrection
+
+# The handlers import notes.workflow (and with it SQLAlchemy, and the parsers) when they
+# run, not at module level: start-up reads this module's argument set-ups (issue 8).
 
 
 class Context(Protocol):
@@ -80,6 +84,8 @@ def _setup_show(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_show(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+
     build = app.resolve_build(args.build)
     if args.draft:
         if args.format == "json" or args.since:
@@ -93,8 +99,10 @@ def cmd_show(app: Context, args: argparse.Namespace) -> int:
         generated = workflow.generate(app, build, args.audience, since=args.since)
         _remarks(app, generated.range.remarks)
         text = workflow.render_generated(app, generated, args.format)
-    app.out.file.write(text)
-    app.out.file.flush()
+    # Straight to stdout, as pipeline's emit_json does: the notes are data, not Rich markup,
+    # and Rich's console (what app.out.file would be) costs its import on every run.
+    sys.stdout.write(text)
+    sys.stdout.flush()
     return 0
 
 
@@ -116,6 +124,8 @@ def _setup_reword(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_skip(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+
     full = workflow.skip(app, args.sha, args.reason)
     app.out.print(f"commit [bold]{full[:12]}[/bold] is left out of every build's notes "
                   f"(reason: {_escape(args.reason.strip())})")
@@ -123,18 +133,25 @@ def cmd_skip(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_reword(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+    from .collect import one_line
+
     full = workflow.reword(app, args.sha, args.text)
     app.out.print(f"commit [bold]{full[:12]}[/bold] now reads: {_escape(one_line(args.text))}")
     return 0
 
 
 def cmd_unskip(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+
     full = workflow.unskip(app, args.sha)
     app.out.print(f"commit [bold]{full[:12]}[/bold] is no longer skipped")
     return 0
 
 
 def cmd_unreword(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+
     full = workflow.unreword(app, args.sha)
     app.out.print(f"commit [bold]{full[:12]}[/bold] reads as its commit message again")
     return 0
@@ -146,6 +163,8 @@ def _correction_json(c: StoredCorrection) -> dict[str, Any]:
 
 
 def cmd_corrections(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+
     items = workflow.list_corrections(app)
     if app.json:
         app.emit_json([_correction_json(c) for c in items])
@@ -179,6 +198,11 @@ def _setup_edit(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_edit(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+    from .editor import edit_text
+    from .render import notes_sha256
+    from .review import ReviewError
+
     build = app.resolve_build(args.build)
     current, generated = workflow.current_review(app, build, args.audience)
     _remarks(app, generated.range.remarks)
@@ -226,6 +250,8 @@ def _setup_approve(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_approve(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+
     build = app.resolve_build(args.build)
 
     def confirm(candidate: ToApprove, current: Review) -> bool:
@@ -254,6 +280,9 @@ def cmd_approve(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: Context, args: argparse.Namespace) -> int:
+    from . import workflow
+    from .review import APPROVED, WITHDRAWN
+
     build = app.resolve_build(args.build)
     current, generated = workflow.current_review(app, build, args.audience)
     span = generated.range
@@ -283,21 +312,3 @@ def cmd_status(app: Context, args: argparse.Namespace) -> int:
                   f"{generated.notes.commit_count} commits)")
     _remarks(app, span.remarks)
     return 0
-
-
-def register(add: Add) -> None:
-    add("notes", "show, correct, edit and approve release notes", cmd_notes)
-    add("show", "print a build's release notes (stdout only)", cmd_show, _setup_show, parent="notes")
-    add("skip", "leave a commit out of every build's notes", cmd_skip, _setup_skip, parent="notes")
-    add("unskip", "undo `notes skip`", cmd_unskip, _setup_sha, parent="notes")
-    add("reword", "replace what readers see for a commit", cmd_reword, _setup_reword, parent="notes")
-    add("unreword", "undo `notes reword`", cmd_unreword, _setup_sha, parent="notes")
-    add("corrections", "list the stored skips and rewords", cmd_corrections,
-        lambda p: p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else"),
-        parent="notes")
-    add("edit", "edit a build's notes in $EDITOR; the result is its draft", cmd_edit, _setup_edit,
-        parent="notes")
-    add("approve", "approve a build's notes (the draft, else the generated notes)", cmd_approve,
-        _setup_approve, parent="notes")
-    add("status", "whether a build's notes are draft, approved, or approval withdrawn", cmd_status,
-        lambda p: _setup_build(p, json=True), parent="notes")

@@ -8,10 +8,11 @@ Path filters go to git, which is far faster at them than we could be.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .commits import RawCommit
@@ -77,14 +78,19 @@ def iter_commits(repo: Path, until: str, since: str | None = None,
     since_sha = resolve_commit(repo, since, "range start") if since is not None else None
     for path in paths:
         check_ref(path, "path filter")
+    # GIT_FLUSH=0: git log flushes its output after every commit when it writes to a pipe
+    # (for a reader watching it live); we read in bulk, and per-commit writes cost ~100,000
+    # system calls and as many wake-ups of this process on a long range (~0.5 s).
+    env = {**git_env(), "GIT_FLUSH": "0"}
     with tempfile.TemporaryFile() as errors:
         try:
             proc = subprocess.Popen(log_command(repo, until_sha, since_sha, paths), stdout=subprocess.PIPE,
-                                    stderr=errors, env=git_env(), bufsize=0)
+                                    stderr=errors, env=env, bufsize=0)
         except OSError as err:
             raise GitError(f"cannot run git for {repo}: {err}", hint="install git") from err
         stdout = proc.stdout
         assert stdout is not None  # Popen was given stdout=PIPE
+        _widen_pipe(stdout.fileno())
         try:
             yield from parse_log_stream(iter(lambda: stdout.read(CHUNK), b""))
         finally:
@@ -99,37 +105,62 @@ def iter_commits(repo: Path, until: str, since: str | None = None,
                            hint="check the range and path filters")
 
 
-def parse_log_stream(chunks: Iterator[bytes]) -> Iterator[RawCommit]:
-    """Split `git log -z` output produced with LOG_FORMAT into commits, chunk by chunk."""
-    pending: list[bytes] = []
+def _widen_pipe(fd: int) -> None:
+    """Let git write up to 1 MiB ahead of us (Linux; the default is 64 KiB), so that it keeps
+    running while we parse a chunk instead of waiting for us to drain the pipe."""
+    set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_pipe_size is None:
+        return
+    try:
+        fcntl.fcntl(fd, set_pipe_size, CHUNK)
+    except OSError:
+        pass  # over the system's limit for unprivileged pipes: the default size works too
+
+
+def parse_log_stream(chunks: Iterable[bytes]) -> Iterator[RawCommit]:
+    """Split `git log -z` output produced with LOG_FORMAT into commits, chunk by chunk.
+
+    Each chunk is cut at its last NUL, decoded in one call and split in one
+    call: NUL is a single byte that no UTF-8 sequence contains, so decoding the
+    whole run between NULs gives exactly what decoding field by field would,
+    at a fraction of the calls (two per chunk instead of six per commit).
+    """
+    pending: list[str] = []
     tail = b""
     for chunk in chunks:
-        parts = (tail + chunk).split(b"\0")
-        tail = parts.pop()
-        pending.extend(parts)
-        usable = len(pending) - len(pending) % FIELDS
+        data = tail + chunk if tail else chunk
+        cut = data.rfind(b"\0")
+        if cut < 0:
+            tail = data
+            continue
+        tail = data[cut + 1:]
+        fields = data[:cut].decode("utf-8", "replace").split("\0")
+        if pending:
+            fields[:0] = pending
+        usable = len(fields) - len(fields) % FIELDS
+        pending = fields[usable:]
         if usable:
-            yield from _commits(pending, usable)
-            del pending[:usable]
-    pending.append(tail)
+            yield from _commits(fields, usable)
+    pending.append(tail.decode("utf-8", "replace"))
     if len(pending) >= FIELDS:
         yield from _commits(pending, len(pending) - len(pending) % FIELDS)
 
 
-def _commits(fields: list[bytes], count: int) -> Iterator[RawCommit]:
+def _commits(fields: list[str], count: int) -> Iterator[RawCommit]:
     new = RawCommit.__new__
-    setattr_ = object.__setattr__
-    for i in range(0, count, FIELDS):
-        sha, parents, name, email, when, message = fields[i:i + FIELDS]
-        # Frozen dataclass construction, minus the per-field checks __init__ does:
-        # this loop runs once per commit of a quarter-long, 100,000-commit range.
+    each = iter(fields[:count] if count < len(fields) else fields)
+    for sha, parents, name, email, when, message in zip(each, each, each, each, each, each, strict=False):
+        # Frozen dataclass construction by filling the instance dict directly: this loop
+        # runs once per commit of a quarter-long, 100,000-commit range, and six
+        # object.__setattr__ calls cost about three times as much as these stores.
         commit = new(RawCommit)
-        setattr_(commit, "sha", sha.decode("ascii").lstrip("\n"))
-        setattr_(commit, "parents", tuple(parents.decode("ascii").split()))
-        setattr_(commit, "author_name", name.decode("utf-8", "replace"))
-        setattr_(commit, "author_email", email.decode("utf-8", "replace"))
-        setattr_(commit, "committed_at", int(when) if when else 0)
-        setattr_(commit, "message", message.decode("utf-8", "replace"))
+        values = commit.__dict__
+        values["sha"] = sha.lstrip("\n")
+        values["parents"] = tuple(parents.split())
+        values["author_name"] = name
+        values["author_email"] = email
+        values["committed_at"] = int(when) if when else 0
+        values["message"] = message
         yield commit
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 # Backslash escapes python-markdown understands, minus those that only matter at
 # the start of a line (handled separately) or never start markup here.
 _ESCAPE_RE = re.compile(r"[\\`*_\[\]]|<|&(?=[#A-Za-z0-9])")
-_LINE_START_RE = re.compile(r"(?:[#>]|[+-](?=\s)|\d+\.(?=\s))")
+_SPECIAL_RE = re.compile(r"[\\`*_\[\]<&]")  # what _ESCAPE_RE can match, lookahead left out
+_LINE_START_RE = re.compile(r"(?:[#>]|[+-](?=\s)|\d+\.(?=\s))")  # \d: any Unicode decimal digit
 _UNESCAPE_RE = re.compile(r"\\([\\`*_\[\]#>+.-])|&lt;|&amp;")
 _ENTITIES = {"<": "&lt;", "&": "&amp;"}
 _UNENTITIES = {"&lt;": "<", "&amp;": "&"}
@@ -24,12 +25,20 @@ _UNENTITIES = {"&lt;": "<", "&amp;": "&"}
 
 def md_escape(text: str) -> str:
     """`text` as literal Markdown inline text (one line)."""
-    escaped = _ESCAPE_RE.sub(lambda m: _ENTITIES.get(m.group(), "\\" + m.group()), text)
-    start = _LINE_START_RE.match(escaped)
-    if start is not None:
-        token = start.group()
-        escaped = (token[:-1] + "\\." if token[-1] == "." else "\\" + token) + escaped[len(token):]
+    # Most text has nothing to escape: a search for the characters that might need it, and a
+    # look at the first character, cost a third of always substituting and matching
+    # (rendering escapes several values per entry, tens of thousands of entries).
+    escaped = _escape_inline(text) if _SPECIAL_RE.search(text) is not None else text
+    if escaped and (escaped[0] in "#>+-" or escaped[0].isdecimal()):
+        start = _LINE_START_RE.match(escaped)
+        if start is not None:
+            token = start.group()
+            escaped = (token[:-1] + "\\." if token[-1] == "." else "\\" + token) + escaped[len(token):]
     return escaped
+
+
+def _escape_inline(text: str) -> str:
+    return _ESCAPE_RE.sub(lambda m: _ENTITIES.get(m.group(), "\\" + m.group()), text)
 
 
 def md_unescape(text: str) -> str:

@@ -1,7 +1,10 @@
 """Release notes as Markdown, plain text, HTML and JSON (pure: returns strings, writes nothing).
 
 Templates are Jinja2 files shipped in `notes/templates` and loaded with
-importlib.resources; a templates directory may override either of them. Commit
+importlib.resources; a templates directory may override either of them. The
+shipped ones are also written out in Python (`notes.layout`, tested to give the
+same bytes), which is what renders them unless an override is configured: it is
+much faster on long ranges and needs no Jinja import. Commit
 text always reaches a template as data, never as template source, so
 `{{ 7*7 }}` in a message stays text. In Markdown every value a template
 prints is escaped by the environment (`finalize`), the way HTML autoescaping
@@ -23,28 +26,25 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-import jinja2.meta
-import markdown as markdown_lib
-import nh3
-
+from . import layout
 from .errors import TemplateError
+from .layout import ALLOWED_URL_SCHEMES, HEADINGS, checked_url
 from .markdown import TRAINING_NO_DETAILS, md_escape
 from .model import Entry, ReleaseNotes, Section, Ticket
 from .settings import AUDIENCES
 
+if TYPE_CHECKING:  # Jinja2, python-markdown and nh3 are imported where they are used (start-up)
+    import jinja2
+
 FORMATS = ("md", "text", "html", "json")
 TEMPLATES = {"md": "notes.md.j2", "text": "notes.txt.j2"}
-HEADINGS = {"production": "Release notes", "beta": "Beta release notes", "internal": "Internal release notes"}
+SHIPPED: dict[str, Callable[[ReleaseNotes], str]] = {"md": layout.markdown, "text": layout.text}
 
 ALLOWED_TAGS = frozenset({"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "a", "strong", "em", "code", "pre",
                           "br", "hr", "blockquote"})
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
-ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
-_URL_SAFE = ":/?#@!$&'+,;=%~-._"
 
 
 class Safe(str):
@@ -53,10 +53,7 @@ class Safe(str):
 
 def url_filter(value: object) -> Safe:
     """A link target for Markdown: http(s)/mailto only, with characters that end a link percent-encoded."""
-    text = str(value)
-    if urlsplit(text).scheme.lower() not in ALLOWED_URL_SCHEMES:
-        return Safe("#")
-    return Safe(quote(text, safe=_URL_SAFE))
+    return Safe(checked_url(value))
 
 
 def _md_finalize(value: object) -> object:
@@ -131,6 +128,10 @@ class Renderer:
             return markdown_to_html(self.render(notes, "md"))
         if fmt not in TEMPLATES:
             raise TemplateError(f"format {fmt!r} is not known", hint=f"use one of: {', '.join(FORMATS)}")
+        if not self._overridden(fmt):
+            return SHIPPED[fmt](notes)
+        import jinja2
+
         template = self._template(fmt)
         try:
             return template.render(notes_context(notes))
@@ -149,6 +150,9 @@ class Renderer:
             for sample in (sample_notes(audience), ReleaseNotes(audience=audience, sections=())):
                 for fmt in FORMATS:
                     self.render(sample, fmt)
+
+    def _overridden(self, fmt: str) -> bool:
+        return self.templates_dir is not None and (self.templates_dir / TEMPLATES[fmt]).is_file()
 
     def _source(self, fmt: str) -> _Source:
         name = TEMPLATES[fmt]
@@ -171,6 +175,9 @@ class Renderer:
     def _template(self, fmt: str) -> jinja2.Template:
         if fmt in self._templates:
             return self._templates[fmt]
+        import jinja2
+        import jinja2.meta
+
         source = self._source(fmt)
         env = _environment(_md_finalize if fmt == "md" else _text_finalize)
         try:
@@ -192,6 +199,8 @@ class Renderer:
 
 
 def _environment(finalize: Callable[[object], object]) -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=finalize,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["url"] = url_filter
@@ -222,6 +231,9 @@ def _shipped_renderer() -> Renderer:
 
 def markdown_to_html(text: str) -> str:
     """HTML for mail and browsers: python-markdown, then nh3 with an explicit allow-list."""
+    import markdown as markdown_lib
+    import nh3
+
     html = markdown_lib.markdown(text, output_format="html")
     attributes = {tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
     return nh3.clean(html, tags=set(ALLOWED_TAGS), attributes=attributes,

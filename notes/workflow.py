@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import store
 from .changelog import changelog_section
@@ -28,6 +26,9 @@ from .ranges import NotesRange, TierCommits, resolve_range
 from .render import Renderer, markdown_to_html, notes_sha256
 from .review import Review, ReviewError, ToApprove, already_approved, review, text_to_approve
 from .settings import NotesSettings, check_audience
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 PRODUCTION = "production"
 SHA_RE = re.compile(r"[0-9a-fA-F]{4,64}")
@@ -128,6 +129,11 @@ def _tier_commits(app: NotesApp, build: Any) -> TierCommits:
 
 
 def render_generated(app: NotesApp, generated: Generated, fmt: str) -> str:
+    """The generated notes in `fmt`; Markdown (and the HTML made from it) is the text `generate` made."""
+    if fmt == "md":
+        return generated.markdown  # rendered once already, for its sha256: no second rendering
+    if fmt == "html":
+        return markdown_to_html(generated.markdown)
     return Renderer(app.notes_settings().templates_dir).render(generated.notes, fmt)
 
 

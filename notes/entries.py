@@ -1,0 +1,197 @@
+"""Drafts become entries: duplicates merged, each given its section, then frozen (pure).
+
+`collect` decides which commits readers see and drafts their entries; this
+module holds what happens to drafts after that, and the small text rules
+(`one_line`, `upper_first`) both use. Split out of `collect` by concept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from .commits import ParsedCommit
+from .model import Entry, Section, Ticket
+from .settings import BREAKING, CUSTOMER_AUDIENCES, INTERNAL, OTHER, TRAINING, NotesSettings
+
+TICKET_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
+
+
+@dataclass(slots=True)
+class Draft:
+    """An entry while the range is still being read; frozen into `Entry` at the end."""
+
+    rank: int
+    position: int
+    type: str | None
+    scope: str | None
+    text: str
+    breaking: bool
+    actions: list[str]
+    training: str | None
+    tickets: list[str]
+    shas: list[str]
+    pull_request: str | None
+    conventional: bool
+    internal: bool
+    reworded: bool = False
+
+    def absorb(self, parsed: ParsedCommit, sha: str) -> None:
+        """Take on what a branch commit or duplicate adds: ids, tickets, breaking notes, training."""
+        if sha not in self.shas:
+            self.shas.append(sha)
+        for ticket in parsed.tickets:
+            if ticket not in self.tickets:
+                self.tickets.append(ticket)
+        if parsed.breaking:
+            self.breaking = True
+            note = one_line(parsed.breaking_description or parsed.description)
+            if note and note not in self.actions:
+                self.actions.append(note)
+        if parsed.training is not None:
+            self.training = join_training(self.training, one_line_training(parsed.training))
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def upper_first(text: str) -> str:
+    """Capitalise a lower-case first word for readers ("add export" → "Add export"), leave "iOS" alone."""
+    if not "a" <= text[:1] <= "z":  # the usual answer, from the first letter alone
+        return text
+    end = text.find(" ")
+    first = text if end < 0 else text[:end]
+    if first.isascii() and first.isalpha() and first.islower():
+        return text[0].upper() + text[1:]
+    return text
+
+
+def ticket(ticket_id: str, settings: NotesSettings) -> Ticket | None:
+    if ticket_id.startswith(("https://", "http://")):
+        return Ticket(id=ticket_id, url=ticket_id)
+    if TICKET_ID_RE.fullmatch(ticket_id) is None:
+        return None  # not an id (stray punctuation, markup): better no link than a wrong one
+    url = settings.ticket_url.replace("{ticket}", quote(ticket_id, safe="")) if settings.ticket_url else None
+    return Ticket(id=ticket_id, url=url)
+
+
+def merge_duplicates(drafts: list[Draft], *, in_order: bool = False) -> list[Draft]:
+    """One entry per (type, scope, text): the oldest keeps its place, the others add their ids.
+
+    `in_order`: the drafts are already oldest first, each commit's in order, which
+    saves sorting a whole range's drafts.
+    """
+    kept: dict[tuple[str | None, str, str], Draft] = {}
+    for draft in drafts if in_order else sorted(drafts, key=lambda d: (-d.rank, d.position)):
+        key = (draft.type, (draft.scope or "").lower(), draft.text.lower())  # merge_key, inline
+        first = kept.get(key)
+        if first is None:
+            kept[key] = draft
+            continue
+        for sha in draft.shas:
+            if sha not in first.shas:
+                first.shas.append(sha)
+        first.tickets.extend(t for t in draft.tickets if t not in first.tickets)
+        first.actions.extend(a for a in draft.actions if a not in first.actions)
+        first.breaking = first.breaking or draft.breaking
+        first.internal = first.internal and draft.internal
+        if draft.training is not None:
+            first.training = join_training(first.training, draft.training)
+    return list(kept.values())
+
+
+def merge_key(ctype: str | None, scope: str | None, text: str) -> tuple[str | None, str, str]:
+    return ctype, (scope or "").lower(), text.lower()
+
+
+def section_of(draft: Draft, internal_types: frozenset[str], type_sections: Mapping[str, str]
+                ) -> str:
+    if draft.internal:
+        return INTERNAL
+    if draft.breaking:
+        return BREAKING  # a breaking change reaches readers even under an internal type
+    if draft.type in internal_types:
+        return INTERNAL
+    if draft.training is not None:
+        return TRAINING
+    if not draft.conventional or draft.type is None:
+        return OTHER
+    return type_sections.get(draft.type, OTHER)
+
+
+def sections_of(drafts: list[Draft], settings: NotesSettings, audience: str
+              ) -> tuple[tuple[Section, ...], list[str]]:
+    grouped: dict[str, list[Entry]] = {}
+    offenders: list[str] = []
+    internal_types = frozenset(settings.internal_types)
+    type_sections = settings.type_sections
+    policy = settings.non_conventional
+    for_customers = audience in CUSTOMER_AUDIENCES
+    for draft in drafts:
+        section = section_of(draft, internal_types, type_sections)
+        if not draft.conventional and not draft.reworded and section != INTERNAL:
+            if policy == "drop":
+                continue
+            if policy == "fail":
+                offenders.append(draft.shas[0])
+                continue
+        if for_customers and section == INTERNAL:
+            continue
+        entries = grouped.get(section)
+        if entries is None:
+            entries = grouped[section] = []
+        entries.append(freeze(draft, section, settings))
+    sections = tuple(Section(key=key, title=settings.title_of(key), entries=tuple(grouped[key]))
+                     for key in settings.ordered_sections() if grouped.get(key))
+    return sections, offenders
+
+
+def freeze(draft: Draft, section: str, settings: NotesSettings) -> Entry:
+    """The entry a draft becomes, made by filling the instance dict.
+
+    Entry's frozen __init__ makes fourteen object.__setattr__ calls: these stores
+    cost about a third, for every entry of the notes (~0.15 s on 100,000 commits).
+    Entry has no __post_init__ to skip.
+    """
+    tickets = (tuple(t for t in (ticket(i, settings) for i in draft.tickets) if t is not None)
+               if draft.tickets else ())
+    entry = _new(Entry)
+    values = entry.__dict__
+    values["section"] = section
+    values["type"] = draft.type
+    values["scope"] = draft.scope
+    values["text"] = draft.text
+    values["action"] = " ".join(draft.actions) if draft.breaking and draft.actions else None
+    values["breaking"] = draft.breaking
+    values["training"] = draft.training
+    values["tickets"] = tickets
+    values["short_sha"] = draft.shas[0][:7]
+    values["shas"] = tuple(draft.shas)
+    values["pull_request"] = draft.pull_request
+    values["conventional"] = draft.conventional
+    values["internal"] = draft.internal
+    values["reworded"] = draft.reworded
+    return entry
+
+
+_new = object.__new__
+
+
+def join_training(current: str | None, more: str) -> str:
+    if not current:
+        return more
+    if not more or more in current:
+        return current
+    return f"{current} {more}"
+
+
+def one_line_training(training: str | None) -> str | None:
+    """A `Training:` trailer whose value runs over several lines, as the one line readers see.
+
+    Like the text and the breaking note; a line break in it would also end the
+    Markdown list item, so the notes could not be read back (`notes edit`).
+    """
+    return one_line(training) if training and "\n" in training else training

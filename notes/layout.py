@@ -1,0 +1,115 @@
+"""The shipped templates, notes.md.j2 and notes.txt.j2, written out as Python (pure).
+
+Why both: the templates are the documented, overridable form (a project's own
+templates directory replaces them, and `notes.render` then uses Jinja); but
+for the shipped layout, Jinja looping over one dict per entry was a quarter of
+the time of `notes show` on a long range, and importing Jinja is a tenth of a
+second at every start. These functions build the same text straight from
+`ReleaseNotes`, with the same escaping (`md_escape` where the Markdown
+template's `finalize` escapes, nothing in plain text).
+tests/notes/test_fast_paths.py checks that they give byte for byte what the
+templates give, on any notes; change both together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote, urlsplit
+
+from .markdown import TRAINING_NO_DETAILS, md_escape
+from .model import ReleaseNotes, Ticket
+
+HEADINGS = {"production": "Release notes", "beta": "Beta release notes", "internal": "Internal release notes"}
+NOTHING = "No changes for readers in this range."
+ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_URL_SAFE = ":/?#@!$&'+,;=%~-._"
+_NO_DETAILS_MD = md_escape(TRAINING_NO_DETAILS)
+
+
+def checked_url(value: object) -> str:
+    """A link target for Markdown: http(s)/mailto only, with characters that end a link percent-encoded."""
+    text = str(value)
+    if urlsplit(text).scheme.lower() not in ALLOWED_URL_SCHEMES:
+        return "#"
+    return quote(text, safe=_URL_SAFE)
+
+
+def _title(notes: ReleaseNotes, dash: str) -> str:
+    """`heading ~ (dash ~ project if project else "") ~ (" " ~ version if version else "")`."""
+    title = HEADINGS[notes.audience]
+    if notes.project:
+        title += f"{dash}{notes.project}"
+    if notes.version:
+        title += f" {notes.version}"
+    return title
+
+
+def markdown(notes: ReleaseNotes) -> str:
+    """What notes.md.j2 renders."""
+    esc = _memo(md_escape)  # scopes, ticket ids and section titles repeat across entries
+    out = [f"# {md_escape(_title(notes, ' — '))}\n\n"]
+    if notes.date:
+        out.append(f"{md_escape(notes.date.isoformat())}\n\n")
+    last = len(notes.sections) - 1
+    for n, section in enumerate(notes.sections):
+        out.append(f"## {esc(section.title)}\n\n")
+        for entry in section.entries:
+            scope = f"**{esc(entry.scope)}:** " if entry.scope else ""
+            tickets = "".join([_md_ticket(t, esc) for t in entry.tickets]) if entry.tickets else ""
+            out.append(f"- {scope}{md_escape(entry.text)} (`{md_escape(entry.short_sha)}`{tickets})\n")
+            if entry.action:
+                out.append(f"    - What to do: {md_escape(entry.action)}\n")
+            if entry.training:
+                out.append(f"    - Training: {md_escape(entry.training)}\n")
+            elif entry.training is not None:
+                out.append(f"    - {_NO_DETAILS_MD}\n")
+        if n != last:
+            out.append("\n")
+    if not notes.sections:
+        out.append(f"{NOTHING}\n")
+    return "".join(out)
+
+
+def _md_ticket(ticket: Ticket, esc: Callable[[str], str]) -> str:
+    if ticket.url:
+        return f", [{esc(ticket.id)}]({checked_url(ticket.url)})"
+    return f", {esc(ticket.id)}"
+
+
+def text(notes: ReleaseNotes) -> str:
+    """What notes.txt.j2 renders."""
+    title = _title(notes, " - ")
+    out = [f"{title}\n{'=' * len(title)}\n"]
+    if notes.date:
+        out.append(f"{notes.date.isoformat()}\n")
+    for section in notes.sections:
+        out.append(f"\n{section.title.upper()}\n{'-' * len(section.title)}\n")
+        for entry in section.entries:
+            scope = f"{entry.scope}: " if entry.scope else ""
+            tickets = "".join([_text_ticket(t) for t in entry.tickets]) if entry.tickets else ""
+            out.append(f"  * {scope}{entry.text} ({entry.short_sha}{tickets})\n")
+            if entry.action:
+                out.append(f"      What to do: {entry.action}\n")
+            if entry.training:
+                out.append(f"      Training: {entry.training}\n")
+            elif entry.training is not None:
+                out.append(f"      {TRAINING_NO_DETAILS}\n")
+    if not notes.sections:
+        out.append(f"\n{NOTHING}\n")
+    return "".join(out)
+
+
+def _text_ticket(ticket: Ticket) -> str:
+    return f", {ticket.id} <{ticket.url}>" if ticket.url else f", {ticket.id}"
+
+
+def _memo(escape: Callable[[str], str]) -> Callable[[str], str]:
+    seen: dict[str, str] = {}
+
+    def cached(value: str) -> str:
+        done = seen.get(value)
+        if done is None:
+            done = seen[value] = escape(value)
+        return done
+
+    return cached
