@@ -5,9 +5,10 @@ on this machine, below) and `SSHRemote` (Fabric, in ssh.py) must behave the same
 tests in tests/deploy run the same assertions on both. Commands are argv lists,
 quoted with shlex for the remote shell: no shell string is ever built from
 unescaped values. Filesystem operations that need no program (stat, readlink,
-symlink, rename, listdir, upload) go over SFTP on SSH hosts because every shell
+symlink, rename, listdir) go over SFTP on SSH hosts because every shell
 command costs a process start and the login shell's start-up files on the host,
-while an SFTP request costs one round trip.
+while an SFTP request costs one round trip. Uploads stream through OpenSSH's
+`ssh` client instead (see openssh.py): for bulk bytes a C client is far cheaper.
 
 A `Remote` is used by one thread at a time; a rollout opens one per host.
 """
@@ -39,6 +40,10 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOGIN_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._+\-]*$")
+# OpenSSL uses the CPU's SHA extensions where coreutils' sha256sum does not: 0.05 s instead of
+# 0.3 s of CPU for a 50 MB artifact. sha256sum stays the fallback (no openssl, or it failed); both
+# print the digest first ("<hex> *path" and "<hex>  path").
+_HASH_FILE = 'openssl dgst -sha256 -r -- "$1" 2>/dev/null || exec sha256sum -- "$1"'
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ class Remote(ABC):
 
     def sha256(self, path: str) -> str | None:
         """Hash on the host itself, so what is checked is what the host holds; None if missing."""
-        result = self.run(["sha256sum", "--", path])
+        result = self.run(["sh", "-c", _HASH_FILE, "sha256", path])
         if result.ok:
             digest = result.stdout.split(" ", 1)[0].strip().lstrip("\\")
             if _SHA256.match(digest):

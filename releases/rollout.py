@@ -173,6 +173,22 @@ class _Rollout:
         self.plan, self.on_step, self.open_host = plan, on_step, open_host
         self.clock, self.timer = clock, timer
         self.results: dict[str, HostResult] = {}
+        # The connection of each verified host stays open for the put-back or the pruning that
+        # follows: a new one would cost another key exchange and login on both sides.
+        self._kept: dict[str, Remote] = {}
+        self._kept_lock = threading.Lock()
+
+    def reach(self, host: HostSpec) -> Remote:
+        """The host's connection kept from its install, else a new one."""
+        with self._kept_lock:
+            remote = self._kept.pop(host.url, None)
+        return remote if remote is not None else self.open_host(host)
+
+    def close_kept(self) -> None:
+        with self._kept_lock:
+            kept, self._kept = list(self._kept.values()), {}
+        for remote in kept:
+            remote.close()
 
     def notify(self, host: HostSpec, state: HostState) -> None:
         if self.on_step is not None:
@@ -198,9 +214,13 @@ class _Rollout:
                 result = install_host(remote, self.plan.job(), on_step=self.on_step, clock=self.clock,
                                       timer=self.timer, before_activation=lambda: gate.may_activate(host),
                                       previous_hint=self.plan.previous.get(host.url))
+                ok = result.ok
             finally:
-                remote.close()
-            ok = result.ok
+                if ok:
+                    with self._kept_lock:
+                        self._kept[host.url] = remote
+                else:
+                    remote.close()
             return result
         finally:
             gate.finished(host, ok)
@@ -210,7 +230,7 @@ class _Rollout:
         if previous is None or previous == self.plan.build_id:
             return replace(result, error=f"not rolled back: {result.host.name} had no earlier release")
         try:
-            remote = self.open_host(result.host)
+            remote = self.reach(result.host)
         except Exception as err:
             back = self.unreached(result.host, err, "rollback:connect")
         else:
@@ -262,6 +282,18 @@ def roll_out(plan: DeployPlan, *, on_step: StepCallback | None = None, open_host
             started_at=now, finished_at=now)
         rollout.notify(host, state)
     gate = _Gate(sum(1 for h in todo if h.role == "standby"))
+    try:
+        pruned = _run(rollout, todo, gate, order, prune)
+    finally:
+        rollout.close_kept()
+    return RolloutResult(target.name, plan.build_id, tuple(rollout.results[h.url] for h in order),
+                         pruned, timer() - started)
+
+
+def _run(rollout: _Rollout, todo: list[HostSpec], gate: _Gate, order: tuple[HostSpec, ...],
+         prune: bool) -> tuple[PruneResult, ...]:
+    """Install on `todo`, `parallel` at a time; then put back or prune. Fills `rollout.results`."""
+    plan, target, clock = rollout.plan, rollout.plan.target, rollout.clock
     with ThreadPoolExecutor(max_workers=target.parallel, thread_name_prefix=f"deploy-{target.name}") as pool:
         running: dict[Future[HostResult], HostSpec] = {}
         for host in todo:
@@ -290,14 +322,13 @@ def roll_out(plan: DeployPlan, *, on_step: StepCallback | None = None, open_host
         if not failed and prune:
             pruned = tuple(pool.map(lambda h: _prune(rollout, h), [h for h in order
                                                                    if h.url not in plan.excluded]))
-    return RolloutResult(target.name, plan.build_id, tuple(rollout.results[h.url] for h in order),
-                         pruned, timer() - started)
+    return pruned
 
 
 def _prune(rollout: _Rollout, host: HostSpec) -> PruneResult:
     """Retention after a rollout that succeeded everywhere; a failure here is reported, not fatal."""
     try:
-        remote = rollout.open_host(host)
+        remote = rollout.reach(host)
         try:
             return prune_host(remote, rollout.plan.target.keep, last_verified=rollout.plan.build_id)
         finally:

@@ -193,6 +193,49 @@ def check_archive(path: Path, expected_sha256: str | None = None) -> CheckedArti
                            entries=summary.entries, unpacked_bytes=summary.unpacked_bytes)
 
 
+# gzip(1) inflates stored blocks a byte at a time: 0.25 s of CPU for a 50 MB artifact of already
+# compressed data, where zlib (through the host's python3) takes 0.06 s. The filter only turns the
+# verified .tar.gz into the tar stream; GNU tar still does every extraction and its own checks.
+# It fails exactly where `gzip -d` fails (truncated or damaged input, CRC or length mismatch,
+# garbage after the data) and accepts what it accepts (several members, zero padding at the end);
+# it never holds more than 4 MiB of output, and like gzip it dies quietly of SIGPIPE if tar stops
+# reading early. Written without quotes, `$` or backslashes so that it survives tar's splitting of
+# the program into words unchanged.
+_GUNZIP_PY = """import os,signal,sys,zlib
+signal.signal(signal.SIGPIPE,signal.SIG_DFL)
+N=1<<22
+R=1<<20
+d=zlib.decompressobj(31)
+z=0
+b=os.read(0,R)
+while 1:
+ if d.eof and b:
+  if b.strip(bytes(1)):
+   if z:sys.exit(1)
+   d=zlib.decompressobj(31)
+  else:
+   z=1
+   b=os.read(0,R)
+   if not b:break
+   continue
+ o=d.decompress(b,N)
+ m=memoryview(o)
+ while m:m=m[os.write(1,m):]
+ if d.unconsumed_tail or len(o)==N:
+  b=d.unconsumed_tail
+  continue
+ b=d.unused_data if d.eof else bytes()
+ if not b:b=os.read(0,R)
+ if not b:break
+sys.exit(0 if d.eof else 1)
+"""
+# tar runs this as `PROGRAM -d`; without a working python3 (zlib included) it is plain gzip.
+GUNZIP_PROGRAM = ("sh -c 'if python3 -E -S -c \"import zlib\" >/dev/null 2>&1; "
+                  "then exec python3 -E -S -c \"$0\"; fi; exec gzip \"$@\"' "
+                  f"'{_GUNZIP_PY}'")
+
+
 def extract_argv(artifact: str, into: str) -> list[str]:
     """GNU tar on the host, into an empty directory, files owned by the deploy user."""
-    return ["tar", "--extract", "--gzip", "--file", artifact, "--directory", into, "--no-same-owner"]
+    return ["tar", "--extract", f"--use-compress-program={GUNZIP_PROGRAM}", "--file", artifact,
+            "--directory", into, "--no-same-owner"]

@@ -113,7 +113,8 @@ def test_a_ledger_at_an_older_schema_is_left_to_the_ledger_which_upgrades_it(pro
     shown = project.ok("status", "--json").json()
     assert [t["name"] for t in shown["tiers"]] == ["dev", "staging", "production"]  # type: ignore[index]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_versions WHERE component = 'releases'").fetchone() == (2,)
+        version = db.execute("SELECT version FROM schema_versions WHERE component = 'releases'").fetchone()
+    assert version == (2,)
 
 
 def test_no_ledger_yet_and_other_databases_take_the_ledger_path(tmp_path: Path) -> None:
