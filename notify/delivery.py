@@ -4,11 +4,13 @@ The state machine of a delivery row (see notify.store):
 
 1. The notice and every recipient's `pending` row are committed in one
    transaction before anything is sent; the recipients are frozen there.
-2. Each attempt first claims its row (`sending`, with the run's id) in a
-   short transaction of its own, then talks to the server, then records the
-   outcome (sent, temp-failed with its next retry, failed, unknown) in
-   another. A crash can therefore leave at most one row `sending`: the one
-   message whose fate nobody knows.
+2. Each attempt claims its row (`sending`, with the run's id) in a committed
+   transaction before any of its message is handed to the server, and
+   records the outcome (sent, temp-failed with its next retry, failed,
+   unknown) after the reply, in the commit that claims the next row. A
+   crash can therefore leave at most one row `sending`: the one message
+   whose fate nobody knows. (notify.attempts runs that commit while the
+   server works on the next MAIL FROM; notify.claims makes it cheap.)
 3. A later run finds the dead run (same host: its pid is gone; elsewhere:
    no heartbeat for STALE_RUN) and marks its `sending` row `unknown` for a
    person to confirm, or `pending` again when the run wrote to the Maildir
@@ -30,7 +32,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
@@ -38,11 +39,11 @@ from sqlalchemy import Connection
 
 from channels.settings import CalendarRule
 
+from .attempts import Attempt, Sender, render_message  # noqa: F401  (render_message: re-exported)
 from .compose import Composer, PreparedNotice, Recipient
 from .errors import NotifyError
-from .message import Envelope, build_message, message_id_for, notice_message, recipient_address
+from .message import notice_message
 from .notes_input import NoticeNotes
-from .outbox import MaildirOutbox
 from .settings import NotifySettings
 from .store import (
     Counts,
@@ -50,18 +51,15 @@ from .store import (
     NoticeRecord,
     RunRecord,
     State,
-    claim,
     counts,
     finish_run,
     get_delivery,
-    heartbeat,
     open_runs,
     rows_in,
     sending_by_run,
     set_state,
-    settle,
 )
-from .transport import Delivery, Outcome, Transport, open_transport
+from .transport import Transport, open_transport
 
 STALE_RUN = timedelta(minutes=15)  # longer than the longest wait for an SMTP reply (10 min)
 
@@ -120,15 +118,6 @@ def env_from_app(app: Any) -> NoticeEnv:
                      timezone=config.timezone, rule=app.calendar_rule(), notes=hook,
                      production_channel=config.tiers[-1].channel if config.tiers else "everyone",
                      support_contact=config.sections.get("notify", {}).get("support_contact", ""))
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One attempt of this run, for the progress bar and the summary."""
-
-    email: str
-    state: State
-    reply: str
 
 
 @dataclass(frozen=True)
@@ -216,98 +205,7 @@ def effective_counts(conn: Connection, notice_list: Sequence[NoticeRecord], *, h
     return found
 
 
-# -- the attempts ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Settled:
-    """An outcome waiting to be written, together with the claim of the next row (one commit)."""
-
-    delivery_id: int
-    state: State
-    attempts: int
-    code: int | None
-    reply: str
-    phase: str | None
-    next_attempt_at: datetime | None
-
-
-def render_message(env: NoticeEnv, notice: NoticeRecord, prepared: PreparedNotice, row: DeliveryRecord,
-                   now: datetime, letterhead: tuple[Address, Address | None] | None = None) -> EmailMessage:
-    """The email for one delivery row; `letterhead` (sender, reply-to) saves re-parsing them per message."""
-    recipient = Recipient(row.name, row.email, row.organisation, row.time_zone)
-    sender, reply_to = letterhead or (env.settings.sender_address, env.settings.reply_to_address)
-    content = prepared.render(recipient)
-    return build_message(envelope=Envelope(sender, recipient_address(row.name, row.email), reply_to),
-                         subject=content.subject, text=content.text, html=content.html,
-                         message_id=message_id_for(notice.key, row.email, env.settings.message_domain),
-                         date=now)
-
-
-def _outcome_state(outcome: Outcome) -> State:
-    return {Delivery.SENT: State.SENT, Delivery.TEMP_FAILED: State.TEMP_FAILED,
-            Delivery.FAILED: State.FAILED, Delivery.UNKNOWN: State.UNKNOWN}[outcome.delivery]
-
-
-class _Sender:
-    """One run's attempts. Each message costs one commit: the previous row's outcome and the claim of
-    the next row go together, so exactly one row is ever `sending` and nothing is settled twice."""
-
-    def __init__(self, env: NoticeEnv, transport: Transport, notice: NoticeRecord,
-                 prepared: PreparedNotice, run_id: int) -> None:
-        self.env, self.transport, self.notice, self.prepared, self.run_id = (
-            env, transport, notice, prepared, run_id)
-        self.letterhead = (env.settings.sender_address, env.settings.reply_to_address)
-        self.unsettled: _Settled | None = None
-        self.beat = 0.0
-
-    def _commit(self, conn: Connection, now: datetime) -> None:
-        done, self.unsettled = self.unsettled, None
-        if done is not None:
-            settle(conn, done.delivery_id, done.state, now, attempts=done.attempts, code=done.code,
-                   reply=done.reply, phase=done.phase, next_attempt_at=done.next_attempt_at,
-                   sent_at=now if done.state is State.SENT else None)
-
-    def flush(self) -> None:
-        if self.unsettled is not None:
-            with self.env.ledger.write() as conn:
-                self._commit(conn, self.env.now())
-
-    def attempt(self, row: DeliveryRecord) -> Attempt | None:
-        env = self.env
-        now = env.now()
-        try:
-            message = render_message(env, self.notice, self.prepared, row, now, self.letterhead)
-        except NotifyError as err:  # this recipient cannot be written to (address, time zone): not sent
-            self.flush()
-            self.unsettled = _Settled(row.id, State.FAILED, 0, None, f"not sent: {err}", "compose", None)
-            self.flush()
-            return Attempt(row.email, State.FAILED, f"not sent: {err}")
-        with env.ledger.write() as conn:
-            self._commit(conn, now)
-            if not claim(conn, row.id, self.run_id, now):
-                return None  # settled meanwhile (a person confirmed it): leave it
-            if time.monotonic() - self.beat > 30:
-                heartbeat(conn, self.run_id, now)
-                self.beat = time.monotonic()
-        try:
-            outcome = self.transport.send(message, row.email)
-        except NotifyError:
-            with env.ledger.write() as conn:  # the session broke before this message: not attempted
-                set_state(conn, [row.id], State(row.state), env.now())
-            raise
-        except BaseException as exc:
-            idempotent = isinstance(self.transport, MaildirOutbox)
-            self.unsettled = _Settled(row.id, State.PENDING if idempotent else State.UNKNOWN, 1, None,
-                                      f"interrupted during the attempt ({type(exc).__name__}); "
-                                      "it may or may not have been delivered", None, None)
-            raise
-        state = _outcome_state(outcome)
-        retry_at = now + env.retry.delay(row.attempts + outcome.attempts) \
-            if state is State.TEMP_FAILED else None
-        self.unsettled = _Settled(row.id, state, outcome.attempts, outcome.code, outcome.reply,
-                                  str(outcome.phase), retry_at)
-        return Attempt(row.email, state, outcome.reply)
-
+# -- the run ------------------------------------------------------------------------------------------
 
 def deliver(env: NoticeEnv, notice: NoticeRecord, prepared: PreparedNotice, run_id: int,
             scope: Sequence[DeliveryRecord], *, wait: timedelta = timedelta(0),
@@ -323,13 +221,13 @@ def deliver(env: NoticeEnv, notice: NoticeRecord, prepared: PreparedNotice, run_
     result = "interrupted"
     started = time.monotonic()
     queue = list(scope)
-    sender: _Sender | None = None
+    sender: Sender | None = None
     try:
         with env.open_transport(env.settings) as transport:
-            sender = _Sender(env, transport, notice, prepared, run_id)
+            sender = Sender(env, transport, notice, prepared, run_id)
             while queue:
-                for row in queue:
-                    attempt = sender.attempt(row)
+                for row, upcoming in zip(queue, [*queue[1:], None], strict=True):
+                    attempt = sender.attempt(row, upcoming)
                     if attempt is not None:
                         attempts.append(attempt)
                         if progress is not None:
@@ -341,7 +239,10 @@ def deliver(env: NoticeEnv, notice: NoticeRecord, prepared: PreparedNotice, run_
         stopped, result = err, "stopped"
     finally:
         if sender is not None:
-            sender.flush()
+            try:
+                sender.flush()
+            finally:
+                sender.close()
         with env.ledger.write() as conn:
             finish_run(conn, run_id, result, env.now())
             tally: dict[str, int] = {}

@@ -15,15 +15,37 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import NotifyError
 from .settings import NotifySettings, check_domain
 
-POLICY = SMTP                       # CRLF line ends, headers folded at 78, RFC 2047 for non-ASCII
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib registry, building each header class once.
+
+    `HeaderRegistry.__getitem__` creates a new class with `type()` on every
+    lookup, i.e. for every header of every message; that alone was ~8% of a
+    10,000-message send. The classes it builds are equivalent, so one per
+    header name gives the same headers and the same bytes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = super().__getitem__(name)
+        return built
+
+
+POLICY = SMTP.clone(header_factory=_HeaderClasses())  # CRLF, headers folded at 78, RFC 2047 for non-ASCII
 MAX_LINE_OCTETS = 998               # RFC 5322 2.1.1, excluding the CRLF
 _BREAKS_AND_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _SPACES = re.compile(r"\s{2,}")
@@ -35,6 +57,10 @@ def single_line(value: str) -> str:
     Stripping (not rejecting) is deliberate here: the contact import already
     rejects such names, and a stray one must not stop a whole batch of notices.
     """
+    if value.isprintable() and "  " not in value:
+        # Nothing to replace: printable text has no control, break or separator but the ASCII
+        # space, so no run of whitespace either. Saves two regex passes per value per message.
+        return value.strip()
     return _SPACES.sub(" ", _BREAKS_AND_CONTROLS.sub(" ", value)).strip()
 
 
@@ -109,11 +135,32 @@ def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
     except (ValueError, UnicodeError) as err:
         raise NotifyError(f"message {msg.get('Message-ID', '(no Message-ID)')} cannot be serialised: "
                           f"{err}") from err
-    longest = max((len(line) for line in data.split(linesep.encode())), default=0)
+    longest = longest_line(data, linesep.encode())
     if longest > MAX_LINE_OCTETS:
         raise NotifyError(f"message {msg.get('Message-ID')} has a line of {longest} octets "
                           f"(limit {MAX_LINE_OCTETS})", hint="this is a bug: please report it")
     return data
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message already serialised (by notify.wire): the transports send `data` as it is."""
+
+    message_id: str
+    data: bytes        # CRLF line ends, every line within MAX_LINE_OCTETS
+
+
+def header_line(name: str, value: Any) -> bytes:
+    """One header exactly as `message_bytes` writes it (folded, CRLF-terminated, 7-bit).
+
+    The same header object and fold call the generator uses, so a message
+    assembled from these lines (notify.wire) matches a serialised EmailMessage.
+    """
+    return POLICY.header_factory(name, value).fold(policy=POLICY).encode("ascii", "surrogateescape")
+
+
+def longest_line(data: bytes, linesep: bytes = b"\r\n") -> int:
+    return max(map(len, data.split(linesep)), default=0)  # map(len): no Python frame per line
 
 
 class _Addressee(Protocol):

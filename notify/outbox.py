@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from .errors import OutboxError
-from .message import message_bytes
-from .transport import Delivery, Outcome, Phase
+from .message import Outgoing, message_bytes
+from .transport import Delivery, Outcome, Phase, Withheld
 
 
 class MaildirOutbox:
@@ -37,17 +38,24 @@ class MaildirOutbox:
             raise OutboxError(f"cannot create the Maildir outbox {self.directory}: {err.strerror}",
                               hint="check notify.outbox and the directory's permissions") from err
 
-    def path_for(self, message: EmailMessage) -> Path:
+    def path_for(self, message: EmailMessage | Outgoing) -> Path:
         """Where this message lives in `new/` (the name depends only on its Message-ID)."""
         return self.directory / "new" / self._name(message)
 
-    def send(self, message: EmailMessage, recipient: str) -> Outcome:
+    def send(self, message: EmailMessage | Outgoing, recipient: str, *,
+             ready: Callable[[], bool] | None = None, idle: Callable[[], None] | None = None) -> Outcome:
+        """File the message. `ready` is asked before it is written (if it says no: Withheld, no file);
+        `idle` is never called, as nothing is awaited."""
         name = self._name(message)
         target = self.directory / "new" / name
         if target.exists() or self._in_cur(name):
             return Outcome(Delivery.SENT, Phase.OUTBOX, None, f"already in outbox as {target}")
-        # LF line ends: the local convention for Maildir files; SMTP's CRLF is for the wire.
-        data = message_bytes(message, linesep="\n")
+        if ready is not None and not ready():
+            raise Withheld(recipient)
+        # LF line ends: the local convention for Maildir files; SMTP's CRLF is for the wire. (An
+        # Outgoing has no bare CR or LF, so swapping its line ends gives what linesep="\n" writes.)
+        data = (message.data.replace(b"\r\n", b"\n") if isinstance(message, Outgoing)
+                else message_bytes(message, linesep="\n"))
         staging = self.directory / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
         try:
             with open(staging, "xb") as handle:
@@ -80,8 +88,8 @@ class MaildirOutbox:
         self.close()
 
     @staticmethod
-    def _name(message: EmailMessage) -> str:
-        message_id = message.get("Message-ID")
+    def _name(message: EmailMessage | Outgoing) -> str:
+        message_id = message.message_id if isinstance(message, Outgoing) else message.get("Message-ID")
         if not message_id:
             raise OutboxError("message has no Message-ID, so its outbox file cannot be named",
                               hint="build messages with notify.message.build_message")

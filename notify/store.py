@@ -209,9 +209,11 @@ def _notice(row: object) -> NoticeRecord:
     return NoticeRecord(**{c.name: getattr(row, c.name) for c in notices.columns})
 
 
-def _delivery(row: object) -> DeliveryRecord:
-    names = DeliveryRecord.__dataclass_fields__
-    return DeliveryRecord(**{name: getattr(row, name) for name in names})
+_DELIVERY_COLUMNS = [deliveries.c[name] for name in DeliveryRecord.__dataclass_fields__]
+
+
+def _delivery(row: Sequence[object]) -> DeliveryRecord:
+    return DeliveryRecord(*row)  # type: ignore[arg-type]  # select(*_DELIVERY_COLUMNS): fields in order
 
 
 def get_notice(conn: Connection, notice_id: int) -> NoticeRecord | None:
@@ -272,8 +274,8 @@ def counts(conn: Connection, notice_list: Sequence[NoticeRecord]) -> dict[int, C
 def rows_in(conn: Connection, notice_id: int, states: Iterable[str], *,
             emails: Iterable[str] | None = None, limit: int | None = None) -> list[DeliveryRecord]:
     """A notice's rows in the given states, in recipient order (the order they were frozen in)."""
-    query = select(deliveries).where(deliveries.c.notice_id == notice_id,
-                                     deliveries.c.state.in_([str(s) for s in states]))
+    query = select(*_DELIVERY_COLUMNS).where(deliveries.c.notice_id == notice_id,
+                                             deliveries.c.state.in_([str(s) for s in states]))
     if emails is not None:
         query = query.where(deliveries.c.email_key.in_([e.strip().lower() for e in emails]))
     query = query.order_by(deliveries.c.id)
@@ -283,39 +285,39 @@ def rows_in(conn: Connection, notice_id: int, states: Iterable[str], *,
 
 
 def get_delivery(conn: Connection, delivery_id: int) -> DeliveryRecord | None:
-    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    row = conn.execute(select(*_DELIVERY_COLUMNS).where(deliveries.c.id == delivery_id)).first()
     return _delivery(row) if row else None
 
 
 def find_recipient(conn: Connection, notice_id: int, email: str) -> DeliveryRecord | None:
-    row = conn.execute(select(deliveries).where(deliveries.c.notice_id == notice_id,
-                                                deliveries.c.email_key == email.strip().lower())).first()
+    key = email.strip().lower()
+    row = conn.execute(select(*_DELIVERY_COLUMNS).where(deliveries.c.notice_id == notice_id,
+                                                        deliveries.c.email_key == key)).first()
     return _delivery(row) if row else None
 
 
-# The two statements of every attempt, built once: constructing them per message cost more than
-# running them (the ledger's share of a send should stay well under the SMTP round trip).
-_CLAIM = (update(deliveries)
-          .where(deliveries.c.id == bindparam("did"), deliveries.c.state.in_([s.value for s in TO_SEND]))
-          .values(state=State.SENDING.value, run_id=bindparam("run"), updated_at=bindparam("now")))
-_SETTLE = (update(deliveries).where(deliveries.c.id == bindparam("did"))
-           .values(state=bindparam("new_state"), attempts=deliveries.c.attempts + bindparam("tries"),
-                   code=bindparam("reply_code"), reply=bindparam("reply_text"), phase=bindparam("at_phase"),
-                   next_attempt_at=bindparam("retry_at"), last_attempt_at=bindparam("now"),
-                   sent_at=bindparam("sent"), updated_at=bindparam("now")))
+# The statements of every attempt, built once (building them per message cost more than running them).
+CLAIM = (update(deliveries)
+         .where(deliveries.c.id == bindparam("did"),
+                # one bind per state, not an expanding IN: the statement then compiles once for good
+                deliveries.c.state.in_([bindparam(f"to_send_{i}", s.value) for i, s in enumerate(TO_SEND)]))
+         .values(state=State.SENDING.value, run_id=bindparam("run"), updated_at=bindparam("now")))
+SETTLE = (update(deliveries).where(deliveries.c.id == bindparam("did"))
+          .values(state=bindparam("new_state"), attempts=deliveries.c.attempts + bindparam("tries"),
+                  code=bindparam("reply_code"), reply=bindparam("reply_text"), phase=bindparam("at_phase"),
+                  next_attempt_at=bindparam("retry_at"), last_attempt_at=bindparam("now"),
+                  sent_at=bindparam("sent"), updated_at=bindparam("now")))
+HEARTBEAT = update(notice_runs).where(notice_runs.c.id == bindparam("run")).values(
+    heartbeat_at=bindparam("now"))
+
+
+def claim_params(delivery_id: int, run_id: int, now: datetime) -> dict[str, object]:
+    return {"did": delivery_id, "run": run_id, "now": now}
 
 
 def claim(conn: Connection, delivery_id: int, run_id: int, now: datetime) -> bool:
     """Take a row for an attempt; False if another run took or settled it meanwhile."""
-    return conn.execute(_CLAIM, {"did": delivery_id, "run": run_id, "now": now}).rowcount == 1
-
-
-def settle(conn: Connection, delivery_id: int, state: State, now: datetime, *, attempts: int,
-           code: int | None, reply: str, phase: str | None, next_attempt_at: datetime | None = None,
-           sent_at: datetime | None = None) -> None:
-    conn.execute(_SETTLE, {"did": delivery_id, "new_state": state.value, "tries": attempts,
-                           "reply_code": code, "reply_text": reply, "at_phase": phase,
-                           "retry_at": next_attempt_at, "now": now, "sent": sent_at})
+    return conn.execute(CLAIM, claim_params(delivery_id, run_id, now)).rowcount == 1
 
 
 def set_state(conn: Connection, delivery_ids: Sequence[int], state: State, now: datetime, *,
@@ -385,7 +387,7 @@ def start_run(conn: Connection, notice_id: int, host: str, pid: int, transport: 
 
 
 def heartbeat(conn: Connection, run_id: int, now: datetime) -> None:
-    conn.execute(update(notice_runs).where(notice_runs.c.id == run_id).values(heartbeat_at=now))
+    conn.execute(HEARTBEAT, {"run": run_id, "now": now})
 
 
 def finish_run(conn: Connection, run_id: int, result: str, now: datetime) -> None:

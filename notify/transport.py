@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from .settings import NotifySettings
+
+if TYPE_CHECKING:
+    from .message import Outgoing
 
 
 class Delivery(StrEnum):
@@ -92,6 +95,10 @@ def classify_reply(code: int, text: str, phase: Phase, attempts: int = 1) -> Out
     return Outcome(Delivery.TEMP_FAILED, phase, code, f"unexpected reply: {text}".strip(), attempts)
 
 
+class Withheld(Exception):
+    """The caller's `ready` said no: nothing of the message was handed over (not a failure)."""
+
+
 class Transport(Protocol):
     """Delivers one message to one envelope recipient and says exactly how it ended.
 
@@ -100,7 +107,15 @@ class Transport(Protocol):
     attempted, every row stays pending, and the batch should stop.
     """
 
-    def send(self, message: EmailMessage, recipient: str) -> Outcome: ...
+    def send(self, message: EmailMessage | Outgoing, recipient: str, *,
+             ready: Callable[[], bool] | None = None, idle: Callable[[], None] | None = None) -> Outcome:
+        """Deliver one message (an EmailMessage, or one already serialised by notify.wire).
+
+        Optional hooks let the caller work while the server does. `ready` is asked at most once,
+        before anything of the message is handed over; if it says no, nothing is, and Withheld is
+        raised. A transport that has nothing to wait for may not ask it at all. `idle` may be
+        called once the message is handed over, while its fate is awaited.
+        """
 
     def close(self) -> None: ...
 
