@@ -94,7 +94,7 @@ def test_the_sqlite_reader_and_the_ledger_give_the_same_rows(project: Project) -
     finally:
         ledger.close()
     assert through_sqlite == through_ledger
-    last, hosts, statuses, _, lock, no_lock, excluded, _, none = through_sqlite
+    last, hosts, _, _, lock, no_lock, excluded, _, none = through_sqlite
     assert last.build_id == build and last.started_at.tzinfo is UTC  # type: ignore[attr-defined]
     assert [h.state for h in hosts] == ["verified"]  # type: ignore[attr-defined]
     assert lock is not None and lock.lease_until == now + timedelta(minutes=2)  # type: ignore[attr-defined]
