@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -778,18 +779,22 @@ class App:
 
     def tier_commit(self, channel: str) -> str | None:
         """The commit of the build running on the tier that serves `channel`, if one runs there."""
-        from releases.builds import get_build
-        from releases.deployments import host_statuses
+        from releases.buildview import newest_running
 
         tier = next((t for t in self.config.tiers if t.channel == channel), None)
         if tier is None:
             return None
-        with self.ledger.read() as conn:
-            running = {s.build_id for s in host_statuses(conn, tier.name) if s.build_id}
-            builds = [b for b in (get_build(conn, i) for i in running) if b]
-        if not builds:
-            return None
-        return max(builds, key=lambda b: b.created_at).commit  # a mixed tier: the newest build
+        with self.ledger_rows() as rows:
+            running = newest_running(rows, tier.name)  # a mixed tier: the newest build
+        return running.commit if running else None
+
+    @contextmanager
+    def ledger_rows(self, others: Mapping[str, int] | None = None) -> Iterator[Any]:
+        """Plain-SQL rows for one read (releases.tierview.reading): no SQLAlchemy on a SQLite ledger."""
+        from releases.tierview import reading
+
+        with reading(self.config.ledger_url, lambda: self.ledger, others) as rows:
+            yield rows
 
     def promotion_gates(self, build: Any, tier: str) -> list[Any]:
         """Every gate the build must pass to enter the tier: channels' gates plus the notice gates."""
@@ -811,15 +816,14 @@ class App:
 
     def tier_commit_before(self, channel: str, build_id: str) -> str | None:
         """The commit of the build that ran on the channel's tier before `build_id` arrived there."""
-        from releases.builds import get_build
-        from releases.deployments import build_before
+        from releases.buildview import build_before, get_build
 
         tier = next((t for t in self.config.tiers if t.channel == channel), None)
         if tier is None:
             return None
-        with self.ledger.read() as conn:
-            before = build_before(conn, tier.name, build_id)
-            found = get_build(conn, before) if before else None
+        with self.ledger_rows() as rows:
+            before = build_before(rows, tier.name, build_id)
+            found = get_build(rows, before) if before else None
         return found.commit if found else None
 
     def notice_notes(self, build: Any, audience: str) -> Any:

@@ -84,10 +84,10 @@ def _setup_show(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_show(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
-
     build = app.resolve_build(args.build)
     if args.draft:
+        from . import workflow
+
         if args.format == "json" or args.since:
             raise NotesError("--draft shows an edited text: it has no json form and no --since",
                                       hint="use --format md, html or text")
@@ -96,9 +96,11 @@ def cmd_show(app: Context, args: argparse.Namespace) -> int:
         text = workflow.render_markdown(current.draft.markdown if current.draft else generated.markdown,
                                         args.format)
     else:
-        generated = workflow.generate(app, build, args.audience, since=args.since)
+        from . import generation  # not workflow: its store and publishing side import SQLAlchemy and git
+
+        generated = generation.generate(app, build, args.audience, since=args.since)
         _remarks(app, generated.range.remarks)
-        text = workflow.render_generated(app, generated, args.format)
+        text = generation.render_generated(app, generated, args.format)
     # Straight to stdout, as pipeline's emit_json does: the notes are data, not Rich markup,
     # and Rich's console (what app.out.file would be) costs its import on every run.
     sys.stdout.write(text)

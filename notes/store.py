@@ -13,6 +13,7 @@ was approved when.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,13 +31,15 @@ from sqlalchemy import (
     Text,
     and_,
     select,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
+from . import ledgerview
 from .errors import NotesError
+from .ledgerview import SCHEMA_VERSION as SCHEMA_VERSION
+from .ledgerview import Approval, Rows, StoredCorrection
 from .model import Correction
-
-SCHEMA_VERSION = 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,19 +103,6 @@ approvals = Table(
 
 
 @dataclass(frozen=True)
-class StoredCorrection:
-    sha: str
-    skip: bool
-    skip_reason: str | None
-    text: str | None
-    updated_by: str
-    updated_at: datetime
-
-    def correction(self) -> Correction:
-        return Correction(skip=self.skip, reason=self.skip_reason or "", text=self.text)
-
-
-@dataclass(frozen=True)
 class Draft:
     build_id: str
     audience: str
@@ -123,39 +113,29 @@ class Draft:
     saved_at: datetime
 
 
-@dataclass(frozen=True)
-class Approval:
-    id: int
-    build_id: str
-    audience: str
-    markdown: str
-    notes_sha256: str
-    generated_sha256: str
-    since_commit: str | None
-    until_commit: str
-    from_draft: bool
-    approved_by: str
-    approved_at: datetime
-
-
 # ---------------------------------------------------------------- corrections
 
+def rows_of(conn: Connection) -> Rows:
+    """notes.ledgerview's queries run through the ledger's SQLAlchemy connection (any database)."""
+
+    def rows(sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]:
+        return list(conn.execute(text(sql), dict(params or {})).mappings())
+
+    return rows
+
+
 def list_corrections(conn: Connection) -> list[StoredCorrection]:
-    rows = conn.execute(select(corrections).order_by(corrections.c.updated_at, corrections.c.sha))
-    return [StoredCorrection(r.sha, bool(r.skip), r.skip_reason, r.text, r.updated_by, r.updated_at)
-            for r in rows]
+    return ledgerview.list_corrections(rows_of(conn))
 
 
 def correction_map(conn: Connection) -> dict[str, Correction]:
     """What `collect` applies: every stored correction by full commit id."""
-    return {c.sha: c.correction() for c in list_corrections(conn)}
+    return ledgerview.correction_map(rows_of(conn))
 
 
 def get_correction(conn: Connection, sha: str) -> StoredCorrection | None:
     r = conn.execute(select(corrections).where(corrections.c.sha == sha)).first()
-    if r is None:
-        return None
-    return StoredCorrection(r.sha, bool(r.skip), r.skip_reason, r.text, r.updated_by, r.updated_at)
+    return ledgerview.correction_of(r._mapping) if r is not None else None
 
 
 def put_correction(conn: Connection, sha: str, *, skip: bool, skip_reason: str | None, text: str | None,
@@ -197,10 +177,7 @@ def delete_draft(conn: Connection, build_id: str, audience: str) -> bool:
 # ---------------------------------------------------------------- approvals
 
 def latest_approval(conn: Connection, build_id: str, audience: str) -> Approval | None:
-    r = conn.execute(select(approvals).where(and_(approvals.c.build_id == build_id,
-                                                  approvals.c.audience == audience))
-                     .order_by(approvals.c.id.desc()).limit(1)).first()
-    return _approval(r) if r is not None else None
+    return ledgerview.latest_approval(rows_of(conn), build_id, audience)
 
 
 def add_approval(conn: Connection, *, build_id: str, audience: str, markdown: str, notes_sha256: str,
@@ -212,8 +189,3 @@ def add_approval(conn: Connection, *, build_id: str, audience: str, markdown: st
         from_draft=from_draft, approved_by=who, approved_at=at))
     return Approval(int(result.inserted_primary_key[0]), build_id, audience, markdown, notes_sha256,
                     generated_sha256, since_commit, until_commit, from_draft, who, at)
-
-
-def _approval(r: Any) -> Approval:
-    return Approval(r.id, r.build_id, r.audience, r.markdown, r.notes_sha256, r.generated_sha256,
-                    r.since_commit, r.until_commit, bool(r.from_draft), r.approved_by, r.approved_at)

@@ -12,53 +12,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from . import store
+from . import generation, store
 from .changelog import changelog_section
-from .collect import collect, one_line
+from .collect import one_line
 from .errors import CorrectionError, NotesError
-from .gitlog import GitGraph, iter_commits, resolve_commit
-from .model import ReleaseNotes
+from .generation import PRODUCTION, Generated, NotesApp, render_generated
+from .gitlog import resolve_commit
 from .plaintext import markdown_to_text
 from .publish import ChangelogResult, TagResult, commit_changelog, tag_release
-from .ranges import NotesRange, TierCommits, resolve_range
-from .render import Renderer, markdown_to_html, notes_sha256
+from .render import markdown_to_html, notes_sha256
 from .review import Review, ReviewError, ToApprove, already_approved, review, text_to_approve
-from .settings import NotesSettings, check_audience
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-PRODUCTION = "production"
 SHA_RE = re.compile(r"[0-9a-fA-F]{4,64}")
-CHANNEL_OF_TIER = {"production": "everyone", "staging": "beta"}
-
-
-class NotesApp(Protocol):
-    """What the notes workflow needs from pipeline's App."""
-
-    config: Any  # .repo (Path), .project_name, .branch
-    ledger: Any  # .write(), .read(), .record(conn, action, subject, reason=, detail=), .clock(), .actor.who
-
-    def tier_commit(self, channel: str) -> str | None: ...
-
-    def notes_settings(self) -> NotesSettings: ...
-
-    # Optional: tier_commit_before(channel, build_id) -> str | None, the commit of the build promoted
-    # to the channel's tier before `build_id` was. Used when present (see _tier_commits).
-
-
-@dataclass(frozen=True)
-class Generated:
-    """The notes generated now for one build and audience, and the range they cover."""
-
-    build_id: str
-    audience: str
-    range: NotesRange
-    notes: ReleaseNotes
-    markdown: str
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -95,46 +65,9 @@ class Published:
 
 def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: str | None = None,
              conn: Connection | None = None) -> Generated:
-    """The notes of `build` for `audience` as they would be generated now, stored corrections applied."""
-    check_audience(audience)
-    settings = app.notes_settings()
-    if conn is None:
-        with app.ledger.read() as reading:
-            return generate(app, build, audience, since=since, conn=reading)
-    fixes = store.correction_map(conn)
-    approval = store.latest_approval(conn, build.id, PRODUCTION)
-    repo = app.config.repo
-    tiers = _tier_commits(app, build)
-    span = resolve_range(GitGraph(repo), build.commit, audience, tiers, since=since,
-                         approved=approval is not None,
-                         approved_since=approval.since_commit if approval else None)
-    commits = iter_commits(repo, span.until, span.since, settings.paths)
-    notes = collect(commits, settings, audience, corrections=fixes, version=build.version,
-                    project=app.config.project_name, since=span.label, until=span.until[:7])
-    markdown = Renderer(settings.templates_dir).render(notes, "md")
-    return Generated(build.id, audience, span, notes, markdown, notes_sha256(markdown))
-
-
-def _tier_commits(app: NotesApp, build: Any) -> TierCommits:
-    """What runs on production and staging, and (when pipeline offers it) what ran there before the build."""
-    production = app.tier_commit(CHANNEL_OF_TIER["production"])
-    staging = app.tier_commit(CHANNEL_OF_TIER["staging"])
-    before = getattr(app, "tier_commit_before", None)
-    if before is None:
-        return TierCommits(production, staging)
-    return TierCommits(
-        production, staging,
-        production_before=before(CHANNEL_OF_TIER["production"], build.id) if production else None,
-        staging_before=before(CHANNEL_OF_TIER["staging"], build.id) if staging else None)
-
-
-def render_generated(app: NotesApp, generated: Generated, fmt: str) -> str:
-    """The generated notes in `fmt`; Markdown (and the HTML made from it) is the text `generate` made."""
-    if fmt == "md":
-        return generated.markdown  # rendered once already, for its sha256: no second rendering
-    if fmt == "html":
-        return markdown_to_html(generated.markdown)
-    return Renderer(app.notes_settings().templates_dir).render(generated.notes, fmt)
+    """notes.generation.generate, inside the caller's transaction when `conn` is given."""
+    rows = store.rows_of(conn) if conn is not None else None
+    return generation.generate(app, build, audience, since=since, rows=rows)
 
 
 def render_markdown(markdown: str, fmt: str) -> str:

@@ -7,7 +7,7 @@ import os
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from . import buildview
 from .artifact import ArtifactStore, pack_tar, tar_directory
+from .buildview import Build, build_of
+from .deployments import rows_of
 from .errors import BuildError
 from .gitrepo import AppRepo, ResolvedRef, run_build_command
 from .ledger import Ledger, UTCDateTime
@@ -62,30 +65,6 @@ def add_subject_column(conn: Connection) -> None:
 
 
 @dataclass(frozen=True)
-class Build:
-    id: str
-    version: str
-    build_number: int
-    commit: str
-    ref: str
-    branch: str | None
-    subject: str | None
-    sha256: str
-    size: int
-    build_command: str | None
-    created_by: str
-    created_at: datetime
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id, "version": self.version, "build_number": self.build_number,
-            "commit": self.commit, "ref": self.ref, "branch": self.branch, "subject": self.subject,
-            "sha256": self.sha256, "size": self.size, "build_command": self.build_command,
-            "created_by": self.created_by, "created_at": self.created_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
 class BuildOutcome:
     build: Build
     created: bool
@@ -105,30 +84,23 @@ class BuildRecipe:
 
 
 def _row_to_build(row: object) -> Build:
-    m = row._mapping
-    return Build(**{k: m[k] for k in Build.__dataclass_fields__})
+    return build_of(row._mapping)  # type: ignore[attr-defined]
 
 
 def list_builds(conn: Connection, limit: int | None = None) -> list[Build]:
-    query = select(builds).order_by(builds.c.created_at.desc(), builds.c.id.desc())
-    if limit:
-        query = query.limit(limit)
-    return [_row_to_build(r) for r in conn.execute(query)]
+    return buildview.list_builds(rows_of(conn), limit)
 
 
 def get_build(conn: Connection, build_id: str) -> Build | None:
-    row = conn.execute(select(builds).where(builds.c.id == build_id)).first()
-    return _row_to_build(row) if row else None
+    return buildview.get_build(rows_of(conn), build_id)
 
 
 def latest_build(conn: Connection) -> Build | None:
-    builds_ = list_builds(conn, limit=1)
-    return builds_[0] if builds_ else None
+    return buildview.latest_build(rows_of(conn))
 
 
 def find_by_sha_prefix(conn: Connection, prefix: str) -> list[Build]:
-    rows = conn.execute(select(builds).where(builds.c.sha256.like(f"{prefix.lower()}%")).limit(5))
-    return [_row_to_build(r) for r in rows]
+    return buildview.find_by_sha_prefix(rows_of(conn), prefix)
 
 
 def _existing(conn: Connection, source_key: str, version: Version) -> Build | None:

@@ -8,8 +8,7 @@ this package never imports channels or notify.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import ReleasesError
@@ -113,31 +112,31 @@ def released_versions(app: Context) -> list[Any]:
 
 def resolve_build(app: Context, spec: str) -> Any:
     """BUILD on the command line: a build id, a sha256 prefix, `latest`, or `@TIER`."""
-    from releases.builds import find_by_sha_prefix, get_build, latest_build
-    from releases.deployments import host_statuses
+    from releases.buildview import find_by_sha_prefix, get_build, latest_build
+    from releases.tierview import host_statuses
 
-    with app.ledger.read() as conn:
+    with reading(app) as rows:  # no SQLAlchemy on a SQLite ledger: resolving BUILD precedes most commands
         if spec == "latest":
-            build = latest_build(conn)
+            build = latest_build(rows)
             if build is None:
                 raise UnknownBuild("there are no builds yet", hint="run `quarterdeck build`")
             return build
         if spec.startswith("@"):
             tier = app.config.tier(spec[1:]).name
-            running = {s.build_id for s in host_statuses(conn, tier) if s.build_id}
+            running = {s.build_id for s in host_statuses(rows, tier) if s.build_id}
             if not running:
                 raise UnknownBuild(f"no build runs on {tier}")
             if len(running) > 1:
                 raise UnknownBuild(f"{tier} is mixed ({', '.join(sorted(running))}); name the build")
-            found = get_build(conn, running.pop())
+            found = get_build(rows, running.pop())
             if found is None:
                 raise UnknownBuild(f"the build running on {tier} is not in the ledger")
             return found
-        build = get_build(conn, spec)
+        build = get_build(rows, spec)
         if build is not None:
             return build
         if len(spec) >= 6 and all(c in "0123456789abcdefABCDEF" for c in spec):
-            matches = find_by_sha_prefix(conn, spec)
+            matches = find_by_sha_prefix(rows, spec)
             if len(matches) == 1:
                 return matches[0]
             if len(matches) > 1:
@@ -241,22 +240,14 @@ def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
                                                "command": lock.command, "holder": lock.holder}}
 
 
-@contextmanager
-def _tier_rows(app: Context) -> Iterator[Any]:
-    """releases.tierview's rows: straight through sqlite3 when the ledger allows, else the ledger.
+def reading(app: Context) -> Any:
+    """releases.tierview.reading for this app: sqlite3 when the ledger allows, else the ledger.
 
     Skipping SQLAlchemy halves the start-up of `status`, the command people and monitors run most.
     """
-    from releases.tierview import sqlite_rows
+    from releases.tierview import reading as rows_reading
 
-    with sqlite_rows(app.config.ledger_url) as rows:
-        if rows is not None:
-            yield rows
-            return
-    from releases.deployments import rows_of
-
-    with app.ledger.read() as conn:
-        yield rows_of(conn)
+    return rows_reading(app.config.ledger_url, lambda: app.ledger)
 
 
 def cmd_status(app: Context, args: argparse.Namespace) -> int:
@@ -264,7 +255,7 @@ def cmd_status(app: Context, args: argparse.Namespace) -> int:
 
     cfg = app.config
     now = app.clock()
-    with _tier_rows(app) as rows:
+    with reading(app) as rows:
         states = {(s.tier, s.host): s for s in host_statuses(rows)}
         excluded = active_exclusions(rows)
         tiers = [_tier_status(rows, tier, states, excluded, now) for tier in cfg.tiers]

@@ -33,7 +33,8 @@ from sqlalchemy import (
     text,
 )
 
-from . import tierview
+from . import buildview, tierview
+from .buildview import PROMOTIONS
 from .errors import LockError, ReleasesError
 from .ledger import Ledger, UTCDateTime
 from .tierview import Deployment, HostProgress, HostStatus, Lock
@@ -110,7 +111,6 @@ exclusions = Table(
 
 HOST_STATES = ("pending", "uploading", "switched", "verified", "rolled-back", "failed", "excluded",
                "not-started", "cancelled")
-PROMOTIONS = ("promote", "resume")  # the kinds that put a build on a tier for the first time
 _MOVES_CURRENT = ("switched", "verified", "rolled-back", "failed")
 
 
@@ -275,19 +275,7 @@ def builds_released_on(conn: Connection, tier: str) -> list[str]:
 
 
 def build_before(conn: Connection, tier: str, build_id: str) -> str | None:
-    """The build promoted to the tier before `build_id` was (last) promoted there: what a rollback returns to.
-
-    Walking promotions, not rollbacks, means rolling back twice goes two releases back.
-    """
-    rows = conn.execute(select(deployments.c.build_id).where(_succeeded(None, tier))
-                        .order_by(deployments.c.id.desc())).scalars()
-    seen = False
-    for candidate in rows:
-        if candidate == build_id:
-            seen = True
-        elif seen:
-            return str(candidate)
-    return None
+    return buildview.build_before(rows_of(conn), tier, build_id)
 
 
 # ---------------------------------------------------------------- locks

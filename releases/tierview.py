@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,17 +159,20 @@ def sqlite_path(url: str) -> Path | None:
 
 
 @contextmanager
-def sqlite_rows(url: str) -> Iterator[Rows | None]:
+def sqlite_rows(url: str, others: Mapping[str, int] | None = None) -> Iterator[Rows | None]:
     """Rows read in one snapshot of a SQLite ledger, or None when the full ledger must open it.
 
     None when the URL is not a plain SQLite file, the file does not exist yet,
-    or its releases schema is not the current one: opening through
-    releases.ledger creates or upgrades it, which a reader must not do.
+    or its releases schema (or any schema named in `others`, component ->
+    version, for a reader of other packages' tables) is not the current one:
+    opening through releases.ledger creates or upgrades it, which a reader
+    must not do.
     """
     path = sqlite_path(url)
     if path is None or not path.is_file():
         yield None
         return
+    wanted = {"releases": RELEASES_SCHEMA_VERSION, **(others or {})}
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         conn.row_factory = sqlite3.Row
@@ -179,9 +182,28 @@ def sqlite_rows(url: str) -> Iterator[Rows | None]:
             return conn.execute(sql, dict(params or {})).fetchall()  # type: ignore[return-value]
 
         try:
-            version = rows("SELECT version FROM schema_versions WHERE component = 'releases'")
+            found = {r["component"]: r["version"]
+                     for r in rows("SELECT component, version FROM schema_versions")}
         except sqlite3.DatabaseError:
-            version = []
-        yield rows if version and version[0]["version"] == RELEASES_SCHEMA_VERSION else None
+            found = {}
+        yield rows if all(found.get(name) == version for name, version in wanted.items()) else None
     finally:
         conn.close()
+
+
+@contextmanager
+def reading(url: str, ledger: Callable[[], Any], others: Mapping[str, int] | None = None) -> Iterator[Rows]:
+    """Rows for one read: straight through sqlite3 when the ledger allows (see `sqlite_rows`),
+    else through `ledger()`'s SQLAlchemy connection, which any database and schema can take.
+
+    Commands that only read (status, and resolving BUILD for notes show) then
+    never import SQLAlchemy on a SQLite ledger.
+    """
+    with sqlite_rows(url, others) as rows:
+        if rows is not None:
+            yield rows
+            return
+    from .deployments import rows_of
+
+    with ledger().read() as conn:
+        yield rows_of(conn)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,37 +19,17 @@ from releases.tierview import (
     sqlite_rows,
 )
 from tests.conftest import Project
+from tests.support.fresh import modules_after
 
 DATA = Path(__file__).parent.parent / "data"
-HEAVY = ("sqlalchemy", "jinja2", "git", "fabric", "paramiko", "markdown", "nh3", "css_inline")
-ROOT = Path(pipeline.__file__).resolve().parent
 
 
 def _ledger_url(project: Project) -> str:
     return f"sqlite:///{project.root / '.quarterdeck' / 'ledger.db'}"
 
 
-def _modules_after(argv: list[str], cwd: Path) -> tuple[dict[str, object], str]:
-    """Run the CLI in a fresh interpreter; return which heavy modules it imported, and its output."""
-    script = ("import io, json, sys, contextlib\n"
-              "import pipeline\n"
-              "out = io.StringIO()\n"
-              "with contextlib.redirect_stdout(out):\n"
-              "    try:\n"
-              "        code = pipeline.main(sys.argv[1:])\n"
-              "    except SystemExit as exit:\n"
-              "        code = exit.code\n"
-              f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
-              "sys.stderr.write(json.dumps({'code': code, 'heavy': heavy}))\n"
-              "sys.stdout.write(out.getvalue())\n")
-    done = subprocess.run([sys.executable, "-c", script, *argv], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
-                          timeout=60)
-    return json.loads(done.stderr.strip().splitlines()[-1]), done.stdout
-
-
 def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
-    report, out = _modules_after(["--help"], tmp_path)
+    report, out = modules_after(["--help"], tmp_path)
     assert report == {"code": 0, "heavy": []}
     assert "promote" in out and "notice" in out and "notes" in out
 
@@ -60,7 +38,7 @@ def test_status_reads_a_sqlite_ledger_without_sqlalchemy_and_agrees_with_it(proj
     build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
     project.ok("promote", build, "--to", "dev", "--yes")
     in_process = project.ok("status", "--json").json()
-    report, out = _modules_after(["--config", str(project.config), "status", "--json"], project.root)
+    report, out = modules_after(["--config", str(project.config), "status", "--json"], project.root)
     assert report == {"code": 0, "heavy": []}
     fresh = json.loads(out)
     assert fresh == in_process

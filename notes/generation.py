@@ -1,0 +1,113 @@
+"""Generating a build's notes: the range, the commits, the corrections, the Markdown.
+
+Apart from notes.workflow (edits, approvals, publishing) because `notes show`
+needs only this: it reads the ledger through plain-SQL rows
+(notes.ledgerview) and imports neither SQLAlchemy nor the publishing side,
+which kept its fixed cost above raw `git log`'s (issue 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import ledgerview
+from .collect import collect
+from .gitlog import GitGraph, iter_commits
+from .ledgerview import Rows
+from .model import ReleaseNotes
+from .ranges import NotesRange, TierCommits, resolve_range
+from .render import Renderer, markdown_to_html, notes_sha256
+from .settings import NotesSettings, check_audience
+
+PRODUCTION = "production"
+CHANNEL_OF_TIER = {"production": "everyone", "staging": "beta"}
+
+
+class NotesApp(Protocol):
+    """What the notes workflow needs from pipeline's App."""
+
+    config: Any  # .repo (Path), .project_name, .branch
+    ledger: Any  # .write(), .read(), .record(conn, action, subject, reason=, detail=), .clock(), .actor.who
+
+    def tier_commit(self, channel: str) -> str | None: ...
+
+    def notes_settings(self) -> NotesSettings: ...
+
+    # Optional: tier_commit_before(channel, build_id) -> str | None, the commit of the build promoted
+    # to the channel's tier before `build_id` was. Used when present (see _tier_commits).
+    # Optional: ledger_rows(others) -> context manager of Rows, plain-SQL reads with the schemas
+    # named in `others` ({component: version}) current. Used when present (see `reading`).
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The notes generated now for one build and audience, and the range they cover."""
+
+    build_id: str
+    audience: str
+    range: NotesRange
+    notes: ReleaseNotes
+    markdown: str
+    sha256: str
+
+
+def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: str | None = None,
+             rows: Rows | None = None) -> Generated:
+    """The notes of `build` for `audience` as they would be generated now, stored corrections applied."""
+    check_audience(audience)
+    settings = app.notes_settings()
+    if rows is None:
+        with reading(app) as read:
+            return generate(app, build, audience, since=since, rows=read)
+    fixes = ledgerview.correction_map(rows)
+    approval = ledgerview.latest_approval(rows, build.id, PRODUCTION)
+    repo = app.config.repo
+    tiers = _tier_commits(app, build)
+    span = resolve_range(GitGraph(repo), build.commit, audience, tiers, since=since,
+                         approved=approval is not None,
+                         approved_since=approval.since_commit if approval else None)
+    commits = iter_commits(repo, span.until, span.since, settings.paths)
+    notes = collect(commits, settings, audience, corrections=fixes, version=build.version,
+                    project=app.config.project_name, since=span.label, until=span.until[:7])
+    markdown = Renderer(settings.templates_dir).render(notes, "md")
+    return Generated(build.id, audience, span, notes, markdown, notes_sha256(markdown))
+
+
+@contextmanager
+def reading(app: NotesApp) -> Iterator[Rows]:
+    """Rows for one read of the notes tables: the app's plain-SQL reader when it has one, else the
+    ledger's SQLAlchemy connection."""
+    rows_of_app = getattr(app, "ledger_rows", None)
+    if rows_of_app is not None:
+        with rows_of_app({"notes": ledgerview.SCHEMA_VERSION}) as rows:
+            yield rows
+        return
+    from .store import rows_of
+
+    with app.ledger.read() as conn:
+        yield rows_of(conn)
+
+
+def _tier_commits(app: NotesApp, build: Any) -> TierCommits:
+    """What runs on production and staging, and (when pipeline offers it) what ran there before the build."""
+    production = app.tier_commit(CHANNEL_OF_TIER["production"])
+    staging = app.tier_commit(CHANNEL_OF_TIER["staging"])
+    before = getattr(app, "tier_commit_before", None)
+    if before is None:
+        return TierCommits(production, staging)
+    return TierCommits(
+        production, staging,
+        production_before=before(CHANNEL_OF_TIER["production"], build.id) if production else None,
+        staging_before=before(CHANNEL_OF_TIER["staging"], build.id) if staging else None)
+
+
+def render_generated(app: NotesApp, generated: Generated, fmt: str) -> str:
+    """The generated notes in `fmt`; Markdown (and the HTML made from it) is the text `generate` made."""
+    if fmt == "md":
+        return generated.markdown  # rendered once already, for its sha256: no second rendering
+    if fmt == "html":
+        return markdown_to_html(generated.markdown)
+    return Renderer(app.notes_settings().templates_dir).render(generated.notes, fmt)
