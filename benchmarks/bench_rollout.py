@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ from benchmarks.common import WORK, Result, quarterdeck
 HOSTS = 8
 ARTIFACT_MIB = 50
 ROUNDS = 2
+SETTLE = 0.5  # seconds for sshd to reap a finished session before its CPU is read
 STEPS = ("connect", "upload", "verify", "unpack", "switch", "health-check")
 
 
@@ -80,7 +82,9 @@ def _prepare_template(root: Path) -> tuple[Path, str]:
 
 
 def _timed_promote(root: Path, template: Path, cluster: object, servers: list[object], parallel: int,
-                   label: str) -> float:
+                   label: str) -> tuple[float, float, float]:
+    """Wall seconds of one `quarterdeck promote`, with the CPU seconds of its process tree (the
+    client: quarterdeck and its ssh children) and of the sshd hosts (daemons and their sessions)."""
     project = root / label
     shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(template, project, symlinks=True)
@@ -91,10 +95,13 @@ def _timed_promote(root: Path, template: Path, cluster: object, servers: list[ob
         urls.append(cluster.url(server, deploy))  # type: ignore[attr-defined]
     config = project / "quarterdeck.toml"
     write_config(config, cluster, urls, parallel)
+    hosts_before, client_before = _hosts_cpu(cluster), _children_cpu()
     start = time.perf_counter()
     done = subprocess.run([*quarterdeck(), "--config", str(config), "promote", "latest", "--to", "dev",
                            "--yes", "--json"], capture_output=True, text=True, cwd=project)
     elapsed = time.perf_counter() - start
+    time.sleep(SETTLE)  # let the hosts' sessions end and be reaped, so that their CPU is counted
+    client, hosts = _children_cpu() - client_before, _hosts_cpu(cluster) - hosts_before
     if done.returncode != 0:
         raise RuntimeError(f"promote ({label}) failed: {done.stderr[-1500:]} {done.stdout[-1500:]}")
     for server in servers:
@@ -102,7 +109,7 @@ def _timed_promote(root: Path, template: Path, cluster: object, servers: list[ob
         if current.stat().st_size != ARTIFACT_MIB * 1024 * 1024:
             raise RuntimeError(f"{label}: {current} is not the 50 MB file")
     shutil.rmtree(project / "hosts", ignore_errors=True)
-    return elapsed
+    return elapsed, client, hosts
 
 
 def _breakdown(root: Path, template: Path, cluster: object, servers: list[object],
@@ -127,12 +134,15 @@ def _breakdown(root: Path, template: Path, cluster: object, servers: list[object
                               strict_host_keys=True, connect_timeout=10)
     target = TierTarget("dev", tuple(hosts), parallel=parallel,
                         commands=Commands(health_check="test -f VERSION"), connect=connect)
-    busy = _busy_seconds()
+    busy, client, hosts = _busy_seconds(), _own_cpu() + _children_cpu(), _hosts_cpu(cluster)
     result = roll_out(DeployPlan(target, "bench+b1", artifact), prune=False)
     busy = _busy_seconds() - busy
+    time.sleep(SETTLE)
+    client, hosts = _own_cpu() + _children_cpu() - client, _hosts_cpu(cluster) - hosts
     if not result.ok:
         raise RuntimeError(f"direct roll_out failed: {[h.error for h in result.hosts]}")
-    steps: dict[str, float] = {"total": round(result.seconds, 3), "machine_cpu": round(busy, 2)}
+    steps: dict[str, float] = {"total": round(result.seconds, 3), "machine_cpu": round(busy, 2),
+                               "client_cpu": round(client, 2), "hosts_cpu": round(hosts, 2)}
     for step in STEPS:
         steps[step] = round(statistics.mean(h.seconds(step) for h in result.hosts), 3)
     shutil.rmtree(root / f"direct-{parallel}", ignore_errors=True)
@@ -145,6 +155,32 @@ def _busy_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     idle = int(fields[3]) + int(fields[4])
     return (sum(int(f) for f in fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished, reaped children (and theirs): a promote run and its
+    ssh clients once it has returned."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _hosts_cpu(cluster: object) -> float:
+    """CPU seconds of the sshd daemons, with their finished sessions and what those ran (sha256,
+    tar, python3), read from /proc/PID/stat (utime, stime, cutime, cstime). A session still
+    running is not counted until it ends, so read this after the rollout."""
+    ticks = 0
+    for server in cluster.servers:  # type: ignore[attr-defined]
+        process = server.process
+        if process is None:
+            continue
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run() -> Result:
@@ -166,11 +202,18 @@ def run() -> Result:
             fleet.append(_timed_promote(root, template, cluster, servers, HOSTS, "fleet"))
         one = _breakdown(root, template, cluster, servers[:1], 1)
         eight = _breakdown(root, template, cluster, servers, HOSTS)
-    ratio = min(fleet) / min(solo)
+    best_solo, best_fleet = min(solo), min(fleet)
+    ratio = best_fleet[0] / best_solo[0]
+    cores = os.cpu_count() or 1
     figures: dict[str, object] = {
-        "artifact_mib": round(size / 2**20, 1), "build": build_id,
-        "cores": os.cpu_count(),
-        "promote_1_host_s": round(min(solo), 2), "promote_8_hosts_s": round(min(fleet), 2)}
+        "artifact_mib": round(size / 2**20, 1), "build": build_id, "cores": cores,
+        "promote_1_host_s": round(best_solo[0], 2), "promote_8_hosts_s": round(best_fleet[0], 2),
+        "promote_1_host_client_cpu_s": round(best_solo[1], 2),
+        "promote_1_host_hosts_cpu_s": round(best_solo[2], 2),
+        "promote_8_hosts_client_cpu_s": round(best_fleet[1], 2),
+        "promote_8_hosts_hosts_cpu_s": round(best_fleet[2], 2),
+        # The least the 8-host run can take on this machine if every core were busy all along:
+        "cpu_floor_8_hosts_s": round((best_fleet[1] + best_fleet[2]) / cores, 2)}
     figures.update({f"direct_1_{k}_s": v for k, v in one.items()})
     figures.update({f"direct_8_{k}_s": v for k, v in eight.items()})
     return Result("rollout", "<= 1.5x one host (8 hosts, parallel = 8, 50 MB)", ratio, 1.5, figures=figures)
