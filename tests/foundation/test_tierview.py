@@ -102,3 +102,15 @@ def test_no_ledger_yet_and_other_databases_take_the_ledger_path(tmp_path: Path) 
     for url in ("postgresql://rm@127.0.0.1/ledger", "sqlite://", f"sqlite:///{tmp_path}/x.db?mode=ro"):
         with sqlite_rows(url) as fast:
             assert fast is None
+
+
+def test_a_misspelt_command_still_lists_every_command(tmp_path: Path, capsys: object) -> None:
+    """Only the chosen command's parser is built; a name that is no command gets the whole list."""
+    code = pipeline.main(["statu"])
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert code == 2
+    assert "invalid choice: 'statu'" in err
+    for name in ("status", "promote", "notice", "notes", "calendar"):
+        assert f"'{name}'" in err
+    assert pipeline.main(["status", "--bogus"]) == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err  # type: ignore[attr-defined]
