@@ -104,7 +104,9 @@ class _Compiled:
         for name in names:
             bind = compiled.binds[name]
             default = None if bind.required else bind.value
-            self._args.append((name, bind.type.bind_processor(dialect), default))
+            # the processor SQLAlchemy itself runs: for a TypeDecorator, its own conversion and then the
+            # dialect's (SQLite stores times as text it formats; its driver's default adapter differs)
+            self._args.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect), default))
 
     def args(self, params: dict[str, object]) -> list[object]:
         get = params.get

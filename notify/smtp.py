@@ -36,7 +36,6 @@ from .transport import Delivery, Outcome, Phase, RateLimiter, Withheld, classify
 _ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+\Z")  # printable ASCII, no spaces or controls
 # local@domain made of atoms: smtplib.quoteaddr() gives "<address>" for these, after a full parse
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class _Interrupted(Exception):
@@ -340,9 +339,18 @@ def _data_command(conn: smtplib.SMTP) -> tuple[int, bytes]:
 
 
 def _data_payload(data: bytes) -> bytes:
-    """The message as SMTP data: leading dots doubled (RFC 5321 4.5.2), ended by CRLF . CRLF."""
-    if data.startswith(b".") or b"\n." in data:  # rare: the scan alone is cheaper than sub()
-        data = _LEADING_DOT.sub(b"..", data)
+    """The message as SMTP data: leading dots doubled (RFC 5321 4.5.2), ended by CRLF . CRLF.
+
+    A line starts at the beginning or after LF, so doubling the dot of every "\\n." (they cannot
+    overlap) and of a leading "." is what smtplib's `(?m)^\\.` substitution does. The regex
+    walked an 8 KB notice in ~60 µs, and notices do have such lines (a quoted-printable soft break
+    before a "."); `bytes.replace` takes ~5 µs, on the path between the server's reply to one
+    message and the MAIL FROM of the next.
+    """
+    if b"\n." in data:
+        data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
