@@ -6,15 +6,15 @@ per message): a pooled connection checked out and reset, BEGIN emitted
 through an event, an execution context built for each statement. The
 database work itself is ~0.1 ms.
 
-So on a SQLite ledger the run holds one connection, and the statements of
-notify.store (CLAIM, SETTLE, HEARTBEAT) are compiled once for it and run on
-its DB-API cursor, inside `BEGIN IMMEDIATE` … `COMMIT` as `Ledger.write()`
-would issue them (the ledger's engine sets the connection up the same way:
-WAL, busy timeout, transactions begun explicitly), with the column types'
-own bind processors. Same statements, same values, same transaction
-boundaries. Anything else (another database, a ledger without an engine, a
-connection set up differently) goes through `Ledger.write()`; so does a
-commit that fails directly, to be retried or to raise the ledger's own error.
+So on a SQLite ledger the run holds one connection (`Ledger.hold_sqlite`, set
+up as every ledger connection is), and the statements of notify.store
+(CLAIM, SETTLE, HEARTBEAT) are compiled once for it and run on its DB-API
+cursor, inside `BEGIN IMMEDIATE` … `COMMIT` as `Ledger.write()` would issue
+them, with the bind processors SQLAlchemy would run. Same statements, same
+values, same transaction boundaries, and each commit as durable (the ledger
+syncs at every commit). Anything else (another database or driver) goes
+through `Ledger.write()`; so does a commit that fails directly, to be
+retried or to raise the ledger's own error.
 """
 
 from __future__ import annotations
@@ -119,24 +119,21 @@ class _Direct:
 
     @classmethod
     def open(cls, ledger: Any) -> _Direct | None:
-        engine = getattr(ledger, "engine", None)
-        if engine is None or engine.dialect.name != "sqlite" or engine.dialect.paramstyle != "qmark":
-            return None
-        held = engine.connect()
-        raw = held.connection.driver_connection
-        if not isinstance(raw, sqlite3.Connection) or raw.isolation_level is not None or raw.in_transaction:
-            held.close()  # not set up as the ledger sets it up: leave it to Ledger.write()
+        hold = getattr(ledger, "hold_sqlite", None)
+        held = hold() if hold is not None else None
+        if held is None or held.dialect.paramstyle != "qmark":
+            if held is not None:
+                held.close()
             return None
         try:
-            statements = {s: _Compiled(s, engine.dialect) for s in (CLAIM, SETTLE, HEARTBEAT)}
+            statements = {s: _Compiled(s, held.dialect) for s in (CLAIM, SETTLE, HEARTBEAT)}
         except (ValueError, KeyError):
             held.close()
             return None
-        return cls(held, raw, statements)
+        return cls(held, statements)
 
-    def __init__(self, held: Connection, raw: sqlite3.Connection,
-                 statements: dict[ClauseElement, _Compiled]) -> None:
-        self._held, self._raw, self._statements = held, raw, statements
+    def __init__(self, held: Any, statements: dict[ClauseElement, _Compiled]) -> None:
+        self._held, self._raw, self._statements = held, held.dbapi, statements
 
     def run(self, steps: Sequence[tuple[ClauseElement, dict[str, object]]]) -> list[int] | None:
         """Row counts of the steps, committed; None if SQLite refused (nothing is committed then)."""

@@ -64,6 +64,15 @@ def test_sqlite_settings(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit survives a power cut
+    held = ledger.hold_sqlite()
+    assert held is not None
+    try:  # the connection a notice run holds is set up the same way, transactions left to the caller
+        assert held.dbapi.execute("PRAGMA synchronous").fetchone() == (2,)
+        assert held.dbapi.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert held.dbapi.isolation_level is None and not held.dbapi.in_transaction
+    finally:
+        held.close()
     ledger.close()
 
 
