@@ -84,7 +84,7 @@ def changes_of(raw: RawCommit) -> CommitChanges:
         revert = _revert_changes(raw.sha, text, header, cherry)
         if revert is not None:
             return revert
-    request = _request_number(header) if header.endswith(")") else None
+    request = request_number(header) if header.endswith(")") else None
     squashed = squash_changes(text) if "\n" in text else ()
     if squashed:
         return CommitChanges(sha=raw.sha, kind="squash", changes=squashed, header=header,
@@ -125,7 +125,7 @@ def squash_changes(text: str) -> tuple[ParsedCommit, ...]:
     Works on the whole cleaned message, not the parsed body: a plain line such as
     `fix: handle empty rows` at the end of a message also reads as a footer.
     """
-    if not _two_squash_candidates(text):
+    if not may_be_squash(text):
         return ()
     lines = text.split("\n")
     header, body_lines = lines[0], lines[1:]
@@ -143,7 +143,7 @@ def squash_changes(text: str) -> tuple[ParsedCommit, ...]:
     return tuple(changes)
 
 
-def _two_squash_candidates(text: str) -> bool:
+def may_be_squash(text: str) -> bool:
     """Whether two lines below the header might start squashed changes (see `_may_start_squash`).
 
     Most messages have no such line, let alone two: this look at the text
@@ -155,7 +155,7 @@ def _two_squash_candidates(text: str) -> bool:
         return False
     found = 0
     for line in text[start + 1:].split("\n"):
-        if _may_start_squash(line):
+        if ": " in line and _may_start_squash(line):  # a call only for the few lines with a ": "
             found += 1
             if found == 2:
                 return True
@@ -207,7 +207,7 @@ def _merge_changes(raw: RawCommit, text: str, header: str,
             return None
         # A merge commit whose message is itself a change (`git merge --no-ff -m "feat: …"`).
         return CommitChanges(sha=raw.sha, kind="merge", changes=_body_changes(text, strict=False),
-                             header=header, pull_request=_request_number(header), cherry_picked_from=cherry)
+                             header=header, pull_request=request_number(header), cherry_picked_from=cherry)
     body = text.split("\n", 1)[1] if "\n" in text else ""
     request: str | None = None
     if github is not None:
@@ -250,7 +250,7 @@ def _revert_changes(sha: str, text: str, header: str, cherry: tuple[str, ...]) -
         inner = trailers.description
     undone = _undone_change(inner, trailers)
     return CommitChanges(sha=sha, kind="revert", changes=(undone,), header=header,
-                         pull_request=_request_number(header), reverts=targets,
+                         pull_request=request_number(header), reverts=targets,
                          reverted_header=strip_request_text(inner), cherry_picked_from=cherry)
 
 
@@ -283,7 +283,7 @@ def _undone_change(inner: str, trailers: ParsedCommit) -> ParsedCommit:
                    breaking_description=None, description=description, conventional=True, **common)
 
 
-def _request_number(header: str) -> str | None:
+def request_number(header: str) -> str | None:
     if not header.endswith(")"):
         return None
     found = REQUEST_SUFFIX_RE.search(header)

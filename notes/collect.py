@@ -22,6 +22,12 @@ The order of decisions, each one a small step:
 8. Non-conventional messages are kept (Other changes), dropped, or make the
    whole run fail naming every offending commit, as the settings say; a
    reworded commit has been looked at by a person and always passes.
+
+How: one pass reads the range as git writes it (`notes.reading`), ordinary
+commits through the plain lane (`notes.plainlane`). When the range proves
+simple (one line of commits, no revert or cherry-pick), rules 2-4 have
+nothing to do and the drafts made while reading go straight to 5-8;
+otherwise `_collect_general` applies every rule to the whole range.
 """
 
 from __future__ import annotations
@@ -31,25 +37,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 
-from .changes import CommitChanges, changes_of
-from .commits import ParsedCommit, RawCommit, parse_header
-from .entries import (
-    Draft,
-    merge_duplicates,
-    merge_key,
-    one_line,
-    one_line_training,
-    sections_of,
-    upper_first,
-)
+from .batches import CommitBatch, batches_of
+from .changes import CommitChanges, changes_of, strip_request_text
+from .commits import RawCommit
+from .drafting import drafts_of, is_quiet, reader_text, resolve_corrections
+from .entries import EMPTY_TEXT, Draft, merge_duplicates, merge_key, one_line, sections_of, upper_first
 from .entries import ticket as ticket  # re-exported: part of this module's interface before the split
-from .errors import CorrectionError, NonConventionalError
+from .errors import NonConventionalError
 from .history import ShaIndex, absorbed_by, branch_commits, topo_ranks
 from .model import Correction, ReleaseNotes, Section, Skipped
+from .plainlane import QuietKey, plain_draft
+from .reading import RangeReading
 from .reverts import cancelled
 from .settings import CUSTOMER_AUDIENCES, NotesSettings, check_audience
 
-EMPTY_TEXT = "(no commit message)"
 MAX_LISTED_OFFENDERS = 20
 
 
@@ -79,7 +80,11 @@ def _gc_paused() -> Iterator[None]:
 
     Collecting makes several long-lived objects per commit and no cycles;
     with the collector on, each burst of allocations set off a pass over
-    everything made so far (~20% of the time on 100,000 commits).
+    everything made so far (~20% of the time on 100,000 commits). Afterwards
+    the objects made meanwhile (the notes, mostly) go straight to the oldest
+    generation (freeze, then unfreeze: two list splices) instead of being
+    traversed once as young objects when the collector is back on (~0.1 s on
+    100,000 commits); they are still collected like any other object.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -87,19 +92,49 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if not gc.get_freeze_count():  # (never unfreeze what a caller froze on purpose)
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
 def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: str,
-             corrections: Mapping[str, Correction]) -> tuple[tuple[Section, ...], tuple[Skipped, ...], int]:
-    """The sections, the skipped commits and the number of commits of the range."""
+             corrections: Mapping[str, Correction], *, lane: bool = True
+             ) -> tuple[tuple[Section, ...], tuple[Skipped, ...], int]:
+    """The sections, the skipped commits and the number of commits of the range.
+
+    One pass reads the range as git writes it (git log runs on another core
+    meanwhile), ordinary commits through the plain lane, the others through
+    the general path. What the range-wide rules need is proved once at the end
+    (`RangeReading.simple`): when no rule can apply, the drafts made while reading
+    are the answer; otherwise the general path decides for the whole range.
+    `lane=False` takes the general path for every commit (tests compare both).
+    """
+    batches = getattr(commits, "batches", None)  # a notes.gitlog.CommitLog gives columns directly
+    reading = RangeReading(settings, audience, corrections, lane=lane)
+    for batch in batches() if batches is not None else batches_of(commits):
+        reading.read(batch)
+    if reading.finish():
+        every, skipped, in_order = reading.drafts()
+        sections = _sections(every, in_order, reading.held, reading.quiet, settings, audience)
+        return sections, skipped, reading.count
+    raws = [batch.commit(k) for batch in reading.batches for k in range(len(batch))]
+    return _collect_general(raws, reading.changes, settings, audience, corrections)
+
+
+def _collect_general(raws: list[RawCommit], known: Mapping[int, CommitChanges], settings: NotesSettings,
+                     audience: str, corrections: Mapping[str, Correction]
+                     ) -> tuple[tuple[Section, ...], tuple[Skipped, ...], int]:
+    """Every rule over the whole range: merges, reverts, cherry-picks, corrections (see the module)."""
     by_sha: dict[str, RawCommit] = {}
     changes: dict[str, CommitChanges] = {}
     unusual: list[str] = []  # merges, reverts and cherry-picks: the only ones range-wide rules look at
-    for raw in commits:  # read as git writes: git log runs on another core meanwhile
+    unread: list[RawCommit] = []
+    for raw in raws:
         sha = raw.sha
         by_sha[sha] = raw
-        change = changes[sha] = changes_of(raw)
+        change = changes[sha] = known.get(len(unread)) or changes_of(raw)
+        unread.append(raw)
         if change.kind != "commit" or change.cherry_picked_from:
             unusual.append(sha)
     raws = list(by_sha.values())
@@ -148,10 +183,10 @@ def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: st
             later.append((sha, original))
             continue
         change = changes[sha]
-        if hold and correction is None and sha not in targets and _quiet(change.changes, internal_types):
+        if hold and correction is None and sha not in targets and is_quiet(change.changes, internal_types):
             held.append((sha, change, ranks[sha]))
             continue
-        drafts[sha] = _drafts_of(change, ranks[sha], settings, correction)
+        drafts[sha] = drafts_of(change, ranks[sha], settings, correction)
 
     for sha, target in later:
         target = owner.get(target, target)  # a pick of a branch commit joins that branch's merge
@@ -159,12 +194,19 @@ def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: st
             for parsed in changes[sha].changes:
                 drafts[target][0].absorb(parsed, sha)
         elif sha not in owner and not (target in fixes and fixes[target].skip):
-            drafts[sha] = _drafts_of(changes[sha], ranks[sha], settings, fixes.get(sha))
+            drafts[sha] = drafts_of(changes[sha], ranks[sha], settings, fixes.get(sha))
 
     every = [d for group in drafts.values() for d in group]
     in_order = not later  # drafted oldest first, each commit's changes in order
-    if held:
-        revived = _revived(held, every, settings)
+    return _sections(every, in_order, held, [], settings, audience), tuple(skipped), len(raws)
+
+
+def _sections(every: list[Draft], in_order: bool, held: list[tuple[str, CommitChanges, int]],
+              quiet: list[tuple[QuietKey, int, CommitBatch, int]], settings: NotesSettings, audience: str
+              ) -> tuple[Section, ...]:
+    """From every draft of the range (oldest first when `in_order`) to the sections readers see."""
+    if held or quiet:
+        revived = _revived(held, quiet, every, settings)
         every.extend(revived)
         in_order = in_order and not revived
     merged = merge_duplicates(every, in_order=in_order)
@@ -177,7 +219,7 @@ def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: st
             f"{len(offenders)} commit(s) in range do not follow Conventional Commits: {shown}{more}",
             hint="reword each with `quarterdeck notes reword SHA --text ...`, skip it, "
                  "or set [notes].non_conventional to keep or drop")
-    return sections, tuple(skipped), len(raws)
+    return sections
 
 
 def _oldest_first(ranks: Mapping[str, int]) -> list[str]:
@@ -189,21 +231,15 @@ def _oldest_first(ranks: Mapping[str, int]) -> list[str]:
     return order
 
 
-def _quiet(changes: tuple[ParsedCommit, ...], internal_types: frozenset[str]) -> bool:
-    """Every change of the commit is a non-breaking one of an internal type."""
-    if len(changes) == 1:  # nearly always: no generator for it
-        return not changes[0].breaking and changes[0].type in internal_types
-    return all(not parsed.breaking and parsed.type in internal_types for parsed in changes)
-
-
-def _revived(held: list[tuple[str, CommitChanges, int]], drafts: list[Draft],
-             settings: NotesSettings) -> list[Draft]:
+def _revived(held: list[tuple[str, CommitChanges, int]], quiet: list[tuple[QuietKey, int, CommitBatch, int]],
+             drafts: list[Draft], settings: NotesSettings) -> list[Draft]:
     """The drafts of held-back commits that duplicate a breaking change of an internal type.
 
     A held commit is quiet: alone, or merged with other quiet ones, its entry
     is internal. Only merged with a breaking duplicate (same type, scope and
     text) does it reach readers, and then it must be there with its id and
-    place, exactly as if it had never been held.
+    place, exactly as if it had never been held. `held` are those the general
+    path read, `quiet` those the plain lane read (by their type and scope only).
     """
     loud = {merge_key(d.type, d.scope, d.text) for d in drafts
             if d.breaking and settings.is_internal_type(d.type)}
@@ -211,30 +247,24 @@ def _revived(held: list[tuple[str, CommitChanges, int]], drafts: list[Draft],
         return []
     scoped = {(ctype, scope) for ctype, scope, _ in loud}  # a cheaper first look than the whole key
     revived: list[Draft] = []
+    for (ctype, scope, description), rank, batch, k in quiet:
+        if (ctype, scope) not in scoped:
+            continue
+        if description.endswith(")"):  # what `_strip_request` and `_reader_text` make of it
+            description = strip_request_text(description) or description
+        if (ctype, scope, upper_first(one_line(description) or EMPTY_TEXT).lower()) in loud:
+            draft = plain_draft(batch.shas[k], batch.messages[k], rank, frozenset())
+            if draft is None:  # trailers the lane does not read (tickets, training)
+                revived.extend(drafts_of(changes_of(batch.commit(k)), rank, settings, None))
+            else:
+                revived.append(draft)  # type: ignore[arg-type]  # with no quiet types, a Draft
     for _, change, rank in held:
         for p in change.changes:
             if ((p.type, (p.scope or "").lower()) in scoped
-                    and merge_key(p.type, p.scope, _reader_text(p, change)) in loud):
-                revived.extend(_drafts_of(change, rank, settings, None))
+                    and merge_key(p.type, p.scope, reader_text(p, change.is_revert)) in loud):
+                revived.extend(drafts_of(change, rank, settings, None))
                 break
     return revived
-
-
-def resolve_corrections(corrections: Mapping[str, Correction], index: ShaIndex) -> dict[str, Correction]:
-    """Corrections keyed by full commit id; ids of commits outside the range are ignored."""
-    resolved: dict[str, Correction] = {}
-    for key, correction in corrections.items():
-        matches = index.matches(key.strip().lower()) if len(key.strip()) >= 4 else []
-        if len(matches) > 1:
-            raise CorrectionError(f"correction for {key!r} matches several commits in range: "
-                                  f"{', '.join(m[:12] for m in matches)}",
-                                  hint="store the correction under the full commit id")
-        if matches:
-            if not correction.skip and not (correction.text or "").strip():
-                raise CorrectionError(f"correction for {key} has neither skip nor text",
-                                      hint="reword with a non-empty --text, or skip the commit")
-            resolved[matches[0]] = correction
-    return resolved
 
 
 def _cherry_picked_original(change: CommitChanges, index: ShaIndex, sha: str) -> str | None:
@@ -243,63 +273,5 @@ def _cherry_picked_original(change: CommitChanges, index: ShaIndex, sha: str) ->
         if full is not None and full != sha:
             return full
     return None
-
-
-def _drafts_of(change: CommitChanges, rank: int, settings: NotesSettings,
-               correction: Correction | None) -> list[Draft]:
-    if correction is None and len(change.changes) == 1:  # nearly always
-        return [_draft(change.changes[0], change, rank, 0)]
-    drafts = [_draft(parsed, change, rank, n) for n, parsed in enumerate(change.changes)]
-    if correction is None or correction.text is None or not drafts:
-        return drafts
-    text = one_line(correction.text)
-    first = drafts[0]
-    for other in drafts[1:]:
-        first.absorb(_as_parsed(other), change.sha)
-    first.reworded = True
-    fields = parse_header(text)
-    if fields is not None:
-        first.type, first.scope, bang, description = fields
-        first.text = upper_first(description)
-        first.conventional = True
-        first.breaking = first.breaking or bang
-    else:
-        first.text = text
-    return [first]
-
-
-def _as_parsed(draft: Draft) -> ParsedCommit:
-    return ParsedCommit(header=draft.text, type=draft.type, scope=draft.scope, breaking=draft.breaking,
-                        breaking_description="\n\n".join(draft.actions) or None, description=draft.text,
-                        body="", footers=(), conventional=draft.conventional,
-                        tickets=tuple(draft.tickets), training=draft.training, internal=draft.internal)
-
-
-def _reader_text(parsed: ParsedCommit, change: CommitChanges, description: str | None = None) -> str:
-    """What readers see for a change: its release note, else its description (a revert says so)."""
-    if parsed.release_note:
-        return one_line(parsed.release_note)
-    if description is None:
-        description = one_line(parsed.description) or EMPTY_TEXT
-    if parsed.type == "revert" and change.is_revert:
-        return f"Reverted: {upper_first(description)}"
-    return upper_first(description)
-
-
-def _draft(parsed: ParsedCommit, change: CommitChanges, rank: int, position: int) -> Draft:
-    description = one_line(parsed.description) or EMPTY_TEXT
-    if parsed.release_note or parsed.type == "revert":
-        text = _reader_text(parsed, change, description)
-    else:
-        text = upper_first(description)  # what _reader_text comes to for nearly every change
-    actions: list[str] = []
-    if parsed.breaking and parsed.breaking_description:
-        note = one_line(parsed.breaking_description)
-        if note.lower() != description.lower():
-            actions.append(note)
-    training = parsed.training
-    return Draft(rank, position, parsed.type, parsed.scope, text, parsed.breaking, actions,
-                  one_line_training(training) if training else training, list(parsed.tickets),
-                  [change.sha], change.pull_request, parsed.conventional, parsed.internal)
 
 

@@ -15,14 +15,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from .batches import FIELDS, CommitBatch, batches_of, commit_of_fields
 from .commits import RawCommit
 from .errors import GitError
 
 # Fields: sha, parents, author name, author email, committer time, raw message.
 # None of the first five can contain NUL, and git cannot print a NUL inside a
 # message, so NUL separates fields and (with -z) commits without ambiguity.
-LOG_FORMAT = "%H%x00%P%x00%an%x00%ae%x00%ct%x00%B"
-FIELDS = 6
+LOG_FORMAT = "%H%x00%P%x00%an%x00%ae%x00%ct%x00%B"  # the FIELDS of notes.batches
 CHUNK = 1 << 20
 
 
@@ -67,13 +67,64 @@ def log_command(repo: Path, until: str, since: str | None = None, paths: Sequenc
 
 
 def iter_commits(repo: Path, until: str, since: str | None = None,
-                 paths: Sequence[str] = ()) -> Iterator[RawCommit]:
+                 paths: Sequence[str] = ()) -> CommitLog:
     """Commits reachable from `until` and not from `since` (all ancestors when None), newest first.
 
     With `paths`, only commits touching them (git's default history
     simplification); merges that changed nothing there are left out, so their
-    branch commits are listed on their own.
+    branch commits are listed on their own. Nothing runs until the result is read.
     """
+    return CommitLog(repo, until, since, paths)
+
+
+class CommitLog(Iterator[RawCommit]):
+    """The commits of one range as `git log` streams them: RawCommit by RawCommit, or (`batches`)
+    as CommitBatch columns, which `collect` reads without making a RawCommit per commit.
+
+    Either way git runs only once the reading starts, and is ended if the reader stops early.
+    """
+
+    def __init__(self, repo: Path, until: str, since: str | None, paths: Sequence[str]) -> None:
+        self._args = (repo, until, since, tuple(paths))
+        self._commits: Iterator[RawCommit] | None = None
+
+    def __next__(self) -> RawCommit:
+        if self._commits is None:
+            self._commits = self._each_commit()
+        return next(self._commits)
+
+    def close(self) -> None:
+        """Stop reading: git is ended (as a generator's close would)."""
+        if self._commits is not None:
+            self._commits.close()  # type: ignore[attr-defined]  # a generator
+
+    def batches(self) -> Iterator[CommitBatch]:
+        """The commits not read yet, in batches: one per chunk of git's output."""
+        if self._commits is not None:
+            return batches_of(self._commits)  # already read commit by commit: the rest, in batches
+        self._commits = iter(())
+        return self._each_batch()
+
+    def _each_commit(self) -> Iterator[RawCommit]:
+        runs = _field_runs(*self._args)
+        try:
+            for fields, count in runs:
+                yield from _commits(fields, count)
+        finally:
+            runs.close()
+
+    def _each_batch(self) -> Iterator[CommitBatch]:
+        runs = _field_runs(*self._args)
+        try:
+            for fields, count in runs:
+                yield CommitBatch.from_fields(fields, count)
+        finally:
+            runs.close()
+
+
+def _field_runs(repo: Path, until: str, since: str | None,
+                paths: Sequence[str]) -> Iterator[tuple[list[str], int]]:
+    """The fields of the range's commits as `split_log_chunks` gives them, from one `git log`."""
     until_sha = resolve_commit(repo, until, "range end")
     since_sha = resolve_commit(repo, since, "range start") if since is not None else None
     for path in paths:
@@ -92,7 +143,7 @@ def iter_commits(repo: Path, until: str, since: str | None = None,
         assert stdout is not None  # Popen was given stdout=PIPE
         _widen_pipe(stdout.fileno())
         try:
-            yield from parse_log_stream(iter(lambda: stdout.read(CHUNK), b""))
+            yield from split_log_chunks(iter(lambda: stdout.read(CHUNK), b""))
         finally:
             if proc.poll() is None:
                 proc.kill()  # the caller stopped early; git has nothing more to tell us
@@ -118,7 +169,19 @@ def _widen_pipe(fd: int) -> None:
 
 
 def parse_log_stream(chunks: Iterable[bytes]) -> Iterator[RawCommit]:
-    """Split `git log -z` output produced with LOG_FORMAT into commits, chunk by chunk.
+    """Split `git log -z` output produced with LOG_FORMAT into commits, chunk by chunk."""
+    for fields, count in split_log_chunks(chunks):
+        yield from _commits(fields, count)
+
+
+def parse_log_batches(chunks: Iterable[bytes]) -> Iterator[CommitBatch]:
+    """The same commits as `parse_log_stream`, as one CommitBatch per chunk."""
+    for fields, count in split_log_chunks(chunks):
+        yield CommitBatch.from_fields(fields, count)
+
+
+def split_log_chunks(chunks: Iterable[bytes]) -> Iterator[tuple[list[str], int]]:
+    """Fields of whole commits, chunk by chunk: (fields, count), the first `count` being whole commits.
 
     Each chunk is cut at its last NUL, decoded in one call and split in one
     call: NUL is a single byte that no UTF-8 sequence contains, so decoding the
@@ -140,28 +203,15 @@ def parse_log_stream(chunks: Iterable[bytes]) -> Iterator[RawCommit]:
         usable = len(fields) - len(fields) % FIELDS
         pending = fields[usable:]
         if usable:
-            yield from _commits(fields, usable)
+            yield fields, usable
     pending.append(tail.decode("utf-8", "replace"))
     if len(pending) >= FIELDS:
-        yield from _commits(pending, len(pending) - len(pending) % FIELDS)
+        yield pending, len(pending) - len(pending) % FIELDS
 
 
 def _commits(fields: list[str], count: int) -> Iterator[RawCommit]:
-    new = RawCommit.__new__
-    each = iter(fields[:count] if count < len(fields) else fields)
-    for sha, parents, name, email, when, message in zip(each, each, each, each, each, each, strict=False):
-        # Frozen dataclass construction by filling the instance dict directly: this loop
-        # runs once per commit of a quarter-long, 100,000-commit range, and six
-        # object.__setattr__ calls cost about three times as much as these stores.
-        commit = new(RawCommit)
-        values = commit.__dict__
-        values["sha"] = sha.lstrip("\n")
-        values["parents"] = tuple(parents.split())
-        values["author_name"] = name
-        values["author_email"] = email
-        values["committed_at"] = int(when) if when else 0
-        values["message"] = message
-        yield commit
+    for start in range(0, count, FIELDS):
+        yield commit_of_fields(fields, start)
 
 
 class GitGraph:

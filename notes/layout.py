@@ -56,7 +56,10 @@ def markdown(notes: ReleaseNotes) -> str:
         for entry in section.entries:
             scope = f"**{esc(entry.scope)}:** " if entry.scope else ""
             tickets = "".join([_md_ticket(t, esc) for t in entry.tickets]) if entry.tickets else ""
-            out.append(f"- {scope}{md_escape(entry.text)} (`{md_escape(entry.short_sha)}`{tickets})\n")
+            sha = entry.short_sha
+            if not (sha.isascii() and sha.isalnum()):  # a commit id never needs escaping: skip the call
+                sha = md_escape(sha)
+            out.append(f"- {scope}{md_escape(entry.text)} (`{sha}`{tickets})\n")
             if entry.action:
                 out.append(f"    - What to do: {md_escape(entry.action)}\n")
             if entry.training:

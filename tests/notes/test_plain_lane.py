@@ -1,0 +1,224 @@
+"""The plain lane and the one-pass reading give exactly what the general path gives (pure).
+
+`collect` reads ordinary commits through `notes.plainlane` and proves once per
+range that no range-wide rule applies (`notes.reading`); `_collect(..., lane=False)`
+takes the general path for every commit. Generated histories mix everything
+the lane must step aside for: merges, reverts, squashes, cherry-picks, every
+trailer, corrections, `\\r`, `#` lines, unicode, duplicates, clock skew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from notes.batches import CommitBatch
+from notes.collect import _collect
+from notes.commits import RawCommit
+from notes.entries import Draft, one_line, upper_first
+from notes.errors import NotesError
+from notes.gitlog import LOG_FORMAT, iter_commits, parse_log_batches
+from notes.model import Correction
+from notes.plainlane import plain_draft
+from notes.reading import RangeReading
+from notes.settings import AUDIENCES, NotesSettings
+
+from .gitrepo import GitRepo
+from .test_collect import chain
+from .test_properties import MESSAGES
+
+HEADERS = st.sampled_from([
+    "feat(rota): drag to swap shifts", "fix: keep night shifts", "chore: bump deps", "chore(API): Bump deps",
+    "perf(db)!: index visits", "docs: explain rota", "refactor: y", "test: z", "feat!: new login page",
+    "fix(ui): dark mode (#12)", "feat: chart (!7)", "Tidy the code", "FEAT(Ui):  spaced   words ",
+    "fix: iOS app", "fix: ünïcödé ✓ rota", "ci: cache", "revert: feat: chart",
+    "Revert \"fix: keep night shifts\"", "Reverting is hard", "Merge pull request #3 from org/x",
+    "Merge branch 'topic'", "security: patch", "feat(scope with: colon): x", "docs!: guide",
+    "chore: bump deps (#5)", "fix:no space", "x", "feat(): empty",
+])
+TRAILERS = st.sampled_from([
+    "Refs: HOS-1", "Refs: #12, HOS-2", "Refs: 0123456789abcdef", "Ticket: T-9", "tickets: a b",
+    "Signed-off-by: Dev <dev@example.org>", "Training: 10-minute video", "Training: no", "Training:",
+    "Audience: internal", "Release-note: Shown instead", "Release-note: NONE", "RELEASE-NOTES: loud",
+    "Release-note: spaced  \t out", "Training: two  spaces",
+    "BREAKING CHANGE: the export format changed", "BREAKING-CHANGE: x", "Reviewed-by: Z",
+    "Refs: HOS-3\n  continued", "Note #5", "This reverts commit 0000000000000000000000000000000000000001.",
+    "(cherry picked from commit 0000000000000000000000000000000000000002)",
+])
+BODIES = st.sampled_from([
+    "A body paragraph explaining the change.", "Note: body text that looks like a trailer.",
+    "* feat: one\n* fix(api): two", "- chore: a\n- docs: b", "feat: squashed\nfix: also", "fix!: one line",
+    "# a comment line", "# ------------------------ >8 ------------------------\nbelow",
+    "line one\r\nline two", "    indented code", "ünïcödé body ✓", "Refs in prose, training too", "",
+    "Refs: HOS-9\nwith a continuation line", "Training: in the body",
+])
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> str:
+    """Commit messages of the shapes the lane reads or must refuse."""
+    header = draw(HEADERS)
+    paragraphs = [header, *draw(st.lists(BODIES, max_size=2)),
+                  *draw(st.lists(TRAILERS, max_size=3).map(lambda t: ["\n".join(t)] if t else []))]
+    text = draw(st.sampled_from(["\n\n", "\n", "\n\n\n"])).join(paragraphs)
+    return draw(st.sampled_from(["", "\n", "\n\n", "  \n"])).join([text, ""]) if draw(st.booleans()) else text
+
+
+def _sha(n: int) -> str:
+    return hashlib.sha1(str(n).encode()).hexdigest()
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[RawCommit]:
+    """A commit graph, newest first: mostly a line, with merges, roots, picks, reverts and skewed order."""
+    count = draw(st.integers(1, 14))
+    mixed = draw(st.booleans())  # else a line of commits, as most ranges are: the lane's own ground
+    commits: list[RawCommit] = []
+    for n in range(count):
+        shape = draw(st.sampled_from(["line"] * 6 + ["merge", "root"])) if mixed else "line"
+        parents: tuple[str, ...] = ()
+        if n and shape == "line":
+            parents = (_sha(n - 1),)
+        elif n > 1 and shape == "merge":
+            parents = (_sha(n - 1), _sha(draw(st.integers(0, n - 2))))
+        message = draw(st.one_of(messages(), messages(), MESSAGES))
+        older = draw(st.integers(0, n - 1)) if n else None
+        if mixed and older is not None and draw(st.integers(0, 9)) == 0:  # a revert or a pick of an older one
+            message = draw(st.sampled_from([
+                f'Revert "x"\n\nThis reverts commit {_sha(older)}.', f"revert: x\n\nRefs: {_sha(older)[:9]}",
+                f"{message}\n\n(cherry picked from commit {_sha(older)})"]))
+        commits.append(RawCommit(sha=_sha(n), parents=parents, author_name="A", author_email="a@example.org",
+                                 committed_at=n, message=message))
+    newest_first = commits[::-1]
+    if mixed and len(newest_first) > 2 and draw(st.integers(0, 5)) == 0:  # clock skew: two commits swapped
+        i = draw(st.integers(0, len(newest_first) - 2))
+        newest_first[i], newest_first[i + 1] = newest_first[i + 1], newest_first[i]
+    return newest_first
+
+
+SETTINGS = st.sampled_from([
+    NotesSettings(), NotesSettings(ticket_url="https://t.example.org/{ticket}"),
+    NotesSettings(non_conventional="drop"), NotesSettings(non_conventional="fail"),
+    NotesSettings(internal_types=("chore", "docs", "feat", "revert")),
+])
+
+
+@st.composite
+def corrections(draw: st.DrawFn, commits: list[RawCommit]) -> dict[str, Correction]:
+    chosen = draw(st.lists(st.sampled_from(commits), max_size=2, unique=True))
+    fixes = {}
+    for commit in chosen:
+        key = commit.sha[:draw(st.sampled_from([4, 7, 40]))]
+        fixes[key] = draw(st.sampled_from([Correction(skip=True, reason="noise"), Correction(text="  "),
+                                           Correction(text="fix: reworded"), Correction(text="Plain words")]))
+    return fixes
+
+
+def both_paths(commits: object, raws: list[RawCommit], settings_: NotesSettings, audience: str,
+               fixes: dict[str, Correction]) -> None:
+    try:
+        general = _collect(raws, settings_, audience, fixes, lane=False)
+    except NotesError as err:
+        with pytest.raises(type(err)) as again:
+            _collect(commits, settings_, audience, fixes)  # type: ignore[arg-type]
+        assert str(again.value) == str(err)
+        return
+    assert _collect(commits, settings_, audience, fixes) == general  # type: ignore[arg-type]
+
+
+@given(histories(), SETTINGS, st.data())
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_the_lane_gives_what_the_general_path_gives_for_every_audience(
+        commits: list[RawCommit], settings_: NotesSettings, data: st.DataObject) -> None:
+    fixes = data.draw(st.one_of(st.just({}), corrections(commits)))
+    for audience in AUDIENCES:
+        both_paths(commits, commits, settings_, audience, fixes)
+
+
+class _Log:
+    """What notes.gitlog.CommitLog offers collect: batches cut from git's raw output."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
+
+    def batches(self) -> object:
+        return parse_log_batches(iter(self.chunks))
+
+
+@given(histories(), SETTINGS, st.integers(1, 400))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_batches_cut_from_git_output_give_the_same_notes(commits: list[RawCommit], settings_: NotesSettings,
+                                                         size: int) -> None:
+    commits = [c for c in commits if "\0" not in c.message]  # git cannot print a NUL inside a message
+    data = b"\0".join(
+        f"{c.sha}\0{' '.join(c.parents)}\0A\0a@example.org\0{c.committed_at}\0{c.message}".encode()
+        for c in commits)
+    assert LOG_FORMAT.count("%x00") == 5  # the six fields written above
+    for audience in AUDIENCES:
+        both_paths(_Log(data, size), commits, settings_, audience, {})
+
+
+def test_ordinary_commits_take_the_lane_and_a_plain_range_needs_no_second_pass() -> None:
+    quiet = frozenset({"chore", "docs"})
+    made = plain_draft("a" * 40, "feat(ui): dark mode (#12)\n\nWhy.\n\nRefs: HOS-1\nSigned-off-by: D <d@x>\n",
+                       3, quiet)
+    assert isinstance(made, Draft)
+    assert (made.type, made.scope, made.text, made.tickets, made.pull_request, made.rank) == (
+        "feat", "ui", "Dark mode", ["HOS-1"], "#12", 3)
+    assert plain_draft("a" * 40, "chore(API): bump\n\nRefs: X-1\n", 0, quiet) == ("chore", "api", "bump")
+    for refused in ("Merge branch 'x'", "Revert \"feat: x\"", "feat: x\n\nBREAKING CHANGE: y", "feat: x\r\n",
+                    "feat: x\n# comment", "feat: x\n\n* feat: a\n* fix: b", " feat: x",
+                    "fix: x\n\n(cherry picked from commit 0123456)", "feat: x\n\nRefs: A\n  B"):
+        assert plain_draft("a" * 40, refused, 0, quiet) is None, refused
+
+    reading = RangeReading(NotesSettings(), "production", {}, lane=True)
+    for batch in (CommitBatch.from_commits(chain("feat: a", "chore: b", "fix: c\n\nRefs: T-1")),):
+        reading.read(batch)
+    assert reading.finish() and not reading.changes  # no commit needed the general path
+    assert [d.text for d in reading.drafts()[0]] == ["A", "C"] and len(reading.quiet) == 1
+    merged = RangeReading(NotesSettings(), "production", {}, lane=True)
+    merged.read(CommitBatch.from_commits([RawCommit(_sha(2), (_sha(1), _sha(0)), "", "", 0, "feat: m"),
+                                          *chain("fix: b")]))
+    assert not merged.finish()  # a merge: the general path decides
+
+
+TEXTS = st.one_of(st.text(), st.text(st.sampled_from(list("abzAZ \t\n\xa0\u2028\u3000é1.-")), max_size=12))
+
+
+@given(TEXTS)
+@settings(max_examples=1000)
+def test_text_shortcuts_give_what_the_plain_definitions_give(text: str) -> None:
+    """entries.one_line and upper_first take shortcuts for the usual text (see their comments)."""
+    assert one_line(text) == " ".join(text.split())
+    end = text.find(" ")
+    first = text if end < 0 else text[:end]
+    lower_word = "a" <= text[:1] <= "z" and first.isascii() and first.isalpha() and first.islower()
+    assert upper_first(text) == (text[0].upper() + text[1:] if lower_word else text)
+
+
+def test_a_real_repository_read_in_batches_gives_the_general_notes(repo: GitRepo) -> None:
+    """Through notes.gitlog's batches, on a real history: a line, then a merge, a revert and a pick."""
+    repo.commit("feat(ui): dark mode (#12)\n\nWhy.\n\nRefs: HOS-1\nSigned-off-by: D <d@example.org>\n")
+    repo.commit("chore: bump deps")
+    fix = repo.commit("fix: keep night shifts\n\nTraining: 5 minutes")
+    settings_ = NotesSettings(ticket_url="https://t.example.org/{ticket}")
+    lined = RangeReading(settings_, "production", {}, lane=True)
+    for batch in iter_commits(repo.path, "main").batches():
+        lined.read(batch)
+    assert lined.finish() and not lined.changes  # every commit through the lane
+    repo.branch("topic")
+    repo.commit("feat: on topic")
+    repo.checkout("main")
+    repo.revert(fix)
+    repo.cherry_pick(repo.head("topic"))
+    repo.merge("topic", "Merge branch 'topic'")
+    for audience in AUDIENCES:
+        general = _collect(list(iter_commits(repo.path, "main")), settings_, audience, {}, lane=False)
+        assert _collect(iter_commits(repo.path, "main"), settings_, audience, {}) == general
+        partly = iter_commits(repo.path, "main")
+        newest = next(partly)  # a log already read in part: the rest, in batches
+        rest = _collect(list(iter_commits(repo.path, "main"))[1:], settings_, audience, {}, lane=False)
+        assert _collect(partly, settings_, audience, {}) == rest and newest.message.startswith("Merge")
