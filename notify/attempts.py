@@ -6,14 +6,15 @@ server, and its outcome is settled after the reply, in the same commit that
 claims the next row, so at most one row is ever `sending`.
 
 That order is kept, but the work no longer waits for the server or the
-server for it. The commit (settle the previous row, claim this one) runs
-while the server works on this row's MAIL FROM: the transport sends the
-command, asks `ready`, then reads the reply, and DATA follows only after a
-yes. The next row's message is composed while the server works on this
-row's data (`idle`), before its reply is read. The server runs in a process
-of its own, so both overlap for real and no thread or GIL is involved. A
-crash before the commit lands leaves this row `pending`, with nothing handed
-over; the previous row is then `sending`, as it would have been before.
+server for it. The commit (settle the previous row, claim this one; synced
+to disk) runs while the server works on this row's MAIL FROM and RCPT TO:
+the transport sends MAIL FROM, starts `ready` on its worker thread (the
+SQLite driver releases the GIL while the disk syncs), and waits for the
+answer before DATA; a no ends the transaction with RSET. The next row's
+message is composed while the server works on this row's data (`idle`),
+before its reply is read. A crash before the commit lands leaves this row
+`pending`, with nothing handed over; the previous row is then `sending`, as
+it would have been before.
 """
 
 from __future__ import annotations
