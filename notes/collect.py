@@ -26,8 +26,11 @@ The order of decisions, each one a small step:
 How: one pass reads the range as git writes it (`notes.reading`), ordinary
 commits through the plain lane (`notes.plainlane`). When the range proves
 simple (one line of commits, no revert or cherry-pick), rules 2-4 have
-nothing to do and the drafts made while reading go straight to 5-8;
-otherwise `_collect_general` applies every rule to the whole range.
+nothing to do and the drafts made while reading go straight to 5-8.
+Otherwise (merged pull requests, reverts, picks) `notes.rangewide` applies
+rules 2-5 to the commits they concern and keeps the pass's drafts of all
+others; only when git's order is not a topological one (clock skew) does
+`_collect_general` apply every rule to the whole range.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from .errors import NonConventionalError
 from .history import ShaIndex, absorbed_by, branch_commits, topo_ranks
 from .model import Correction, ReleaseNotes, Section, Skipped
 from .plainlane import QuietKey, plain_draft
+from .rangewide import cherry_picked_original, mixed_drafts
 from .reading import RangeReading
 from .reverts import cancelled
 from .settings import CUSTOMER_AUDIENCES, NotesSettings, check_audience
@@ -107,7 +111,9 @@ def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: st
     meanwhile), ordinary commits through the plain lane, the others through
     the general path. What the range-wide rules need is proved once at the end
     (`RangeReading.simple`): when no rule can apply, the drafts made while reading
-    are the answer; otherwise the general path decides for the whole range.
+    are the answer; otherwise the rules run for the commits they concern
+    (`rangewide.mixed_drafts`), or, when that cannot rank the range, the
+    general path decides for the whole range.
     `lane=False` takes the general path for every commit (tests compare both).
     """
     batches = getattr(commits, "batches", None)  # a notes.gitlog.CommitLog gives columns directly
@@ -118,6 +124,13 @@ def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: st
         every, skipped, in_order = reading.drafts()
         sections = _sections(every, in_order, reading.held, reading.quiet, settings, audience)
         return sections, skipped, reading.count
+    if reading.lane:
+        aside = [rank for *_, rank in reading.aside]
+        mixed = mixed_drafts(reading.batches, reading.newest_first, reading.changes, aside, reading.held,
+                             reading.quiet, settings, audience, corrections)
+        if mixed is not None:
+            sections = _sections(mixed.every, True, mixed.held, mixed.quiet, settings, audience)
+            return sections, mixed.skipped, reading.count
     raws = [batch.commit(k) for batch in reading.batches for k in range(len(batch))]
     return _collect_general(raws, reading.changes, settings, audience, corrections)
 
@@ -153,7 +166,7 @@ def _collect_general(raws: list[RawCommit], known: Mapping[int, CommitChanges], 
                 if any(c.conventional for c in changes[sha].changes)}
     stepping_aside = {sha for sha, branch in branches.items() if sha not in speaking and branch}
     owner = absorbed_by(speaking, ranks)
-    picks = {change.sha: _cherry_picked_original(change, index, change.sha)
+    picks = {change.sha: cherry_picked_original(change, index, change.sha)
              for change in special if change.cherry_picked_from}
 
     # Customer audiences never see a non-breaking change of an internal type, unless a
@@ -265,13 +278,3 @@ def _revived(held: list[tuple[str, CommitChanges, int]], quiet: list[tuple[Quiet
                 revived.extend(drafts_of(change, rank, settings, None))
                 break
     return revived
-
-
-def _cherry_picked_original(change: CommitChanges, index: ShaIndex, sha: str) -> str | None:
-    for named in change.cherry_picked_from:
-        full = index.resolve(named)
-        if full is not None and full != sha:
-            return full
-    return None
-
-

@@ -6,7 +6,9 @@ range-wide rules of `collect` (merged branches, reverts, cherry-picks,
 corrections) need is proved once, for the whole range, not per commit:
 a range of one line of commits with no revert or cherry-pick in it leaves
 those rules nothing to do, and the drafts made while reading are the answer.
-Otherwise `collect` takes the general path over the whole range.
+Otherwise `notes.rangewide` applies them to the commits they concern, and
+keeps what this pass drafted for every other commit; merges are read here
+through the general path, as their body is their change.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class RangeReading:
     merged), no revert or cherry-pick is in it, and stored corrections name
     only commits that were kept aside for them. Then each commit's drafts are
     exactly what the general path would make for it; else `simple` turns
-    False and the general path reads the whole range again (reusing `changes`).
+    False and `notes.rangewide` decides from what was read here (reverts and
+    picks are read but not drafted: they are always decided there).
     """
 
     def __init__(self, settings: NotesSettings, audience: str, corrections: Mapping[str, Correction], *,
@@ -42,6 +45,7 @@ class RangeReading:
                             else frozenset[str]())
         # Commits whose id starts with a stored correction's key are drafted once all ids are known.
         self.prefixes = tuple({key.strip().lower() for key in corrections if len(key.strip()) >= 4})
+        self.lane = lane  # False: every commit through the general path (tests compare both)
         self.simple = lane
         self.batches: list[CommitBatch] = []
         self.count = 0
@@ -65,13 +69,18 @@ class RangeReading:
         if self._chain:
             self._chain = (parents[:-1] == shas[1:] and (not rank or self._last_parent == shas[0]))
         self._last_parent = parents[-1]
-        if self.simple and batch.has_merges():
+        merges: frozenset[int] = frozenset()
+        if batch.has_merges():
             self.simple = False
-        if not self.simple:
+            merges = frozenset(k for k, line in enumerate(parents) if " " in line)
+        if not self.lane:
             return  # the general path reads it at the end
         newest_first, quiet, prefixes = self.newest_first, self.quiet, self.prefixes
         quiet_types = self.quiet_types
         for k, (sha, message) in enumerate(zip(shas, batch.messages, strict=True)):
+            if merges and k in merges:
+                self._general(batch, k, rank + k)  # a merge: the general path reads its body
+                continue
             if prefixes and sha.lower().startswith(prefixes):
                 self.aside.append((len(newest_first), batch, k, rank + k))
                 newest_first.append(None)

@@ -138,6 +138,97 @@ def test_the_lane_gives_what_the_general_path_gives_for_every_audience(
         both_paths(commits, commits, settings_, audience, fixes)
 
 
+MERGE_TITLES = st.sampled_from([
+    "feat(rota): drag to swap shifts", "chore: bump deps", "fix: keep night shifts", "Update the rota page",
+    "feat!: new login page", "docs: explain rota", "fix(ui): dark mode (#12)", "",
+    "feat: chart\n\nRefs: HOS-7\nTraining: 5 minutes", "perf(db): index visits\n\nBREAKING CHANGE: reindex",
+])
+
+
+def _merge_message(draw: st.DrawFn, number: int, branch: str) -> str:
+    """What GitHub, GitLab or plain git write on a merge commit."""
+    title = draw(MERGE_TITLES)
+    return draw(st.sampled_from([
+        f"Merge pull request #{number} from org/{branch}\n\n{title}",
+        f"Merge pull request #{number} from org/{branch}\n\n{title}",
+        f"Merge branch '{branch}' into 'main'\n\n{title}\n\nSee merge request grp/app!{number}",
+        f"Merge branch '{branch}'", f"Merge branch 'main' into {branch}", f"feat: {branch} merged by hand",
+    ]))
+
+
+@st.composite
+def pull_request_histories(draw: st.DrawFn) -> list[RawCommit]:
+    """GitHub/GitLab flow, newest first: branches of a few commits merged (nested, octopus, main merged
+    back into a branch), direct commits, reverts (of merges too) and cherry-picks (of branch commits too)."""
+    made: list[RawCommit] = []
+
+    def add(parents: tuple[str, ...], message: str) -> str:
+        sha = _sha(1000 + len(made))
+        made.append(RawCommit(sha=sha, parents=parents, author_name="A", author_email="a@example.org",
+                              committed_at=len(made), message=message))
+        return sha
+
+    main = add((), draw(messages()))
+    branches: list[tuple[str, str | None]] = []  # open: (tip, the branch it forks from; None: main)
+    for number in range(draw(st.integers(1, 16))):
+        action = draw(st.sampled_from(["main", "open", "open", "work", "work", "work", "merge", "merge",
+                                       "nested", "octopus", "back", "revert", "pick"]))
+        older = draw(st.sampled_from(made)).sha
+        if action == "main":
+            main = add((main,), draw(st.one_of(messages(), messages(), MESSAGES)))
+        elif action == "open" or (action == "nested" and not branches):
+            branches.append((add((main,), draw(messages())), None))
+        elif action == "nested":
+            at = draw(st.integers(0, len(branches) - 1))
+            branches.append((add((branches[at][0],), draw(messages())), branches[at][0]))
+        elif action == "work" and branches:
+            at = draw(st.integers(0, len(branches) - 1))
+            branches[at] = (add((branches[at][0],), draw(messages())), branches[at][1])
+        elif action == "back" and branches:  # main merged into a branch to catch up
+            at = draw(st.integers(0, len(branches) - 1))
+            branches[at] = (add((branches[at][0], main), f"Merge branch 'main' into b{at}"), branches[at][1])
+        elif action == "merge" and branches:
+            tip, base = branches.pop(draw(st.integers(0, len(branches) - 1)))
+            into = main if base is None or draw(st.booleans()) else base
+            merged = add((into, tip), _merge_message(draw, number, f"b{number}"))
+            if into == main:
+                main = merged
+            else:
+                branches = [(merged if t == into else t, b) for t, b in branches]
+        elif action == "octopus" and len(branches) >= 2:
+            (one, _), (two, _) = branches.pop(), branches.pop()
+            main = add((main, one, two), f"Merge branches 'b1' and 'b2'\n\n{draw(MERGE_TITLES)}")
+        elif action == "revert":
+            main = add((main,), draw(st.sampled_from([
+                f'Revert "x"\n\nThis reverts commit {older}.', f"revert: x\n\nRefs: {older[:9]}",
+                'Revert "Merge pull request #1 from org/b1"', 'Revert "fix: keep night shifts"'])))
+        elif action == "pick":
+            main = add((main,), f"{draw(messages())}\n\n(cherry picked from commit {older})")
+    for tip, _ in branches:  # some branches stay open: their commits are not in the range
+        made = [c for c in made if c.sha != tip or draw(st.booleans())]
+    reachable = {main}
+    by_sha = {c.sha: c for c in made}
+    for commit in reversed(made):
+        if commit.sha in reachable:
+            reachable.update(commit.parents)
+    newest_first = [c for c in reversed(made) if c.sha in reachable and c.sha in by_sha]
+    if len(newest_first) > 2 and draw(st.integers(0, 9)) == 0:  # clock skew: two commits swapped
+        i = draw(st.integers(0, len(newest_first) - 2))
+        newest_first[i], newest_first[i + 1] = newest_first[i + 1], newest_first[i]
+    if draw(st.integers(0, 4)) == 0:  # a range that starts above the oldest commits
+        newest_first = newest_first[:draw(st.integers(1, len(newest_first)))]
+    return newest_first
+
+
+@given(pull_request_histories(), SETTINGS, st.data())
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_merge_heavy_ranges_give_what_the_general_path_gives_for_every_audience(
+        commits: list[RawCommit], settings_: NotesSettings, data: st.DataObject) -> None:
+    fixes = data.draw(st.one_of(st.just({}), corrections(commits)))
+    for audience in AUDIENCES:
+        both_paths(commits, commits, settings_, audience, fixes)
+
+
 class _Log:
     """What notes.gitlog.CommitLog offers collect: batches cut from git's raw output."""
 
@@ -222,3 +313,27 @@ def test_a_real_repository_read_in_batches_gives_the_general_notes(repo: GitRepo
         newest = next(partly)  # a log already read in part: the rest, in batches
         rest = _collect(list(iter_commits(repo.path, "main"))[1:], settings_, audience, {}, lane=False)
         assert _collect(partly, settings_, audience, {}) == rest and newest.message.startswith("Merge")
+
+
+def test_a_merged_pull_request_is_decided_without_reading_its_branch_again() -> None:
+    """Only the merge goes through the general path; its branch commits' lane drafts are absorbed."""
+    from notes.rangewide import mixed_drafts
+
+    base = RawCommit(_sha(0), (), "A", "a@example.org", 0, "feat: base")
+    one = RawCommit(_sha(1), (_sha(0),), "A", "a@example.org", 1, "fix: on branch\n\nRefs: HOS-4")
+    two = RawCommit(_sha(2), (_sha(1),), "A", "a@example.org", 2, "chore: tidy\n\nTraining: 5 minutes")
+    merge = RawCommit(_sha(3), (_sha(0), _sha(2)), "A", "a@example.org", 3,
+                      "Merge pull request #7 from org/b\n\nfeat(rota): swap shifts")
+    reading = RangeReading(NotesSettings(), "production", {}, lane=True)
+    reading.read(CommitBatch.from_commits([merge, two, one, base]))
+    assert not reading.finish() and list(reading.changes) == [0]  # the merge alone was read in full
+    mixed = mixed_drafts(reading.batches, reading.newest_first, reading.changes, [], reading.held,
+                         reading.quiet, NotesSettings(), "production", {})
+    assert mixed is not None
+    assert [(d.text, d.shas, d.tickets, d.training) for d in mixed.every] == [
+        ("Base", [_sha(0)], [], None), ("Swap shifts", [_sha(3), _sha(1), _sha(2)], ["HOS-4"], "5 minutes")]
+    skewed = RangeReading(NotesSettings(), "production", {}, lane=True)
+    skewed.read(CommitBatch.from_commits([merge, two, base, one]))  # a parent listed before its child
+    assert not skewed.finish()
+    assert mixed_drafts(skewed.batches, skewed.newest_first, skewed.changes, [], skewed.held, skewed.quiet,
+                        NotesSettings(), "production", {}) is None
