@@ -13,15 +13,7 @@ TYPES = ("feat", "fix", "chore", "perf", "docs", "refactor", "fix", "feat", "tes
 def commit_stream(count: int) -> bytes:
     chunks = []
     for n in range(1, count + 1):
-        kind = TYPES[n % len(TYPES)]
-        message = f"{kind}(mod{n % 40}): change number {n} to the clinical app\n"
-        if n % 3 == 0:
-            message += "\nA body paragraph explaining the change in a sentence or two.\n"
-        if n % 5 == 0:
-            message += f"\nRefs: HOS-{n}\nSigned-off-by: Dev <dev@example.org>\n"
-        if n % 997 == 0:
-            message += "\nBREAKING CHANGE: the export format changed\n"
-        data = message.encode()
+        data = _message(n).encode()
         content = f"{n}\n".encode()
         chunks.append(
             f"commit refs/heads/main\nmark :{n}\n"
