@@ -4,16 +4,25 @@
 Target at most 1.5x. The CLI is timed for the ratio; the per-step breakdown
 (upload, verify, unpack, switch, health) comes from `releases.rollout.roll_out`
 called directly, because the CLI reports only each host's total.
+
+A reference with nothing of Quarterdeck in it is timed too: the same host work
+(send the file with `ssh HOST 'cat > FILE'`, hash it, unpack it) done by OpenSSH
+and shell commands alone, to one host and to all eight at once. Its ratio is what
+this machine itself allows: the hosts are processes here, sharing the cores with
+the client, so eight hosts' work takes eight times the CPU of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -149,6 +158,44 @@ def _breakdown(root: Path, template: Path, cluster: object, servers: list[object
     return steps
 
 
+def _bare_ssh(root: Path, cluster: object, servers: list[object], artifact: Path) -> float:
+    """Wall seconds of the bare host work on every server at once: one `ssh` per host, nothing else."""
+    from releases.unpack import extract_argv
+
+    with contextlib.ExitStack() as stack:
+        procs = []
+        start = time.perf_counter()
+        for server in servers:
+            into = root / "bare" / server.name  # type: ignore[attr-defined]
+            shutil.rmtree(into, ignore_errors=True)
+            into.mkdir(parents=True)
+            file = into / "build.tar.gz"
+            command = (f"cat > {file} && openssl dgst -sha256 {file} >/dev/null && mkdir {into}/release && "
+                       + shlex.join(extract_argv(str(file), f"{into}/release")))
+            argv = ["ssh", "-T", "-x", "-a", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                    "-o", f"UserKnownHostsFile={cluster.known_hosts}",  # type: ignore[attr-defined]
+                    "-o", "Ciphers=aes128-gcm@openssh.com", "-o", "ControlPath=none",
+                    "-i", str(cluster.client_key), "-p", str(server.port),  # type: ignore[attr-defined]
+                    "-l", cluster.user, "127.0.0.1", command]  # type: ignore[attr-defined]
+            errors = stack.enter_context(tempfile.TemporaryFile())
+            data = stack.enter_context(artifact.open("rb"))
+            proc = subprocess.Popen(argv, stdin=data, stdout=subprocess.DEVNULL, stderr=errors)
+            procs.append((proc, errors))
+        codes = [proc.wait() for proc, _ in procs]
+        elapsed = time.perf_counter() - start
+        for code, (_, errors) in zip(codes, procs, strict=True):
+            if code != 0:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace")
+                raise RuntimeError(f"bare ssh reference failed ({code}): {said[-800:]}")
+    for server in servers:
+        blob = root / "bare" / server.name / "release" / "data" / "blob.bin"  # type: ignore[attr-defined]
+        if blob.stat().st_size != ARTIFACT_MIB * 1024 * 1024:
+            raise RuntimeError(f"bare ssh reference: {blob} is not the 50 MB file")
+    shutil.rmtree(root / "bare", ignore_errors=True)
+    return elapsed
+
+
 def _busy_seconds() -> float:
     """CPU seconds the whole machine spent busy (every process, every core), from /proc/stat: the
     client, the sshd servers and their sha256sum/tar children all run here on loopback."""
@@ -196,10 +243,13 @@ def run() -> Result:
     shutil.rmtree(cluster_dir, ignore_errors=True)
     with start_cluster(cluster_dir, HOSTS, sshd=sshd, keygen=keygen) as cluster:
         servers: list[object] = list(cluster.servers)
-        solo, fleet = [], []
+        solo, fleet, bare_solo, bare_fleet = [], [], [], []
+        artifact = next((template / ".quarterdeck" / "artifacts").glob("*.tar.gz"))
         for _ in range(ROUNDS):  # alternate, so drift on a noisy machine hits both
             solo.append(_timed_promote(root, template, cluster, servers[:1], 1, "solo"))
             fleet.append(_timed_promote(root, template, cluster, servers, HOSTS, "fleet"))
+            bare_solo.append(_bare_ssh(root, cluster, servers[:1], artifact))
+            bare_fleet.append(_bare_ssh(root, cluster, servers, artifact))
         one = _breakdown(root, template, cluster, servers[:1], 1)
         eight = _breakdown(root, template, cluster, servers, HOSTS)
     best_solo, best_fleet = min(solo), min(fleet)
@@ -213,7 +263,10 @@ def run() -> Result:
         "promote_8_hosts_client_cpu_s": round(best_fleet[1], 2),
         "promote_8_hosts_hosts_cpu_s": round(best_fleet[2], 2),
         # The least the 8-host run can take on this machine if every core were busy all along:
-        "cpu_floor_8_hosts_s": round((best_fleet[1] + best_fleet[2]) / cores, 2)}
+        "cpu_floor_8_hosts_s": round((best_fleet[1] + best_fleet[2]) / cores, 2),
+        # The same host work by OpenSSH and the shell alone: what this machine allows at all.
+        "bare_ssh_1_host_s": round(min(bare_solo), 2), "bare_ssh_8_hosts_s": round(min(bare_fleet), 2),
+        "bare_ssh_ratio": round(min(bare_fleet) / min(bare_solo), 2)}
     figures.update({f"direct_1_{k}_s": v for k, v in one.items()})
     figures.update({f"direct_8_{k}_s": v for k, v in eight.items()})
     return Result("rollout", "<= 1.5x one host (8 hosts, parallel = 8, 50 MB)", ratio, 1.5, figures=figures)
