@@ -32,7 +32,7 @@ from __future__ import annotations
 from .changes import may_be_squash, request_number, strip_request_text
 from .commits import (
     FOOTER_RE,
-    HEADER_RE,
+    HEADER_START_RE,
     Footer,
     _footer,
     _reader_trailers,
@@ -63,36 +63,40 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
             or "cherry picked from" in message):
         return None  # empty, something git's cleanup changes, or a cherry-pick
     end = message.find("\n")
-    header = (message if end < 0 else message[:end]).strip()
-    if header.startswith("Merge ") or (header[:1] in "Rr" and header[:6].lower() == "revert"):
+    if end < 0:
+        header, body = message.strip(), ""
+    else:
+        header, body = message[:end].strip(), message[end + 1:]
+    first = header[:1]
+    if (first == "M" and header.startswith("Merge ")) or (first in "Rr" and header[:6].lower() == "revert"):
         return None
-    body = "" if end < 0 else message[end + 1:]
-    lowered = body.lower() if body else ""
     if body and ("BREAKING" in body or (": " in body and may_be_squash(message))):
         return None  # breaking notes, or squashed changes
 
-    match = HEADER_RE.fullmatch(header)
+    match = HEADER_START_RE.match(header)  # a header is one line: HEADER_RE.fullmatch, a step shorter
     if match is None:
         ctype = scope = None
         bang = conventional = False
         description = header
     else:
-        ctype, scope, bang_mark, description = match.groups()
+        ctype, scope, bang_mark = match.groups()
         ctype = ctype.lower()
-        scope = scope.strip() or None if scope else None
+        if scope is not None:
+            scope = scope.strip() or None
         bang = bang_mark is not None
         conventional = True
-        description = description.strip()
+        description = header[match.end():]  # stripped already: it starts at a non-space, the header ends so
 
     if ctype in quiet_types and not bang:
-        if RELEASE_NOTE in lowered:
+        if body and RELEASE_NOTE in body.lower():
             return None  # it would change the text a breaking duplicate is matched by
         return ctype, (scope or "").lower(), description
-    request = request_number(header) if header.endswith(")") else None
-    if description.endswith(")"):
+    request = None
+    if header[-1:] == ")":  # (the description ends the header)
+        request = request_number(header)
         description = strip_request_text(description) or description
-    if lowered and ("refs" in lowered or "ticket" in lowered or "training" in lowered  # READER_TOKENS,
-                    or "audience" in lowered or RELEASE_NOTE in lowered):  # unrolled: no generator per commit
+    # A trailer line holds ": " or " #" (FOOTER_RE): a body with neither has no trailers to read.
+    if body and (":" in body or " #" in body) and _names_reader_token(body.lower()):
         footers = _trailer_block(message)
         if footers is None:
             return None
@@ -105,6 +109,12 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
     text = one_line(release_note) if release_note else upper_first(one_line(description) or EMPTY_TEXT)
     return Draft(rank, 0, ctype, scope, text, bang, [], training, tickets, [sha], request, conventional,
                  internal)
+
+
+def _names_reader_token(lowered: str) -> bool:
+    """READER_TOKENS, unrolled: no generator per commit."""
+    return ("refs" in lowered or "ticket" in lowered or "training" in lowered or "audience" in lowered
+            or RELEASE_NOTE in lowered)
 
 
 def _trailer_block(message: str) -> tuple[Footer, ...] | None:

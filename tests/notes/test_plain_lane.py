@@ -260,6 +260,9 @@ def test_ordinary_commits_take_the_lane_and_a_plain_range_needs_no_second_pass()
     assert (made.type, made.scope, made.text, made.tickets, made.pull_request, made.rank) == (
         "feat", "ui", "Dark mode", ["HOS-1"], "#12", 3)
     assert plain_draft("a" * 40, "chore(API): bump\n\nRefs: X-1\n", 0, quiet) == ("chore", "api", "bump")
+    # a reader token in prose, with no ": " or " #" anywhere below the header, is no trailer: still the lane
+    prose = plain_draft("a" * 40, "fix: tickets\n\nThe ticket refs in prose, training too.", 0, quiet)
+    assert isinstance(prose, Draft) and (prose.text, prose.tickets, prose.training) == ("Tickets", [], None)
     for refused in ("Merge branch 'x'", "Revert \"feat: x\"", "feat: x\n\nBREAKING CHANGE: y", "feat: x\r\n",
                     "feat: x\n# comment", "feat: x\n\n* feat: a\n* fix: b", " feat: x",
                     "fix: x\n\n(cherry picked from commit 0123456)", "feat: x\n\nRefs: A\n  B"):
