@@ -29,7 +29,6 @@ and would call 01:30 CDT and 01:30 CST equal.
 
 from __future__ import annotations
 
-import calendar as _stdcalendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -49,10 +48,16 @@ WallTime = Literal["normal", "skipped", "repeated"]
 
 
 def nth_weekday(year: int, month: int, weekday: int, week: int) -> date:
-    """The `week`-th `weekday` of a month (week -1: the last one); weeks 1-4 always exist."""
-    days = [week_row[weekday] for week_row in _stdcalendar.Calendar().monthdatescalendar(year, month)]
-    in_month = [day for day in days if day.month == month]
-    return in_month[week - 1] if week > 0 else in_month[-1]
+    """The `week`-th `weekday` of a month (week -1: the last one); weeks 1-4 always exist.
+
+    Day arithmetic rather than the stdlib calendar module, whose import (with
+    locale's) every `status` would pay for one date.
+    """
+    if week > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (week - 1))
+    last = (date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
 def wall_time_kind(naive: datetime, zone: ZoneInfo) -> WallTime:

@@ -167,6 +167,15 @@ def test_last_weekday_rules() -> None:
     assert not is_push_date(last_friday, date(2026, 8, 28))
 
 
+@given(st.integers(1900, 2200), st.integers(1, 12), st.integers(0, 6), st.sampled_from([1, 2, 3, 4, -1]))
+def test_nth_weekday_agrees_with_stdlib_calendar(year: int, month: int, weekday: int, week: int) -> None:
+    import calendar
+
+    listed = [day for row in calendar.Calendar().monthdatescalendar(year, month)
+              for day in row if day.month == month and day.weekday() == weekday]
+    assert nth_weekday(year, month, weekday, week) == (listed[week - 1] if week > 0 else listed[-1])
+
+
 def test_next_pushes_after_boundaries() -> None:
     nov = datetime(2026, 11, 14, 22, 0, tzinfo=CHICAGO)
     assert next_pushes(rule(), nov, 1)[0].date == date(2027, 2, 13)  # a window starting now is not "next"
