@@ -38,10 +38,11 @@ HEADER_RE = re.compile(
     r"(?P<bang>!)?"
     r": +(?P<description>\S.*)"
 )
-# HEADER_RE up to the description: on a header of one line (no "\n", so `.*` takes the rest) it
-# matches exactly where HEADER_RE fully matches, and the description is what follows it. It
-# saves the regex engine stepping through the description, character by character.
-HEADER_START_RE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)(?:\(([^()\r\n]*)\))?(!)?: +(?=\S)")
+# HEADER_RE matched at the start of a whole message whose first character is no space: it
+# matches exactly where HEADER_RE fully matches the message's first line stripped, and group 4
+# is the description with the line's trailing spaces. One call instead of finding the line,
+# slicing and stripping it, then matching it.
+HEADER_LINE_RE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)(?:\(([^()\r\n]*)\))?(!)?: +(?=\S)([^\n]*)")
 # One footer line. `Token:` with nothing after it is accepted (the value then
 # starts on the next line); `Token #value` is the spec's second separator.
 FOOTER_RE = re.compile(

@@ -32,7 +32,7 @@ from __future__ import annotations
 from .changes import may_be_squash, request_number, strip_request_text
 from .commits import (
     FOOTER_RE,
-    HEADER_START_RE,
+    HEADER_LINE_RE,
     Footer,
     _footer,
     _reader_trailers,
@@ -62,38 +62,40 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
     if (not message or message[0] == "#" or message[0].isspace() or "\r" in message or "\n#" in message
             or "cherry picked from" in message):
         return None  # empty, something git's cleanup changes, or a cherry-pick
-    end = message.find("\n")
-    if end < 0:
-        header, body = message.strip(), ""
-    else:
-        header, body = message[:end].strip(), message[end + 1:]
-    first = header[:1]
-    if (first == "M" and header.startswith("Merge ")) or (first in "Rr" and header[:6].lower() == "revert"):
-        return None
-    if body and ("BREAKING" in body or (": " in body and may_be_squash(message))):
-        return None  # breaking notes, or squashed changes
-
-    match = HEADER_START_RE.match(header)  # a header is one line: HEADER_RE.fullmatch, a step shorter
-    if match is None:
-        ctype = scope = None
-        bang = conventional = False
-        description = header
-    else:
-        ctype, scope, bang_mark = match.groups()
+    match = HEADER_LINE_RE.match(message)
+    if match is not None:  # a conventional header: neither "Merge …" nor, unless its type is, a revert
+        ctype, scope, bang_mark, description = match.groups()
+        if ctype[:6].lower() == "revert":
+            return None
+        end = match.end()
         ctype = ctype.lower()
         if scope is not None:
             scope = scope.strip() or None
         bang = bang_mark is not None
         conventional = True
-        description = header[match.end():]  # stripped already: it starts at a non-space, the header ends so
+        if description[-1].isspace():
+            description = description.rstrip()  # as the header is stripped
+    else:
+        end = message.find("\n")
+        if end < 0:
+            end = len(message)
+        header = message[:end].strip()
+        if header.startswith("Merge ") or (header[:1] in "Rr" and header[:6].lower() == "revert"):
+            return None
+        description = header
+        ctype = scope = None
+        bang = conventional = False
+    body = message[end + 1:]
+    if body and ("BREAKING" in body or (": " in body and may_be_squash(message))):
+        return None  # breaking notes, or squashed changes
 
     if ctype in quiet_types and not bang:
         if body and RELEASE_NOTE in body.lower():
             return None  # it would change the text a breaking duplicate is matched by
         return ctype, (scope or "").lower(), description
     request = None
-    if header[-1:] == ")":  # (the description ends the header)
-        request = request_number(header)
+    if description[-1] == ")":  # (the description ends the header)
+        request = request_number(message[:end].strip())
         description = strip_request_text(description) or description
     # A trailer line holds ": " or " #" (FOOTER_RE): a body with neither has no trailers to read.
     if body and (":" in body or " #" in body) and _names_reader_token(body.lower()):
