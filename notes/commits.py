@@ -262,11 +262,20 @@ def _split_regular(message: str) -> _Split | None:
     end = message.find("\n")
     if end < 0:
         return message.strip(), [], ""
-    body = "\n".join(map(str.rstrip, message[end + 1:].split("\n"))).strip("\n")
-    if not body:
-        return message[:end].strip(), [], ""
-    blocks = body.split("\n\n") if "\n\n\n" not in body else _BLANK_LINES_RE.split(body)
+    blocks = body_blocks(message[end + 1:])
     return message[:end].strip(), [block.split("\n") for block in blocks], "\n\n".join(blocks)
+
+
+def body_blocks(body: str) -> list[str]:
+    """The paragraphs of a regular message's body (what follows the header line), each one string.
+
+    Right-stripped lines joined again have a blank line exactly where a
+    paragraph ends, so one split on runs of blank lines finds them.
+    """
+    body = "\n".join(map(str.rstrip, body.split("\n"))).strip("\n")
+    if not body:
+        return []
+    return body.split("\n\n") if "\n\n\n" not in body else _BLANK_LINES_RE.split(body)
 
 
 def _paragraphs(lines: list[str]) -> list[list[str]]:

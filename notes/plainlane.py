@@ -36,8 +36,8 @@ from .commits import (
     Footer,
     _footer,
     _reader_trailers,
-    _split_regular,
     _tickets,
+    body_blocks,
 )
 from .entries import EMPTY_TEXT, Draft, one_line, upper_first
 
@@ -99,7 +99,7 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
         description = strip_request_text(description) or description
     # A trailer line holds ": " or " #" (FOOTER_RE): a body with neither has no trailers to read.
     if body and (":" in body or " #" in body) and _names_reader_token(body.lower()):
-        footers = _trailer_block(message)
+        footers = _trailer_block(body)
         if footers is None:
             return None
         tickets = list(_tickets(footers)[0])
@@ -119,8 +119,8 @@ def _names_reader_token(lowered: str) -> bool:
             or RELEASE_NOTE in lowered)
 
 
-def _trailer_block(message: str) -> tuple[Footer, ...] | None:
-    """The footers of a message whose trailers are one block of one-line `Token: value` lines; else None.
+def _trailer_block(body: str) -> tuple[Footer, ...] | None:
+    """The footers of a body whose trailers are one block of one-line `Token: value` lines; else None.
 
     The common shape (`Refs: …` and `Signed-off-by: …` under the body). When
     the last paragraph is all trailer lines and no other paragraph starts with
@@ -128,15 +128,15 @@ def _trailer_block(message: str) -> tuple[Footer, ...] | None:
     is one footer; anything else (continuation lines, an earlier paragraph
     that starts like a trailer) is left to the general parser.
     """
-    paragraphs = _split_regular(message)[1]  # type: ignore[index]  # a plain message always splits
-    if not paragraphs:
+    blocks = body_blocks(body)
+    if not blocks:
         return None
     match_footer = FOOTER_RE.fullmatch
-    for paragraph in paragraphs[:-1]:
-        if match_footer(paragraph[0]) is not None:
+    for block in blocks[:-1]:
+        if match_footer(block.partition("\n")[0]) is not None:
             return None
     footers = []
-    for line in paragraphs[-1]:
+    for line in blocks[-1].split("\n"):
         match = match_footer(line)
         if match is None:
             return None
