@@ -26,6 +26,7 @@ Rules worth knowing (they are what the tests pin down):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -183,8 +184,9 @@ def _parse(message: str, *, fast: bool = True) -> ParsedCommit:
     else:
         breaking_description = description if breaking else None
 
-    tickets, commit_refs = _tickets(footers)
-    training, internal, release_note = _reader_trailers(footers)
+    trailers = [(footer.token.lower(), footer.value) for footer in footers]
+    tickets, commit_refs = _tickets(trailers)
+    training, internal, release_note = _reader_trailers(trailers)
     return _parsed(header, ctype, scope, breaking, breaking_description, description, body, footers,
                    conventional, tickets, commit_refs, training, internal, release_note)
 
@@ -347,14 +349,18 @@ def looks_like_sha(value: str) -> bool:
     return _SHA_RE.fullmatch(value) is not None and not value.isdigit()
 
 
-def _tickets(footers: tuple[Footer, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+# Trailers as the readers below take them: (token lower-cased, value), in message order. Plain
+# pairs rather than Footer values, so that the plain lane need not make a Footer per trailer.
+Trailers = Sequence[tuple[str, str]]
+
+
+def _tickets(trailers: Trailers) -> tuple[tuple[str, ...], tuple[str, ...]]:
     tickets: list[str] = []
     refs: list[str] = []
-    for footer in footers:
-        token = footer.token.lower()
+    for token, value in trailers:
         if token not in TICKET_TOKENS:
             continue
-        for raw in _SPLIT_VALUES_RE.split(footer.value):
+        for raw in _SPLIT_VALUES_RE.split(value):
             value = raw.strip().lstrip("#").rstrip(".")
             if not value:
                 continue
@@ -366,13 +372,12 @@ def _tickets(footers: tuple[Footer, ...]) -> tuple[tuple[str, ...], tuple[str, .
     return tuple(tickets), tuple(refs)
 
 
-def _reader_trailers(footers: tuple[Footer, ...]) -> tuple[str | None, bool, str | None]:
+def _reader_trailers(trailers: Trailers) -> tuple[str | None, bool, str | None]:
     training: str | None = None
     internal = False
     release_note: str | None = None
-    for footer in footers:
-        token = footer.token.lower()
-        value = footer.value.strip()
+    for token, value in trailers:
+        value = value.strip()
         if token == "training":
             lowered = value.lower()
             if lowered in TRAINING_NO:

@@ -33,8 +33,7 @@ from .changes import may_be_squash, request_number, strip_request_text
 from .commits import (
     FOOTER_RE,
     HEADER_LINE_RE,
-    Footer,
-    _footer,
+    Trailers,
     _reader_trailers,
     _tickets,
     body_blocks,
@@ -99,11 +98,11 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
         description = strip_request_text(description) or description
     # A trailer line holds ": " or " #" (FOOTER_RE): a body with neither has no trailers to read.
     if body and (":" in body or " #" in body) and _names_reader_token(body.lower()):
-        footers = _trailer_block(body)
-        if footers is None:
+        trailers = _trailer_block(body)
+        if trailers is None:
             return None
-        tickets = list(_tickets(footers)[0])
-        training, internal, release_note = _reader_trailers(footers)  # one-line values: one_line_training
+        tickets = list(_tickets(trailers)[0])
+        training, internal, release_note = _reader_trailers(trailers)  # one-line values: one_line_training
     else:
         tickets, training, internal, release_note = [], None, False, None
     # What drafting.draft makes of it: with `!` the breaking note is the description itself,
@@ -119,13 +118,13 @@ def _names_reader_token(lowered: str) -> bool:
             or RELEASE_NOTE in lowered)
 
 
-def _trailer_block(body: str) -> tuple[Footer, ...] | None:
-    """The footers of a body whose trailers are one block of one-line `Token: value` lines; else None.
+def _trailer_block(body: str) -> Trailers | None:
+    """The trailers of a body whose trailers are one block of one-line `Token: value` lines; else None.
 
     The common shape (`Refs: …` and `Signed-off-by: …` under the body). When
     the last paragraph is all trailer lines and no other paragraph starts with
     one, `commits._split_footers` finds exactly that paragraph, and each line
-    is one footer; anything else (continuation lines, an earlier paragraph
+    is one trailer; anything else (continuation lines, an earlier paragraph
     that starts like a trailer) is left to the general parser.
     """
     blocks = body_blocks(body)
@@ -135,11 +134,10 @@ def _trailer_block(body: str) -> tuple[Footer, ...] | None:
     for block in blocks[:-1]:
         if match_footer(block.partition("\n")[0]) is not None:
             return None
-    footers = []
+    trailers = []
     for line in blocks[-1].split("\n"):
         match = match_footer(line)
         if match is None:
             return None
-        token, separator, value = match.groups()
-        footers.append(_footer(token, value.strip(), " #" if separator == " #" else ": "))
-    return tuple(footers)
+        trailers.append((match[1].lower(), match[3].strip()))  # (token, value): what the readers take
+    return trailers
