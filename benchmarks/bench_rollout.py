@@ -114,9 +114,7 @@ def _timed_promote(root: Path, template: Path, cluster: object, servers: list[ob
     if done.returncode != 0:
         raise RuntimeError(f"promote ({label}) failed: {done.stderr[-1500:]} {done.stdout[-1500:]}")
     for server in servers:
-        current = project / "hosts" / server.name / "current" / "data" / "blob.bin"  # type: ignore[attr-defined]
-        if current.stat().st_size != ARTIFACT_MIB * 1024 * 1024:
-            raise RuntimeError(f"{label}: {current} is not the 50 MB file")
+        _check_blob(project / "hosts" / server.name / "current", label)  # type: ignore[attr-defined]
     shutil.rmtree(project / "hosts", ignore_errors=True)
     return elapsed, client, hosts
 
@@ -158,6 +156,13 @@ def _breakdown(root: Path, template: Path, cluster: object, servers: list[object
     return steps
 
 
+def _check_blob(release: Path, label: str) -> None:
+    """The unpacked release holds the whole 50 MB file: a run that deployed less is no measure."""
+    blob = release / "data" / "blob.bin"
+    if blob.stat().st_size != ARTIFACT_MIB * 1024 * 1024:
+        raise RuntimeError(f"{label}: {blob} is not the 50 MB file")
+
+
 def _bare_ssh(root: Path, cluster: object, servers: list[object], artifact: Path) -> float:
     """Wall seconds of the bare host work on every server at once: one `ssh` per host, nothing else."""
     from releases.unpack import extract_argv
@@ -189,9 +194,7 @@ def _bare_ssh(root: Path, cluster: object, servers: list[object], artifact: Path
                 said = errors.read().decode(errors="replace")
                 raise RuntimeError(f"bare ssh reference failed ({code}): {said[-800:]}")
     for server in servers:
-        blob = root / "bare" / server.name / "release" / "data" / "blob.bin"  # type: ignore[attr-defined]
-        if blob.stat().st_size != ARTIFACT_MIB * 1024 * 1024:
-            raise RuntimeError(f"bare ssh reference: {blob} is not the 50 MB file")
+        _check_blob(root / "bare" / server.name / "release", "bare ssh reference")  # type: ignore[attr-defined]
     shutil.rmtree(root / "bare", ignore_errors=True)
     return elapsed
 

@@ -178,7 +178,12 @@ def absorbed_by(branches: Mapping[str, set[str]], ranks: Mapping[str, int]) -> d
         # No two branches share a commit and no merge is on a branch (pull requests merged
         # into main): each commit's one merge owns it, whatever the order; no sort by size.
         return owner
-    owner.clear()
+    return _absorbed_by_size(branches, ranks)
+
+
+def _absorbed_by_size(branches: Mapping[str, set[str]], ranks: Mapping[str, int]) -> dict[str, str]:
+    """`absorbed_by` for any branches: largest first, then owned merges pass their branch up."""
+    owner: dict[str, str] = {}
     ordered = sorted(branches.items(), key=lambda item: (-len(item[1]), ranks.get(item[0], 0)))
     for merge, branch in ordered:
         for sha in branch:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from notes.branchwalk import _Range, _walked, merged_branches
 from notes.gitlog import iter_commits
-from notes.history import absorbed_by, branch_commits
+from notes.history import _absorbed_by_size, absorbed_by, branch_commits
 from notes.rangewide import log_ranks
 
 from .gitrepo import GitRepo
@@ -138,7 +138,7 @@ def test_the_outermost_merge_owns_each_branch_commit_as_the_plain_definition_say
     _, _, position = _columns(graph)
     branches = _by_heap(graph, position)
     speaking = {sha: branch for n, (sha, branch) in enumerate(branches.items()) if n % 3 != 1}
-    assert absorbed_by(speaking, position) == _plain_absorbed_by(speaking, position)
+    assert absorbed_by(speaking, position) == _absorbed_by_size(speaking, position)
 
 
 @given(graphs(), st.data())
@@ -185,20 +185,3 @@ def test_pull_requests_of_a_real_repository_are_read_off_by_the_walk(repo: GitRe
     assert _walked(third, walk) is None  # it reaches `short`'s first commit, which has two children
     assert merged_branches([first, second, third], shas, lines, position) == {
         first: set(short), second: set(long), third: set(stacked)} == _by_heap(graph, position)
-
-
-def _plain_absorbed_by(branches: Mapping[str, set[str]], ranks: Mapping[str, int]) -> dict[str, str]:
-    """`history.absorbed_by` as it was written before its set operations (the definition)."""
-    ordered = sorted(branches.items(), key=lambda item: (-len(item[1]), ranks.get(item[0], 0)))
-    owner: dict[str, str] = {}
-    for merge, branch in ordered:
-        for sha in branch:
-            if sha not in owner and sha != merge:
-                owner[sha] = merge
-    for sha, merge in list(owner.items()):
-        seen = {sha}
-        while merge in owner and merge not in seen:
-            seen.add(merge)
-            merge = owner[merge]
-        owner[sha] = merge
-    return owner
