@@ -46,8 +46,9 @@ QuietKey = tuple[str, str, str]
 
 # Trailer tokens that change what readers see of a change (notes.commits: _tickets,
 # _reader_trailers), lower-cased, as they are compared; "BREAKING" is looked for apart,
-# as its tokens are case-sensitive. Any of them anywhere in the body sends the commit
-# to the general path, which reads its trailers.
+# as its tokens are case-sensitive. Any of them in a body that can hold a trailer (a line
+# with ": " or " #") makes the lane read the trailer block, or leave the commit to the
+# general path when the trailers are not one plain block.
 RELEASE_NOTE = "release-note"  # also finds "release-notes"
 READER_TOKENS = ("refs", "ticket", "training", "audience", RELEASE_NOTE)  # "ticket" finds "tickets"
 
