@@ -361,14 +361,14 @@ def _tickets(trailers: Trailers) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if token not in TICKET_TOKENS:
             continue
         for raw in _SPLIT_VALUES_RE.split(value):
-            value = raw.strip().lstrip("#").rstrip(".")
-            if not value:
+            item = raw.strip().lstrip("#").rstrip(".")
+            if not item:
                 continue
-            if token == "refs" and looks_like_sha(value):
-                if value not in refs:
-                    refs.append(value)
-            elif value not in tickets:
-                tickets.append(value)
+            if token == "refs" and looks_like_sha(item):
+                if item not in refs:
+                    refs.append(item)
+            elif item not in tickets:
+                tickets.append(item)
     return tuple(tickets), tuple(refs)
 
 
