@@ -2,7 +2,8 @@
 whole range) against raw `git log --format=%H%x00%B`, and git-cliff when it is installed.
 
 Target: at most 2x the raw `git log` time on 100,000 commits; the 1,000 and
-10,000 commit runs show how the cost grows. A merge-heavy history of 100,000 commits
+10,000 commit runs show how the cost grows. `git log` and `notes show` are alternated, round
+by round, so that drift on a shared machine hits both. A merge-heavy history of 100,000 commits
 (pull requests merged every few commits, benchmarks/history.py `merges=True`) is
 measured too, as most teams' ranges look like that; the headline ratio stays the linear one.
 """
@@ -12,11 +13,23 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from benchmarks.common import WORK, Result, init_project, quarterdeck, run_timed
+from benchmarks.common import WORK, Result, Timing, init_project, quarterdeck, run_alternated, run_timed
 from benchmarks.history import make_history
 
 SIZES = (1_000, 10_000, 100_000)
+ROUNDS = 5  # alternated rounds of git log and notes show
+
+
+def _alternated(repo: Path, config: Path) -> tuple[Timing, Timing]:
+    """Raw `git log` and `notes show` over the same range, alternated, best of ROUNDS each."""
+    timings = run_alternated({
+        "git": ["git", "-C", str(repo), "log", "--format=%H%x00%B"],
+        "ours": [*quarterdeck(), "--config", str(config), "notes", "show", "latest",
+                 "--audience", "production", "--format", "md"],
+    }, rounds=ROUNDS, cwd=config.parent)
+    return timings["git"], timings["ours"]
 
 
 def run() -> Result:
@@ -27,9 +40,7 @@ def run() -> Result:
         config = init_project(WORK / f"notes-project-{size}", repo)
         subprocess.run([*quarterdeck(), "--config", str(config), "build"], check=True,
                        capture_output=True, cwd=config.parent)
-        git = run_timed(["git", "-C", str(repo), "log", "--format=%H%x00%B"])
-        ours = run_timed([*quarterdeck(), "--config", str(config), "notes", "show", "latest",
-                          "--audience", "production", "--format", "md"], cwd=config.parent)
+        git, ours = _alternated(repo, config)
         ratio = ours.seconds / git.seconds
         figures[f"git_log_{size}_s"] = round(git.seconds, 3)
         figures[f"quarterdeck_{size}_s"] = round(ours.seconds, 3)
@@ -44,9 +55,7 @@ def run() -> Result:
     config = init_project(WORK / "notes-project-merges-100000", repo)
     subprocess.run([*quarterdeck(), "--config", str(config), "build"], check=True,
                    capture_output=True, cwd=config.parent)
-    git = run_timed(["git", "-C", str(repo), "log", "--format=%H%x00%B"])
-    ours = run_timed([*quarterdeck(), "--config", str(config), "notes", "show", "latest",
-                      "--audience", "production", "--format", "md"], cwd=config.parent)
+    git, ours = _alternated(repo, config)
     figures[f"git_log_{SIZES[-1]}_merges_s"] = round(git.seconds, 3)
     figures[f"quarterdeck_{SIZES[-1]}_merges_s"] = round(ours.seconds, 3)
     figures[f"ratio_{SIZES[-1]}_merges"] = round(ours.seconds / git.seconds, 2)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks.common import WORK, Result, init_project, quarterdeck, run_timed
+from benchmarks.common import WORK, Result, init_project, quarterdeck, run_alternated
 from benchmarks.history import make_history
 
 ROUNDS = 9
@@ -27,10 +27,7 @@ def run() -> Result:
         "help": [*quarterdeck(), "--help"],
         "status": [*quarterdeck(), "--config", str(config), "status"],
     }
-    best = dict.fromkeys(commands, float("inf"))
-    for _ in range(ROUNDS):  # alternate, so that drift on a noisy machine hits every command alike
-        for name, argv in commands.items():
-            best[name] = min(best[name], run_timed(argv, runs=1).seconds)
+    best = {name: timing.seconds for name, timing in run_alternated(commands, rounds=ROUNDS).items()}
     base = best["import_rich"]
     worst = max(best["help"], best["status"])
     return Result("startup", "<= 2x `python -c 'import rich'`", worst / base, 2.0, figures={

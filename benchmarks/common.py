@@ -68,6 +68,21 @@ def run_timed(argv: Sequence[str], *, runs: int = 3, cwd: Path | None = None,
     return Timing(best, peak)
 
 
+def run_alternated(commands: dict[str, Sequence[str]], *, rounds: int, cwd: Path | None = None
+                   ) -> dict[str, Timing]:
+    """Each command once per round, in turn, `rounds` times: the best time and the peak memory of each.
+
+    Drift on a shared machine (another job, a slower minute) then hits every command alike
+    instead of whichever ran its runs in a bad stretch.
+    """
+    best = {name: Timing(float("inf"), 0) for name in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            one = run_timed(argv, runs=1, cwd=cwd)
+            best[name] = Timing(min(best[name].seconds, one.seconds), max(best[name].peak_kib, one.peak_kib))
+    return best
+
+
 def compile_sources() -> None:
     """Write the bytecode an installed package has, so that no run pays for compiling.
 
