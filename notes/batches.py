@@ -1,7 +1,7 @@
 """Commits in batches of columns: the form in which `collect` reads a range (pure).
 
-`collect` needs three of a commit's six fields (id, parents, message), and for
-most commits only once, on the way to a draft. A frozen `RawCommit` for each
+`collect` needs a commit's three fields (id, parents, message), and for most
+commits only once, on the way to a draft. A frozen `RawCommit` for each
 of 100,000 commits cost about a tenth of the whole per-commit budget of
 `notes show` (issue 8). A batch keeps git's fields as they were split from its
 output, and the three columns `collect` reads are list slices of them, taken
@@ -16,8 +16,8 @@ from itertools import islice
 from .commits import RawCommit
 
 # Fields of one commit in `git log -z` output made with notes.gitlog.LOG_FORMAT:
-# sha, parents, author name, author email, committer time, raw message.
-FIELDS = 6
+# sha, parents, raw message.
+FIELDS = 3
 COMMITS_PER_BATCH = 4096  # when batches are made from RawCommit values (tests, other callers)
 
 
@@ -47,7 +47,7 @@ class CommitBatch:
         shas = fields[0::FIELDS]
         if "\n" in "".join(shas):  # as commit_of_fields does (git -z prints none): one C-speed look
             shas = [sha.lstrip("\n") for sha in shas]
-        return cls(shas, fields[1::FIELDS], fields[5::FIELDS], fields=fields)
+        return cls(shas, fields[1::FIELDS], fields[2::FIELDS], fields=fields)
 
     @classmethod
     def from_commits(cls, commits: Sequence[RawCommit]) -> CommitBatch:
@@ -77,19 +77,16 @@ def batches_of(commits: Iterable[RawCommit]) -> Iterator[CommitBatch]:
 
 
 def commit_of_fields(fields: list[str], start: int) -> RawCommit:
-    """The RawCommit of the six fields from `start`.
+    """The RawCommit of the three fields from `start`.
 
     A frozen dataclass filled through its instance dict: on a long range the
-    six object.__setattr__ calls of __init__ cost about three times these stores.
+    object.__setattr__ calls of __init__ cost about three times these stores.
     """
-    sha, parents, name, email, when, message = fields[start:start + FIELDS]
+    sha, parents, message = fields[start:start + FIELDS]
     commit = _new(RawCommit)
     values = commit.__dict__
     values["sha"] = sha.lstrip("\n")
     values["parents"] = tuple(parents.split())
-    values["author_name"] = name
-    values["author_email"] = email
-    values["committed_at"] = int(when) if when else 0
     values["message"] = message
     return commit
 

@@ -9,8 +9,7 @@ SHA = "f" * 40
 
 
 def raw(message: str, parents: tuple[str, ...] = ("a" * 40,)) -> RawCommit:
-    return RawCommit(sha=SHA, parents=parents, author_name="A", author_email="a@example.org",
-                     committed_at=0, message=message)
+    return RawCommit(sha=SHA, parents=parents, message=message)
 
 
 MERGE_PARENTS = ("a" * 40, "b" * 40)

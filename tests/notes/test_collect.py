@@ -23,8 +23,7 @@ def chain(*messages: str) -> list[RawCommit]:
     parent: tuple[str, ...] = ()
     for n, message in enumerate(messages):
         sha = sha_of(f"{n}:{message}")
-        commits.append(RawCommit(sha=sha, parents=parent, author_name="A", author_email="a@example.org",
-                                 committed_at=1_700_000_000 + n, message=message))
+        commits.append(RawCommit(sha=sha, parents=parent, message=message))
         parent = (sha,)
     return commits[::-1]
 
@@ -138,8 +137,7 @@ def test_corrections_for_other_commits_are_ignored_and_ambiguous_ones_fail() -> 
     commits = chain("feat: a")
     notes = collect(commits, SETTINGS, "production", corrections={"deadbeef" * 5: Correction(skip=True)})
     assert len(notes.entries) == 1
-    twins = [RawCommit(sha="abcd" + str(n) * 36, parents=(), author_name="A", author_email="a@x",
-                       committed_at=n, message=f"feat: twin {n}") for n in (1, 2)]
+    twins = [RawCommit(sha="abcd" + str(n) * 36, parents=(), message=f"feat: twin {n}") for n in (1, 2)]
     with pytest.raises(CorrectionError) as failure:
         collect(twins, SETTINGS, "production", corrections={"abcd": Correction(skip=True)})
     assert "abcd" in str(failure.value)
@@ -157,8 +155,7 @@ def test_identical_changes_are_listed_once_with_both_ids() -> None:
 def test_revert_in_range_cancels_and_revert_of_older_change_is_a_fix() -> None:
     base = chain("feat: dark mode", "fix: keep")
     dark = base[1].sha
-    revert = RawCommit(sha=sha_of("revert"), parents=(base[0].sha,), author_name="A",
-                       author_email="a@example.org", committed_at=1_800_000_000,
+    revert = RawCommit(sha=sha_of("revert"), parents=(base[0].sha,),
                        message=f'Revert "feat: dark mode"\n\nThis reverts commit {dark}.')
     notes = collect([revert, *base], SETTINGS, "production")
     assert layout(notes) == [("Fixes", ["Keep"])]
@@ -174,9 +171,9 @@ def test_revert_matched_by_header_when_no_id_is_given() -> None:
 def test_revert_of_revert_brings_the_change_back() -> None:
     first = chain("feat: dark mode")
     dark = first[0].sha
-    r1 = RawCommit(sha=sha_of("r1"), parents=(dark,), author_name="A", author_email="a@x", committed_at=2,
+    r1 = RawCommit(sha=sha_of("r1"), parents=(dark,),
                    message=f'Revert "feat: dark mode"\n\nThis reverts commit {dark}.')
-    r2 = RawCommit(sha=sha_of("r2"), parents=(r1.sha,), author_name="A", author_email="a@x", committed_at=3,
+    r2 = RawCommit(sha=sha_of("r2"), parents=(r1.sha,),
                    message=f'Revert "Revert "feat: dark mode""\n\nThis reverts commit {r1.sha[:9]}.')
     assert layout(collect([r2, r1, *first], SETTINGS, "production")) == [("New features", ["Dark mode"])]
     assert layout(collect([r2, r1], SETTINGS, "production")) == []  # net effect in this range: nothing

@@ -90,8 +90,7 @@ def histories(draw: st.DrawFn) -> list[RawCommit]:
             message = draw(st.sampled_from([
                 f'Revert "x"\n\nThis reverts commit {_sha(older)}.', f"revert: x\n\nRefs: {_sha(older)[:9]}",
                 f"{message}\n\n(cherry picked from commit {_sha(older)})"]))
-        commits.append(RawCommit(sha=_sha(n), parents=parents, author_name="A", author_email="a@example.org",
-                                 committed_at=n, message=message))
+        commits.append(RawCommit(sha=_sha(n), parents=parents, message=message))
     newest_first = commits[::-1]
     if mixed and len(newest_first) > 2 and draw(st.integers(0, 5)) == 0:  # clock skew: two commits swapped
         i = draw(st.integers(0, len(newest_first) - 2))
@@ -164,8 +163,7 @@ def pull_request_histories(draw: st.DrawFn) -> list[RawCommit]:
 
     def add(parents: tuple[str, ...], message: str) -> str:
         sha = _sha(1000 + len(made))
-        made.append(RawCommit(sha=sha, parents=parents, author_name="A", author_email="a@example.org",
-                              committed_at=len(made), message=message))
+        made.append(RawCommit(sha=sha, parents=parents, message=message))
         return sha
 
     main = add((), draw(messages()))
@@ -245,9 +243,8 @@ def test_batches_cut_from_git_output_give_the_same_notes(commits: list[RawCommit
                                                          size: int) -> None:
     commits = [c for c in commits if "\0" not in c.message]  # git cannot print a NUL inside a message
     data = b"\0".join(
-        f"{c.sha}\0{' '.join(c.parents)}\0A\0a@example.org\0{c.committed_at}\0{c.message}".encode()
-        for c in commits)
-    assert LOG_FORMAT.count("%x00") == 5  # the six fields written above
+        f"{c.sha}\0{' '.join(c.parents)}\0{c.message}".encode() for c in commits)
+    assert LOG_FORMAT.count("%x00") == 2  # the three fields written above
     for audience in AUDIENCES:
         both_paths(_Log(data, size), commits, settings_, audience, {})
 
@@ -274,7 +271,7 @@ def test_ordinary_commits_take_the_lane_and_a_plain_range_needs_no_second_pass()
     assert reading.finish() and not reading.changes  # no commit needed the general path
     assert [d.text for d in reading.drafts()[0]] == ["A", "C"] and len(reading.quiet) == 1
     merged = RangeReading(NotesSettings(), "production", {}, lane=True)
-    merged.read(CommitBatch.from_commits([RawCommit(_sha(2), (_sha(1), _sha(0)), "", "", 0, "feat: m"),
+    merged.read(CommitBatch.from_commits([RawCommit(_sha(2), (_sha(1), _sha(0)), "feat: m"),
                                           *chain("fix: b")]))
     assert not merged.finish()  # a merge: the general path decides
 
@@ -322,10 +319,10 @@ def test_a_merged_pull_request_is_decided_without_reading_its_branch_again() -> 
     """Only the merge goes through the general path; its branch commits' lane drafts are absorbed."""
     from notes.rangewide import mixed_drafts
 
-    base = RawCommit(_sha(0), (), "A", "a@example.org", 0, "feat: base")
-    one = RawCommit(_sha(1), (_sha(0),), "A", "a@example.org", 1, "fix: on branch\n\nRefs: HOS-4")
-    two = RawCommit(_sha(2), (_sha(1),), "A", "a@example.org", 2, "chore: tidy\n\nTraining: 5 minutes")
-    merge = RawCommit(_sha(3), (_sha(0), _sha(2)), "A", "a@example.org", 3,
+    base = RawCommit(_sha(0), (), "feat: base")
+    one = RawCommit(_sha(1), (_sha(0),), "fix: on branch\n\nRefs: HOS-4")
+    two = RawCommit(_sha(2), (_sha(1),), "chore: tidy\n\nTraining: 5 minutes")
+    merge = RawCommit(_sha(3), (_sha(0), _sha(2)),
                       "Merge pull request #7 from org/b\n\nfeat(rota): swap shifts")
     reading = RangeReading(NotesSettings(), "production", {}, lane=True)
     reading.read(CommitBatch.from_commits([merge, two, one, base]))

@@ -32,8 +32,7 @@ def test_parsing_never_raises(message: str) -> None:
     parsed = parse_message(message)
     assert isinstance(parsed.description, str)
     assert parsed.conventional == (parsed.type is not None)
-    change = changes_of(RawCommit(sha="a" * 40, parents=("b" * 40,), author_name="", author_email="",
-                                  committed_at=0, message=message))
+    change = changes_of(RawCommit(sha="a" * 40, parents=("b" * 40,), message=message))
     assert change.sha == "a" * 40
 
 
