@@ -35,19 +35,18 @@ others; only when git's order is not a topological one (clock skew) does
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from .batches import CommitBatch, batches_of
 from .changes import CommitChanges, changes_of, strip_request_text
 from .commits import RawCommit
 from .drafting import drafts_of, is_quiet, reader_text, resolve_corrections
-from .entries import EMPTY_TEXT, Draft, merge_duplicates, merge_key, one_line, sections_of, upper_first
+from .entries import EMPTY_TEXT, Draft, grouped_drafts, merge_duplicates, merge_key, one_line, upper_first
 from .entries import ticket as ticket  # re-exported: part of this module's interface before the split
 from .errors import NonConventionalError
 from .history import ShaIndex, absorbed_by, branch_commits, topo_ranks
+from .listing import Groups, Listing, frozen_sections, gc_paused
 from .model import Correction, ReleaseNotes, Section, Skipped
 from .plainlane import QuietKey, plain_draft
 from .rangewide import cherry_picked_original, mixed_drafts
@@ -71,41 +70,42 @@ def collect(
     date: date | None = None,
 ) -> ReleaseNotes:
     """Release notes for `audience` from the commits of one range (newest first, as git log gives them)."""
+    return collect_listing(commits, settings, audience, corrections=corrections, version=version,
+                           project=project, since=since, until=until, date=date).notes()
+
+
+def collect_listing(
+    commits: Iterable[RawCommit],
+    settings: NotesSettings,
+    audience: str,
+    *,
+    corrections: Mapping[str, Correction] | None = None,
+    version: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    date: date | None = None,
+) -> Listing:
+    """`collect`, before the entries are frozen: for callers that may need only the Markdown."""
     check_audience(audience)
-    with _gc_paused():
-        sections, skipped, count = _collect(commits, settings, audience, corrections or {})
-    return ReleaseNotes(audience=audience, sections=sections, version=version, project=project,
-                        since=since, until=until, date=date, commit_count=count, skipped=skipped)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a range is collected.
-
-    Collecting makes several long-lived objects per commit and no cycles;
-    with the collector on, each burst of allocations set off a pass over
-    everything made so far (~20% of the time on 100,000 commits). Afterwards
-    the objects made meanwhile (the notes, mostly) go straight to the oldest
-    generation (freeze, then unfreeze: two list splices) instead of being
-    traversed once as young objects when the collector is back on (~0.1 s on
-    100,000 commits); they are still collected like any other object.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if not gc.get_freeze_count():  # (never unfreeze what a caller froze on purpose)
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
+    with gc_paused():
+        groups, skipped, count = _collect_groups(commits, settings, audience, corrections or {})
+    return Listing(audience=audience, groups=groups, settings=settings, version=version, project=project,
+                   since=since, until=until, date=date, commit_count=count, skipped=skipped)
 
 
 def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: str,
              corrections: Mapping[str, Correction], *, lane: bool = True
              ) -> tuple[tuple[Section, ...], tuple[Skipped, ...], int]:
-    """The sections, the skipped commits and the number of commits of the range.
+    """`_collect_groups`, the entries frozen (what tests compare between the lane and the general path)."""
+    groups, skipped, count = _collect_groups(commits, settings, audience, corrections, lane=lane)
+    return frozen_sections(groups, settings), skipped, count
+
+
+def _collect_groups(commits: Iterable[RawCommit], settings: NotesSettings, audience: str,
+                    corrections: Mapping[str, Correction], *, lane: bool = True
+                    ) -> tuple[Groups, tuple[Skipped, ...], int]:
+    """The drafts by section, the skipped commits and the number of commits of the range.
 
     One pass reads the range as git writes it (git log runs on another core
     meanwhile), ordinary commits through the plain lane, the others through
@@ -122,22 +122,22 @@ def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: st
         reading.read(batch)
     if reading.finish():
         every, skipped, in_order = reading.drafts()
-        sections = _sections(every, in_order, reading.held, reading.quiet, settings, audience)
-        return sections, skipped, reading.count
+        groups = _sections(every, in_order, reading.held, reading.quiet, settings, audience)
+        return groups, skipped, reading.count
     if reading.lane:
         aside = [rank for *_, rank in reading.aside]
         mixed = mixed_drafts(reading.batches, reading.newest_first, reading.changes, aside, reading.held,
                              reading.quiet, settings, audience, corrections)
         if mixed is not None:
-            sections = _sections(mixed.every, True, mixed.held, mixed.quiet, settings, audience)
-            return sections, mixed.skipped, reading.count
+            groups = _sections(mixed.every, True, mixed.held, mixed.quiet, settings, audience)
+            return groups, mixed.skipped, reading.count
     raws = [batch.commit(k) for batch in reading.batches for k in range(len(batch))]
     return _collect_general(raws, reading.changes, settings, audience, corrections)
 
 
 def _collect_general(raws: list[RawCommit], known: Mapping[int, CommitChanges], settings: NotesSettings,
                      audience: str, corrections: Mapping[str, Correction]
-                     ) -> tuple[tuple[Section, ...], tuple[Skipped, ...], int]:
+                     ) -> tuple[Groups, tuple[Skipped, ...], int]:
     """Every rule over the whole range: merges, reverts, cherry-picks, corrections (see the module)."""
     by_sha: dict[str, RawCommit] = {}
     changes: dict[str, CommitChanges] = {}
@@ -216,14 +216,14 @@ def _collect_general(raws: list[RawCommit], known: Mapping[int, CommitChanges], 
 
 def _sections(every: list[Draft], in_order: bool, held: list[tuple[str, CommitChanges, int]],
               quiet: list[tuple[QuietKey, int, CommitBatch, int]], settings: NotesSettings, audience: str
-              ) -> tuple[Section, ...]:
-    """From every draft of the range (oldest first when `in_order`) to the sections readers see."""
+              ) -> Groups:
+    """From every draft of the range (oldest first when `in_order`) to the drafts readers see, by section."""
     if held or quiet:
         revived = _revived(held, quiet, every, settings)
         every.extend(revived)
         in_order = in_order and not revived
     merged = merge_duplicates(every, in_order=in_order)
-    sections, offenders = sections_of(merged, settings, audience)
+    groups, offenders = grouped_drafts(merged, settings, audience)
     if offenders:
         shown = ", ".join(sha[:12] for sha in offenders[:MAX_LISTED_OFFENDERS])
         extra = len(offenders) - MAX_LISTED_OFFENDERS
@@ -232,7 +232,7 @@ def _sections(every: list[Draft], in_order: bool, held: list[tuple[str, CommitCh
             f"{len(offenders)} commit(s) in range do not follow Conventional Commits: {shown}{more}",
             hint="reword each with `quarterdeck notes reword SHA --text ...`, skip it, "
                  "or set [notes].non_conventional to keep or drop")
-    return sections
+    return groups
 
 
 def _oldest_first(ranks: Mapping[str, int]) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .commits import ParsedCommit
-from .model import Entry, Section, Ticket
+from .model import Entry, Ticket
 from .settings import BREAKING, CUSTOMER_AUDIENCES, INTERNAL, OTHER, TRAINING, NotesSettings
 
 TICKET_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
@@ -134,9 +134,11 @@ def section_of(draft: Draft, internal_types: frozenset[str], type_sections: Mapp
     return type_sections.get(draft.type, OTHER)
 
 
-def sections_of(drafts: list[Draft], settings: NotesSettings, audience: str
-              ) -> tuple[tuple[Section, ...], list[str]]:
-    grouped: dict[str, list[Entry]] = {}
+def grouped_drafts(drafts: list[Draft], settings: NotesSettings, audience: str
+                   ) -> tuple[list[tuple[str, list[Draft]]], list[str]]:
+    """The drafts readers see, by section in the configured order, and the non-conventional
+    commits the `fail` policy stops at (their ids)."""
+    grouped: dict[str, list[Draft]] = {}
     offenders: list[str] = []
     internal_types = frozenset(settings.internal_types)
     type_sections = settings.type_sections
@@ -152,13 +154,11 @@ def sections_of(drafts: list[Draft], settings: NotesSettings, audience: str
                 continue
         if for_customers and section == INTERNAL:
             continue
-        entries = grouped.get(section)
-        if entries is None:
-            entries = grouped[section] = []
-        entries.append(freeze(draft, section, settings))
-    sections = tuple(Section(key=key, title=settings.title_of(key), entries=tuple(grouped[key]))
-                     for key in settings.ordered_sections() if grouped.get(key))
-    return sections, offenders
+        listed = grouped.get(section)
+        if listed is None:
+            listed = grouped[section] = []
+        listed.append(draft)
+    return [(key, grouped[key]) for key in settings.ordered_sections() if grouped.get(key)], offenders
 
 
 def freeze(draft: Draft, section: str, settings: NotesSettings) -> Entry:
@@ -168,18 +168,16 @@ def freeze(draft: Draft, section: str, settings: NotesSettings) -> Entry:
     cost about a third, for every entry of the notes (~0.15 s on 100,000 commits).
     Entry has no __post_init__ to skip.
     """
-    tickets = (tuple([t for t in [ticket(i, settings) for i in draft.tickets] if t is not None])
-               if draft.tickets else ())
     entry = _new(Entry)
     values = entry.__dict__
     values["section"] = section
     values["type"] = draft.type
     values["scope"] = draft.scope
     values["text"] = draft.text
-    values["action"] = " ".join(draft.actions) if draft.breaking and draft.actions else None
+    values["action"] = entry_action(draft) if draft.breaking else None
     values["breaking"] = draft.breaking
     values["training"] = draft.training
-    values["tickets"] = tickets
+    values["tickets"] = entry_tickets(draft, settings) if draft.tickets else ()
     values["short_sha"] = draft.shas[0][:7]
     values["shas"] = tuple(draft.shas)
     values["pull_request"] = draft.pull_request
@@ -187,6 +185,16 @@ def freeze(draft: Draft, section: str, settings: NotesSettings) -> Entry:
     values["internal"] = draft.internal
     values["reworded"] = draft.reworded
     return entry
+
+
+def entry_tickets(draft: Draft, settings: NotesSettings) -> tuple[Ticket, ...]:
+    """The entry's linked tickets: the draft's ids that are ids, with their URLs."""
+    return tuple([t for t in [ticket(i, settings) for i in draft.tickets] if t is not None])
+
+
+def entry_action(draft: Draft) -> str | None:
+    """What readers of a breaking change must do: its breaking notes, when it has any."""
+    return " ".join(draft.actions) if draft.breaking and draft.actions else None
 
 
 _new = object.__new__

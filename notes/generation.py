@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from . import ledgerview
-from .collect import collect
+from .collect import collect_listing
 from .gitlog import GitGraph, iter_commits
 from .ledgerview import Rows
+from .listing import Listing
 from .model import ReleaseNotes
 from .ranges import NotesRange, TierCommits, resolve_range
 from .render import Renderer, markdown_to_html, notes_sha256
@@ -49,9 +51,15 @@ class Generated:
     build_id: str
     audience: str
     range: NotesRange
-    notes: ReleaseNotes
+    listing: Listing = field(repr=False)  # the notes before their entries are frozen (`notes`)
     markdown: str
     sha256: str
+
+    @cached_property
+    def notes(self) -> ReleaseNotes:
+        """The notes as values, frozen from the listing when first asked for: `notes show` in
+        Markdown never asks (see notes.listing)."""
+        return self.listing.notes()
 
 
 def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: str | None = None,
@@ -70,10 +78,10 @@ def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: st
                          approved=approval is not None,
                          approved_since=approval.since_commit if approval else None)
     commits = iter_commits(repo, span.until, span.since, settings.paths)
-    notes = collect(commits, settings, audience, corrections=fixes, version=build.version,
-                    project=app.config.project_name, since=span.label, until=span.until[:7])
-    markdown = Renderer(settings.templates_dir).render(notes, "md")
-    return Generated(build.id, audience, span, notes, markdown, notes_sha256(markdown))
+    listing = collect_listing(commits, settings, audience, corrections=fixes, version=build.version,
+                              project=app.config.project_name, since=span.label, until=span.until[:7])
+    markdown = Renderer(settings.templates_dir).markdown(listing)
+    return Generated(build.id, audience, span, listing, markdown, notes_sha256(markdown))
 
 
 @contextmanager

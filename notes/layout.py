@@ -13,11 +13,30 @@ templates give, on any notes; change both together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from .markdown import TRAINING_NO_DETAILS, md_escape
-from .model import ReleaseNotes, Ticket
+from .model import Entry, ReleaseNotes, Ticket
+
+T = TypeVar("T")
+Escape = Callable[[str], str]
+
+
+class Heading(Protocol):
+    """What the title lines are made of: ReleaseNotes, or notes.listing's Listing."""
+
+    @property
+    def audience(self) -> str: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def date(self) -> datetime.date | None: ...
+
 
 HEADINGS = {"production": "Release notes", "beta": "Beta release notes", "internal": "Internal release notes"}
 NOTHING = "No changes for readers in this range."
@@ -34,7 +53,7 @@ def checked_url(value: object) -> str:
     return quote(text, safe=_URL_SAFE)
 
 
-def _title(notes: ReleaseNotes, dash: str) -> str:
+def _title(notes: Heading, dash: str) -> str:
     """`heading ~ (dash ~ project if project else "") ~ (" " ~ version if version else "")`."""
     title = HEADINGS[notes.audience]
     if notes.project:
@@ -46,34 +65,52 @@ def _title(notes: ReleaseNotes, dash: str) -> str:
 
 def markdown(notes: ReleaseNotes) -> str:
     """What notes.md.j2 renders."""
+    return markdown_of(notes, [(section.title, section.entries) for section in notes.sections], _entry_lines)
+
+
+def markdown_of(head: Heading, sections: Sequence[tuple[str, T]],
+                lines: Callable[[list[str], Escape, T], None]) -> str:
+    """What notes.md.j2 renders, from `head`'s title fields and each section's title and entries,
+    whatever form those entries have: `lines` writes a section's entries with `md_item`
+    (Entry values here, drafts in notes.listing)."""
     esc = _memo(md_escape)  # scopes, ticket ids and section titles repeat across entries
-    out = [f"# {md_escape(_title(notes, ' — '))}\n\n"]
-    if notes.date:
-        out.append(f"{md_escape(notes.date.isoformat())}\n\n")
-    last = len(notes.sections) - 1
-    for n, section in enumerate(notes.sections):
-        out.append(f"## {esc(section.title)}\n\n")
-        for entry in section.entries:
-            scope = f"**{esc(entry.scope)}:** " if entry.scope else ""
-            tickets = "".join([_md_ticket(t, esc) for t in entry.tickets]) if entry.tickets else ""
-            sha = entry.short_sha
-            if not (sha.isascii() and sha.isalnum()):  # a commit id never needs escaping: skip the call
-                sha = md_escape(sha)
-            out.append(f"- {scope}{md_escape(entry.text)} (`{sha}`{tickets})\n")
-            if entry.action:
-                out.append(f"    - What to do: {md_escape(entry.action)}\n")
-            if entry.training:
-                out.append(f"    - Training: {md_escape(entry.training)}\n")
-            elif entry.training is not None:
-                out.append(f"    - {_NO_DETAILS_MD}\n")
+    out = [f"# {md_escape(_title(head, ' — '))}\n\n"]
+    if head.date:
+        out.append(f"{md_escape(head.date.isoformat())}\n\n")
+    last = len(sections) - 1
+    for n, (title, entries) in enumerate(sections):
+        out.append(f"## {esc(title)}\n\n")
+        lines(out, esc, entries)
         if n != last:
             out.append("\n")
-    if not notes.sections:
+    if not sections:
         out.append(f"{NOTHING}\n")
     return "".join(out)
 
 
-def _md_ticket(ticket: Ticket, esc: Callable[[str], str]) -> str:
+def _entry_lines(out: list[str], esc: Escape, entries: Sequence[Entry]) -> None:
+    for entry in entries:
+        md_item(out, esc, entry.scope, entry.text, entry.short_sha, entry.tickets, entry.action,
+                entry.training)
+
+
+def md_item(out: list[str], esc: Escape, scope: str | None, text: str, sha: str, tickets: Sequence[Ticket],
+            action: str | None, training: str | None) -> None:
+    """One entry's lines of notes.md.j2."""
+    scope = f"**{esc(scope)}:** " if scope else ""
+    links = "".join([_md_ticket(t, esc) for t in tickets]) if tickets else ""
+    if not (sha.isascii() and sha.isalnum()):  # a commit id never needs escaping: skip the call
+        sha = md_escape(sha)
+    out.append(f"- {scope}{md_escape(text)} (`{sha}`{links})\n")
+    if action:
+        out.append(f"    - What to do: {md_escape(action)}\n")
+    if training:
+        out.append(f"    - Training: {md_escape(training)}\n")
+    elif training is not None:
+        out.append(f"    - {_NO_DETAILS_MD}\n")
+
+
+def _md_ticket(ticket: Ticket, esc: Escape) -> str:
     if ticket.url:
         return f", [{esc(ticket.id)}]({checked_url(ticket.url)})"
     return f", {esc(ticket.id)}"
@@ -106,7 +143,7 @@ def _text_ticket(ticket: Ticket) -> str:
     return f", {ticket.id} <{ticket.url}>" if ticket.url else f", {ticket.id}"
 
 
-def _memo(escape: Callable[[str], str]) -> Callable[[str], str]:
+def _memo(escape: Escape) -> Escape:
     seen: dict[str, str] = {}
 
     def cached(value: str) -> str:

@@ -38,6 +38,8 @@ from .settings import AUDIENCES
 if TYPE_CHECKING:  # Jinja2, python-markdown and nh3 are imported where they are used (start-up)
     import jinja2
 
+    from .listing import Listing
+
 FORMATS = ("md", "text", "html", "json")
 TEMPLATES = {"md": "notes.md.j2", "text": "notes.txt.j2"}
 SHIPPED: dict[str, Callable[[ReleaseNotes], str]] = {"md": layout.markdown, "text": layout.text}
@@ -143,6 +145,13 @@ class Renderer:
         except jinja2.TemplateError as err:
             raise TemplateError(f"template {self._where(fmt, _template_line(err, template))} failed: "
                                 f"{err}", hint="fix the template override") from err
+
+    def markdown(self, listing: Listing) -> str:
+        """The Markdown of `listing`'s notes; with the shipped template, written from its drafts
+        without freezing the notes (see notes.listing)."""
+        if self._overridden("md"):
+            return self.render(listing.notes(), "md")
+        return listing.markdown()
 
     def check(self) -> None:
         """Render sample notes for every audience in every format, so a bad override fails early."""
