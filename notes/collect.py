@@ -42,7 +42,7 @@ from .batches import CommitBatch, batches_of
 from .changes import CommitChanges, changes_of, strip_request_text
 from .commits import RawCommit
 from .drafting import drafts_of, is_quiet, reader_text, resolve_corrections
-from .entries import EMPTY_TEXT, Draft, grouped_drafts, merge_duplicates, merge_key, one_line, upper_first
+from .entries import EMPTY_TEXT, Draft, grouped_drafts, merge_duplicates, merge_key, one_line
 from .entries import ticket as ticket  # re-exported: part of this module's interface before the split
 from .errors import NonConventionalError
 from .history import ShaIndex, absorbed_by, branch_commits, topo_ranks
@@ -260,12 +260,12 @@ def _revived(held: list[tuple[str, CommitChanges, int]], quiet: list[tuple[Quiet
         return []
     scoped = {(ctype, scope) for ctype, scope, _ in loud}  # a cheaper first look than the whole key
     revived: list[Draft] = []
-    for (ctype, scope, description), rank, batch, k in quiet:
-        if (ctype, scope) not in scoped:
-            continue
+    # (the first look in a comprehension: most of a range's quiet commits are looked at only here)
+    for (ctype, scope, description), rank, batch, k in [item for item in quiet if item[0][:2] in scoped]:
         if description.endswith(")"):  # what `_strip_request` and `_reader_text` make of it
             description = strip_request_text(description) or description
-        if (ctype, scope, upper_first(one_line(description) or EMPTY_TEXT).lower()) in loud:
+        # the key's text as the draft's would be: `upper_first` changes nothing once lower-cased
+        if (ctype, scope, (one_line(description) or EMPTY_TEXT).lower()) in loud:
             draft = plain_draft(batch.shas[k], batch.messages[k], rank, frozenset())
             if draft is None:  # trailers the lane does not read (tickets, training)
                 revived.extend(drafts_of(changes_of(batch.commit(k)), rank, settings, None))

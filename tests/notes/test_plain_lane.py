@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notes.batches import CommitBatch
-from notes.collect import _collect
+from notes.collect import _collect, collect
 from notes.commits import RawCommit
 from notes.entries import Draft, one_line, upper_first
 from notes.errors import NotesError
@@ -135,6 +135,17 @@ def test_the_lane_gives_what_the_general_path_gives_for_every_audience(
     fixes = data.draw(st.one_of(st.just({}), corrections(commits)))
     for audience in AUDIENCES:
         both_paths(commits, commits, settings_, audience, fixes)
+
+
+def test_a_quiet_commit_joins_its_breaking_twin_whatever_the_case_and_request_suffix() -> None:
+    """A held-back chore that a breaking chore duplicates (type, scope and text compared without
+    case, a request suffix dropped) is listed with it, by the lane as by the general path."""
+    for quiet in ("chore(API): Bump  deps", "chore(api): bump deps (#5)", "CHORE(Api): BUMP DEPS"):
+        commits = chain(quiet, "fix: other", "chore(api): Bump deps\n\nBREAKING CHANGE: pin v2")
+        notes = collect(commits, NotesSettings(), "production")
+        assert [len(e.shas) for e in notes.entries] == [2, 1], quiet
+        for audience in AUDIENCES:
+            both_paths(commits, commits, NotesSettings(), audience, {})
 
 
 MERGE_TITLES = st.sampled_from([
