@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .contacts import LineProblem
     from .gates import GateResult
 
 
@@ -24,18 +24,6 @@ class CalendarError(ChannelsError):
 
 class SignoffError(ChannelsError):
     """A beta sign-off breaks the programme's rules (not enrolled, not on staging, already signed)."""
-
-
-@dataclass(frozen=True)
-class LineProblem:
-    """One bad line of an imported file: kept apart so the CLI can list or count them."""
-
-    source: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.source} line {self.line}: {self.message}"
 
 
 class ContactsImportError(ChannelsError):

@@ -24,8 +24,7 @@ from releases.version import Version
 
 from .beta import all_problems, signoffs_for
 from .errors import ChannelsError
-from .gates import GateFacts, GateResult, Hold, ScheduledPush, evaluate
-from .settings import GateSettings
+from .gates import GateFacts, GateResult, GateSettings, Hold, ScheduledPush, evaluate
 from .store import CANCELLED, active_hold, current_schedule
 
 

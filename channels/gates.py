@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from .calendar import format_window
 from .contacts import email_problem
 from .errors import ChannelsError, SignoffError
-from .settings import GateSettings, format_duration, load_zone
+from .settings import format_duration, is_whole_number, load_zone, show_value
 
 HOLD, SOAK, SIGNOFFS, BLOCKERS, WINDOW = "hold", "soak", "signoffs", "blockers", "window"
 SEVERITIES = ("blocker", "major", "minor")
@@ -32,6 +32,34 @@ def _aware(moment: datetime, what: str) -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise ChannelsError(f"{what}: {moment!r} must be an aware datetime (with a time zone)")
     return moment
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The gates one tier asks of a build before it may enter; a zero or None turns a gate off.
+
+    The notice gates are not here: the notices feature evaluates them itself
+    and hands in finished results (GateFacts.extra).
+    """
+
+    min_soak: timedelta | None = None
+    min_signoffs: int = 0
+    no_open_blockers: bool = False
+    require_window: bool = False
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if self.min_soak is not None and (not isinstance(self.min_soak, timedelta)
+                                          or self.min_soak < timedelta(0)):
+            problems.append(f"min_soak: {show_value(self.min_soak)} must be a length of time of zero or more")
+        if not is_whole_number(self.min_signoffs) or self.min_signoffs < 0:
+            problems.append(f"min_signoffs: {self.min_signoffs!r} must be a whole number of zero or more")
+        for field in ("no_open_blockers", "require_window"):
+            if not isinstance(getattr(self, field), bool):
+                problems.append(f"{field}: {getattr(self, field)!r} must be true or false")
+        if problems:
+            raise ChannelsError("gate settings: " + "; ".join(problems),
+                                hint="fix the [gates.TIER] table of the configuration")
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,20 @@
-"""The channels package's settings as frozen values: the quarterly calendar rule and a tier's gates.
+"""The channels package's calendar settings as frozen values: the quarterly rule and its time zone.
 
 pipeline.py turns the configuration file into these; they check themselves on
 construction so that no function further in ever meets an impossible rule (a
 13th month, a fifth Saturday, a zone that does not exist), and every problem
 is reported at once with the field that causes it.
+
+A tier's gate settings (channels.gates.GateSettings) live with the gates that
+read them: `status` needs the calendar rule for its next push but no gate, and
+a frozen dataclass costs ~1 ms to define on every start (issue 8).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import UTC, time, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
 
 from .errors import CalendarError, ChannelsError
 
@@ -25,6 +28,8 @@ _HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 
 @lru_cache(maxsize=1)
 def _known_zones() -> frozenset[str]:
+    from zoneinfo import available_timezones
+
     return frozenset(available_timezones()) - _HOST_DEPENDENT_ZONES
 
 
@@ -37,6 +42,8 @@ def _loads(name: str) -> bool:
     """
     if name.split("/", 1)[0] in ("posix", "right"):
         return False
+    from zoneinfo import ZoneInfo
+
     try:
         ZoneInfo(name)
     except (KeyError, ValueError, OSError):
@@ -50,6 +57,8 @@ def zone_problem(name: object) -> str | None:
         return f"{name!r} is not an IANA time zone name (e.g. America/Chicago)"
     if name in _HOST_DEPENDENT_ZONES:
         return f"{name!r} depends on the machine; name an IANA zone such as America/Chicago"
+    if name == "UTC":
+        return None  # zone_of gives datetime's own UTC, which needs no tz database
     if not _loads(name) and name not in _known_zones():
         import difflib  # only to suggest a correction
 
@@ -58,6 +67,8 @@ def zone_problem(name: object) -> str | None:
             iter(difflib.get_close_matches(name, sorted(_known_zones()), n=1, cutoff=0.8)), None)
         suggestion = f" (did you mean {close}?)" if close else " (e.g. America/Chicago)"
         return f"{name!r} is not an IANA time zone{suggestion}"
+    from zoneinfo import ZoneInfo
+
     try:
         ZoneInfo(name)
     except (KeyError, ValueError, OSError) as err:  # a damaged tz database file
@@ -65,12 +76,27 @@ def zone_problem(name: object) -> str | None:
     return None
 
 
-def load_zone(name: str, *, field: str = "timezone") -> ZoneInfo:
-    """The ZoneInfo for `name`, or a ChannelsError naming `field` and what is wrong with it."""
+def zone_of(name: str) -> tzinfo:
+    """The zone named `name` (one zone_problem accepts): a ZoneInfo, or for "UTC" datetime's UTC.
+
+    UTC is the one zone that needs no tz database: its instants, offsets and names ("UTC",
+    "+00:00") are those ZoneInfo("UTC") gives, and a project kept in UTC (init's default)
+    then never imports zoneinfo, which with the sysconfig it reads is ~2.5 ms of every
+    `status` (issue 8). Other zones still load their database file.
+    """
+    if name == "UTC":
+        return UTC
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def load_zone(name: str, *, field: str = "timezone") -> tzinfo:
+    """The zone for `name` (see zone_of), or a ChannelsError naming `field` and what is wrong with it."""
     problem = zone_problem(name)
     if problem:
         raise ChannelsError(f"{field}: {problem}")
-    return ZoneInfo(name)
+    return zone_of(name)
 
 
 def _plural(count: int, unit: str) -> str:
@@ -97,11 +123,11 @@ def format_duration(length: timedelta) -> str:
     return "less than a minute"
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     return format_duration(value) if isinstance(value, timedelta) else repr(value)
 
 
-def _is_int(value: object) -> bool:
+def is_whole_number(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -134,8 +160,8 @@ class CalendarRule:
                                 hint="fix the [calendar] table of the configuration")
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def zone(self) -> tzinfo:
+        return zone_of(self.timezone)
 
     def describe(self) -> str:
         """The rule in words, for `calendar` output: "second Saturday of Feb, May, Aug, Nov at 22:00"."""
@@ -154,63 +180,35 @@ def rule_problems(rule: CalendarRule) -> list[str]:
     if not isinstance(months, tuple) or not months:
         problems.append(f"months: expected a non-empty tuple of months 1-12, got {months!r}")
     else:
-        bad = [m for m in months if not _is_int(m) or not 1 <= m <= 12]
+        bad = [m for m in months if not is_whole_number(m) or not 1 <= m <= 12]
         problems.extend(f"months: {m!r} is not a month (1-12)" for m in bad)
         if not bad and len(set(months)) != len(months):
             twice = sorted({m for m in months if months.count(m) > 1}, key=repr)
             problems.append(f"months: {', '.join(map(repr, twice))} listed twice")
-    if not _is_int(rule.weekday) or not 0 <= rule.weekday <= 6:
+    if not is_whole_number(rule.weekday) or not 0 <= rule.weekday <= 6:
         problems.append(f"weekday: {rule.weekday!r} is not a weekday (0=Monday … 6=Sunday)")
-    if not _is_int(rule.week) or rule.week not in WEEKS:
+    if not is_whole_number(rule.week) or rule.week not in WEEKS:
         problems.append(f"week: {rule.week!r} is not 1, 2, 3, 4 or -1 (the last one in the month)")
     if not isinstance(rule.start, time):
         problems.append(f"start: {rule.start!r} is not a time of day")
     elif rule.start.tzinfo is not None:
         problems.append("start: give a local time without a zone; the zone is the rule's timezone")
     if not isinstance(rule.window, timedelta) or rule.window <= timedelta(0):
-        problems.append(f"window: {_show(rule.window)} must be a positive length of time")
+        problems.append(f"window: {show_value(rule.window)} must be a positive length of time")
     zone = zone_problem(rule.timezone)
     if zone:
         problems.append(f"timezone: {zone}")
     for field in ("notice_lead", "beta_start", "code_freeze"):
         value = getattr(rule, field)
         if not isinstance(value, timedelta) or value < timedelta(0):
-            problems.append(f"{field}: {_show(value)} must be a length of time of zero or more")
+            problems.append(f"{field}: {show_value(value)} must be a length of time of zero or more")
     if not isinstance(rule.reminders, tuple):
         problems.append(f"reminders: expected a tuple of lengths of time, got {rule.reminders!r}")
     else:
         for value in rule.reminders:
             if not isinstance(value, timedelta) or value <= timedelta(0):
-                problems.append(f"reminders: {_show(value)} must be a positive length of time")
+                problems.append(f"reminders: {show_value(value)} must be a positive length of time")
         if all(isinstance(v, timedelta) for v in rule.reminders) and \
                 len(set(rule.reminders)) != len(rule.reminders):
             problems.append("reminders: an offset is listed twice")
     return problems
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    """The gates one tier asks of a build before it may enter; a zero or None turns a gate off.
-
-    The notice gates are not here: the notices feature evaluates them itself
-    and hands in finished results (GateFacts.extra).
-    """
-
-    min_soak: timedelta | None = None
-    min_signoffs: int = 0
-    no_open_blockers: bool = False
-    require_window: bool = False
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        if self.min_soak is not None and (not isinstance(self.min_soak, timedelta)
-                                          or self.min_soak < timedelta(0)):
-            problems.append(f"min_soak: {_show(self.min_soak)} must be a length of time of zero or more")
-        if not _is_int(self.min_signoffs) or self.min_signoffs < 0:
-            problems.append(f"min_signoffs: {self.min_signoffs!r} must be a whole number of zero or more")
-        for field in ("no_open_blockers", "require_window"):
-            if not isinstance(getattr(self, field), bool):
-                problems.append(f"{field}: {getattr(self, field)!r} must be true or false")
-        if problems:
-            raise ChannelsError("gate settings: " + "; ".join(problems),
-                                hint="fix the [gates.TIER] table of the configuration")

@@ -18,8 +18,10 @@ from .errors import ReleasesError
 Role = Literal["primary", "standby"]
 ROLES: tuple[Role, ...] = ("primary", "standby")
 
-_HOSTNAME = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)$")
-_USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._\-]*$")
+# Patterns, not compiled ones: only ssh:// hosts need them, and re compiles (and caches) them
+# on first use instead of on every start (~0.2 ms of each command that reads the configuration).
+_HOSTNAME = r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)$"
+_USER = r"^[A-Za-z0-9._][A-Za-z0-9._\-]*$"
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,10 @@ def parse_host(
         if parts.query or parts.fragment:
             raise ReleasesError(f"host {url!r} has a query or fragment; write ssh://user@host:port/path")
         host = parts.hostname
-        if not host or not _HOSTNAME.match(parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] or "x"):
+        if not host or not re.match(_HOSTNAME, parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] or "x"):
             raise ReleasesError(f"host {url!r} has no valid host name", hint="write ssh://user@host:port/path")
         user = unquote(parts.username) if parts.username else None
-        if user is not None and not _USER.match(user):
+        if user is not None and not re.match(_USER, user):
             raise ReleasesError(f"host {url!r} has an invalid user name {user!r}")
         try:
             port = parts.port

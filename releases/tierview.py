@@ -30,8 +30,13 @@ class Rows(Protocol):
     def __call__(self, sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]: ...
 
 
+# Every value class here has a docstring: dataclass() fills a missing one from
+# inspect.signature(), ~0.1 ms per class on every `status`.
+
 @dataclass(frozen=True)
 class HostStatus:
+    """What one host of a tier runs now, and the last build that passed its health check there."""
+
     tier: str
     host: str
     build_id: str | None
@@ -42,6 +47,8 @@ class HostStatus:
 
 @dataclass(frozen=True)
 class Deployment:
+    """One rollout or rollback of a build to a tier; `status` shows the newest unless it succeeded."""
+
     id: int
     build_id: str
     tier: str
@@ -69,6 +76,8 @@ class HostProgress:
 
 @dataclass(frozen=True)
 class Lock:
+    """A tier's deploy lease: who holds it, for which command, and until when it stands."""
+
     tier: str
     token: str
     owner: str

@@ -10,6 +10,7 @@ import pytest
 
 from channels.contacts import (
     Contact,
+    LineProblem,
     diff_contacts,
     email_problem,
     load_contacts_file,
@@ -18,7 +19,7 @@ from channels.contacts import (
     parse_contacts_csv,
     sample_contacts_csv,
 )
-from channels.errors import ChannelsError, ContactsImportError, LineProblem
+from channels.errors import ChannelsError, ContactsImportError
 
 HEADER = "organisation,name,email,role,time_zone\n"
 ZONE = "America/Chicago"

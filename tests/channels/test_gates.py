@@ -13,6 +13,7 @@ from channels.errors import ChannelsError, SignoffError
 from channels.gates import (
     GateFacts,
     GateResult,
+    GateSettings,
     Hold,
     Problem,
     ScheduledPush,
@@ -23,7 +24,7 @@ from channels.gates import (
     evaluate,
     failing,
 )
-from channels.settings import GateSettings, format_duration
+from channels.settings import format_duration
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 11, 14, 23, 0, tzinfo=CHICAGO)  # an hour into the November push
