@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from notes.collect import collect
 from notes.errors import TemplateError
@@ -195,6 +199,21 @@ def test_notes_sha256_ignores_line_ending_and_final_newline_differences() -> Non
     assert notes_sha256(text) == notes_sha256("# Notes\r\n\r\n- a") == notes_sha256(text + "\n\n")
     assert notes_sha256(text) != notes_sha256("# Notes\n\n- b\n")
     assert len(notes_sha256(text)) == 64
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "\n", "\r", "\ufeff", "é", "✓", "𝄞", " "]), max_size=40))
+@hyp_settings(max_examples=500)
+def test_notes_sha256_is_the_hash_of_the_normalised_text(text: str) -> None:
+    normalised = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") + "\n"
+    assert notes_sha256(text) == hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def test_notes_sha256_of_long_notes_hashed_in_pieces() -> None:
+    """Pieces of a megabyte of characters: multi-byte characters on every side of each cut."""
+    for text in ("é✓𝄞x" * 700_001 + "\n", "a" * (1 << 20) + "𝄞\n", "𝄞" * ((1 << 20) + 1) + "\n\n"):
+        normalised = text.rstrip("\n") + "\n"
+        assert notes_sha256(text) == hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
 
 
 def test_markdown_to_html_drops_raw_html_from_edited_notes() -> None:
