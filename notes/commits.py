@@ -38,11 +38,11 @@ HEADER_RE = re.compile(
     r"(?P<bang>!)?"
     r": +(?P<description>\S.*)"
 )
-# HEADER_RE matched at the start of a whole message whose first character is no space: it
-# matches exactly where HEADER_RE fully matches the message's first line stripped, and group 4
-# is the description with the line's trailing spaces. One call instead of finding the line,
-# slicing and stripping it, then matching it.
-HEADER_LINE_RE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)(?:\(([^()\r\n]*)\))?(!)?: +(?=\S)([^\n]*)")
+# HEADER_RE matched at the start of a whole message: it matches exactly where HEADER_RE fully
+# matches the message's first line stripped, group 4 is the description as that stripping
+# leaves it (`\S` is `not str.isspace()`), and the match ends where the line does. One call
+# instead of finding the line, slicing and stripping it, then matching it.
+HEADER_LINE_RE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)(?:\(([^()\r\n]*)\))?(!)?: +(\S(?:[^\n]*\S)?)[^\n]*")
 # One footer line. `Token:` with nothing after it is accepted (the value then
 # starts on the next line); `Token #value` is the spec's second separator.
 FOOTER_RE = re.compile(

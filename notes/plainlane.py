@@ -59,23 +59,22 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
     `quiet_types`: the internal types when the audience is a customer one
     (their non-breaking changes are held back), else empty.
     """
-    if (not message or message[0] == "#" or message[0].isspace() or "\r" in message or "\n#" in message
-            or "cherry picked from" in message):
-        return None  # empty, something git's cleanup changes, or a cherry-pick
-    match = HEADER_LINE_RE.match(message)
+    if "\r" in message or "\n#" in message or "cherry picked from" in message:
+        return None  # something git's cleanup changes, or a cherry-pick
+    match = HEADER_LINE_RE.match(message)  # (it starts with a letter: no "#" or blank space first)
     if match is not None:  # a conventional header: neither "Merge …" nor, unless its type is, a revert
         ctype, scope, bang_mark, description = match.groups()
-        if ctype[:6].lower() == "revert":
+        ctype = ctype.lower()
+        if ctype.startswith("revert"):
             return None
         end = match.end()
-        ctype = ctype.lower()
         if scope is not None:
             scope = scope.strip() or None
         bang = bang_mark is not None
         conventional = True
-        if description[-1].isspace():
-            description = description.rstrip()  # as the header is stripped
     else:
+        if not message or message[0] == "#" or message[0].isspace():
+            return None  # empty, or something git's cleanup changes
         end = message.find("\n")
         if end < 0:
             end = len(message)

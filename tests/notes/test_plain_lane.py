@@ -38,6 +38,7 @@ HEADERS = st.sampled_from([
     "Revert \"fix: keep night shifts\"", "Reverting is hard", "Merge pull request #3 from org/x",
     "Merge branch 'topic'", "security: patch", "feat(scope with: colon): x", "docs!: guide",
     "chore: bump deps (#5)", "fix:no space", "x", "feat(): empty",
+    "fix: a tab at the end\t", "feat: no-break space\u00a0", "docs: separators\u2028\x1f ", "feat:  \u00a0",
 ])
 TRAILERS = st.sampled_from([
     "Refs: HOS-1", "Refs: #12, HOS-2", "Refs: 0123456789abcdef", "Ticket: T-9", "tickets: a b",
