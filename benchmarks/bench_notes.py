@@ -15,7 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import WORK, Result, Timing, init_project, quarterdeck, run_alternated, run_timed
+from benchmarks.common import (
+    WORK,
+    Result,
+    Timing,
+    init_project,
+    median_ratio,
+    quarterdeck,
+    run_alternated,
+    run_timed,
+)
 from benchmarks.history import make_history
 
 SIZES = (1_000, 10_000, 100_000)
@@ -46,6 +55,7 @@ def run() -> Result:
         figures[f"quarterdeck_{size}_s"] = round(ours.seconds, 3)
         figures[f"quarterdeck_{size}_peak_mib"] = round(ours.peak_kib / 1024, 1)
         figures[f"ratio_{size}"] = round(ratio, 2)
+        figures[f"ratio_{size}_median_round"] = round(median_ratio(ours, git), 2)
         cliff = shutil.which("git-cliff", path=str(__import__("pathlib").Path(sys.executable).parent))
         if cliff and size == SIZES[-1]:
             timing = run_timed([cliff, "--repository", str(repo)], runs=1)
@@ -59,4 +69,5 @@ def run() -> Result:
     figures[f"git_log_{SIZES[-1]}_merges_s"] = round(git.seconds, 3)
     figures[f"quarterdeck_{SIZES[-1]}_merges_s"] = round(ours.seconds, 3)
     figures[f"ratio_{SIZES[-1]}_merges"] = round(ours.seconds / git.seconds, 2)
+    figures[f"ratio_{SIZES[-1]}_merges_median_round"] = round(median_ratio(ours, git), 2)
     return Result("notes", "<= 2x raw `git log` on 100,000 commits", ratio, 2.0, figures=figures)

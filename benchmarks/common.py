@@ -20,6 +20,19 @@ WORK = ROOT / "benchmarks" / "work"
 class Timing:
     seconds: float
     peak_kib: int
+    each: tuple[float, ...] = ()  # every round's time, in order (run_alternated)
+
+
+def median_ratio(ours: Timing, base: Timing) -> float:
+    """The median of the per-round ratios of two alternated commands.
+
+    A second view beside the ratio of the best times: a single lucky run of either side
+    moves the best-of ratio (on this machine `git log` has a 0.7 s run among 0.9 s ones),
+    not the median of rounds run side by side.
+    """
+    ratios = sorted(a / b for a, b in zip(ours.each, base.each, strict=True))
+    middle = len(ratios) // 2
+    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
 @dataclass
@@ -70,7 +83,8 @@ def run_timed(argv: Sequence[str], *, runs: int = 3, cwd: Path | None = None,
 
 def run_alternated(commands: dict[str, Sequence[str]], *, rounds: int, cwd: Path | None = None
                    ) -> dict[str, Timing]:
-    """Each command once per round, in turn, `rounds` times: the best time and the peak memory of each.
+    """Each command once per round, in turn, `rounds` times: the best time, the peak memory and
+    every round's time of each.
 
     Drift on a shared machine (another job, a slower minute) then hits every command alike
     instead of whichever ran its runs in a bad stretch.
@@ -79,7 +93,9 @@ def run_alternated(commands: dict[str, Sequence[str]], *, rounds: int, cwd: Path
     for _ in range(rounds):
         for name, argv in commands.items():
             one = run_timed(argv, runs=1, cwd=cwd)
-            best[name] = Timing(min(best[name].seconds, one.seconds), max(best[name].peak_kib, one.peak_kib))
+            was = best[name]
+            best[name] = Timing(min(was.seconds, one.seconds), max(was.peak_kib, one.peak_kib),
+                                (*was.each, one.seconds))
     return best
 
 
