@@ -97,11 +97,13 @@ def _entry_lines(out: list[str], esc: Escape, entries: Sequence[Entry]) -> None:
 def md_item(out: list[str], esc: Escape, scope: str | None, text: str, sha: str, tickets: Sequence[Ticket],
             action: str | None, training: str | None) -> None:
     """One entry's lines of notes.md.j2."""
-    scope = f"**{esc(scope)}:** " if scope else ""
     links = "".join([_md_ticket(t, esc) for t in tickets]) if tickets else ""
     if not (sha.isascii() and sha.isalnum()):  # a commit id never needs escaping: skip the call
         sha = md_escape(sha)
-    out.append(f"- {scope}{md_escape(text)} (`{sha}`{links})\n")
+    if scope:  # (two lines rather than a scope prefix made and then copied into the line)
+        out.append(f"- **{esc(scope)}:** {md_escape(text)} (`{sha}`{links})\n")
+    else:
+        out.append(f"- {md_escape(text)} (`{sha}`{links})\n")
     if action:
         out.append(f"    - What to do: {md_escape(action)}\n")
     if training:
