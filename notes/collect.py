@@ -90,8 +90,9 @@ def collect_listing(
     check_audience(audience)
     with gc_paused():
         groups, skipped, count = _collect_groups(commits, settings, audience, corrections or {})
-    return Listing(audience=audience, groups=groups, settings=settings, version=version, project=project,
-                   since=since, until=until, date=date, commit_count=count, skipped=skipped)
+    head = ReleaseNotes(audience=audience, sections=(), version=version, project=project, since=since,
+                        until=until, date=date, commit_count=count, skipped=skipped)
+    return Listing(head, groups, settings)
 
 
 def _collect(commits: Iterable[RawCommit], settings: NotesSettings, audience: str,

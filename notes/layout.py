@@ -13,9 +13,8 @@ templates give, on any notes; change both together.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 from .markdown import TRAINING_NO_DETAILS, md_escape
@@ -23,20 +22,6 @@ from .model import Entry, ReleaseNotes, Ticket
 
 T = TypeVar("T")
 Escape = Callable[[str], str]
-
-
-class Heading(Protocol):
-    """What the title lines are made of: ReleaseNotes, or notes.listing's Listing."""
-
-    @property
-    def audience(self) -> str: ...
-    @property
-    def project(self) -> str | None: ...
-    @property
-    def version(self) -> str | None: ...
-    @property
-    def date(self) -> datetime.date | None: ...
-
 
 HEADINGS = {"production": "Release notes", "beta": "Beta release notes", "internal": "Internal release notes"}
 NOTHING = "No changes for readers in this range."
@@ -53,7 +38,7 @@ def checked_url(value: object) -> str:
     return quote(text, safe=_URL_SAFE)
 
 
-def _title(notes: Heading, dash: str) -> str:
+def _title(notes: ReleaseNotes, dash: str) -> str:
     """`heading ~ (dash ~ project if project else "") ~ (" " ~ version if version else "")`."""
     title = HEADINGS[notes.audience]
     if notes.project:
@@ -68,11 +53,11 @@ def markdown(notes: ReleaseNotes) -> str:
     return markdown_of(notes, [(section.title, section.entries) for section in notes.sections], _entry_lines)
 
 
-def markdown_of(head: Heading, sections: Sequence[tuple[str, T]],
+def markdown_of(head: ReleaseNotes, sections: Sequence[tuple[str, T]],
                 lines: Callable[[list[str], Escape, T], None]) -> str:
-    """What notes.md.j2 renders, from `head`'s title fields and each section's title and entries,
-    whatever form those entries have: `lines` writes a section's entries with `md_item`
-    (Entry values here, drafts in notes.listing)."""
+    """What notes.md.j2 renders, from `head`'s title fields (its sections are not read) and each
+    section's title and entries, whatever form those entries have: `lines` writes a section's
+    entries with `md_item` (Entry values here, drafts in notes.listing)."""
     esc = _memo(md_escape)  # scopes, ticket ids and section titles repeat across entries
     out = [f"# {md_escape(_title(head, ' — '))}\n\n"]
     if head.date:

@@ -18,12 +18,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
 
 from . import layout
 from .entries import Draft, entry_action, entry_tickets, freeze
-from .model import ReleaseNotes, Section, Skipped
+from .model import ReleaseNotes, Section
 from .settings import NotesSettings
 
 # (section key, its drafts in the order readers see them), sections in the configured order
@@ -32,30 +31,22 @@ Groups = Sequence[tuple[str, Sequence[Draft]]]
 
 @dataclass(frozen=True)
 class Listing:
-    """Drafts grouped by section, with everything `ReleaseNotes` holds besides its entries."""
+    """Drafts grouped by section, and the notes they belong to (`head`: everything but the sections)."""
 
-    audience: str
+    head: ReleaseNotes  # audience, version, project, range, date, counts; `sections` empty
     groups: Groups
     settings: NotesSettings
-    version: str | None = None
-    project: str | None = None
-    since: str | None = None
-    until: str | None = None
-    date: date | None = None
-    commit_count: int = 0
-    skipped: tuple[Skipped, ...] = ()
 
     def notes(self) -> ReleaseNotes:
         with gc_paused():
             sections = frozen_sections(self.groups, self.settings)
-        return ReleaseNotes(audience=self.audience, sections=sections, version=self.version,
-                            project=self.project, since=self.since, until=self.until, date=self.date,
-                            commit_count=self.commit_count, skipped=self.skipped)
+        return replace(self.head, sections=sections)
 
     def markdown(self) -> str:
         """`layout.markdown(self.notes())`, written from the drafts."""
         settings = self.settings
-        return layout.markdown_of(self, [(settings.title_of(key), drafts) for key, drafts in self.groups],
+        titled = [(settings.title_of(key), drafts) for key, drafts in self.groups]
+        return layout.markdown_of(self.head, titled,
                                   lambda out, esc, drafts: _draft_lines(out, esc, drafts, settings))
 
 

@@ -50,7 +50,7 @@ def test_markdown_from_the_drafts_is_the_markdown_of_the_frozen_notes(
         assert listing.markdown() == markdown(notes)
         assert listing.notes() == notes  # writing the Markdown changed no draft
         assert (notes.sections, notes.skipped, notes.commit_count) == _collect(
-            commits, settings_, listing.audience, {})
+            commits, settings_, listing.head.audience, {})
 
 
 def test_every_kind_of_line_is_written_alike() -> None:
@@ -66,7 +66,7 @@ def test_every_kind_of_line_is_written_alike() -> None:
         for listing in _listings(commits, settings_, head):
             text = listing.markdown()
             assert text == markdown(listing.notes())
-            if listing.audience == "internal":
+            if listing.head.audience == "internal":
                 assert "What to do: use v2" in text and "Training:" in text
     empty = collect_listing([], NotesSettings(), "production")
     assert empty.markdown() == markdown(empty.notes()) and "No changes for readers" in empty.markdown()
