@@ -12,10 +12,11 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from rich.markup import escape
 from rich.table import Table
+
+from .settings import zone_of
 
 Add = Callable[..., None]
 
@@ -60,7 +61,7 @@ def local(moment: datetime | None, zone: str) -> str:
     """An instant as the release manager reads it: the project zone's wall time and abbreviation."""
     if moment is None:
         return ""
-    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}"
+    return f"{moment.astimezone(zone_of(zone)):%Y-%m-%d %H:%M %Z}"
 
 
 def utc(moment: datetime | None) -> str:

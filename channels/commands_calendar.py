@@ -10,6 +10,7 @@ from .calendar import PushWindow, format_window, next_pushes, parse_local_dateti
 from .cli import Context, esc, iso, local, setup_json, table, utc
 from .errors import GatesFailed, UsageProblem
 from .gates import failing
+from .settings import zone_of
 
 if TYPE_CHECKING:
     from .store import Schedule
@@ -69,15 +70,9 @@ def _schedule_dict(s: Schedule | None, zone: str) -> dict[str, Any] | None:
     if s is None:
         return None
     return {"id": s.id, "state": s.state, "start": iso(s.window_start), "end": iso(s.window_end),
-            "start_local": s.window_start.astimezone(_zone(zone)).isoformat(),
-            "end_local": s.window_end.astimezone(_zone(zone)).isoformat(),
+            "start_local": s.window_start.astimezone(zone_of(zone)).isoformat(),
+            "end_local": s.window_end.astimezone(zone_of(zone)).isoformat(),
             "reason": s.reason, "at": iso(s.created_at), "by": s.created_by}
-
-
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 def _label(s: Schedule, zone: str) -> str:

@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from .calendar import format_window
 from .contacts import email_problem
 from .errors import ChannelsError, SignoffError
-from .settings import format_duration, is_whole_number, load_zone, show_value
+from .settings import format_duration, is_whole_number, load_zone, show_value, zone_of
 
 HOLD, SOAK, SIGNOFFS, BLOCKERS, WINDOW = "hold", "soak", "signoffs", "blockers", "window"
 SEVERITIES = ("blocker", "major", "minor")
@@ -183,7 +182,7 @@ class GateFacts:
                 raise ChannelsError(f"extra gate results must be GateResult values, got {result!r}")
 
     def local_date(self, moment: datetime) -> str:
-        return f"{moment.astimezone(ZoneInfo(self.timezone)):%Y-%m-%d}"
+        return f"{moment.astimezone(zone_of(self.timezone)):%Y-%m-%d}"
 
 
 def _hold_gate(facts: GateFacts) -> GateResult:

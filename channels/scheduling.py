@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_
 
 from releases.ledger import Ledger
 
 from .errors import ChannelsError
+from .settings import zone_of
 from .store import (
     CANCELLED,
     MOVED,
@@ -33,7 +33,7 @@ from .store import (
 
 def _when(moment: datetime, zone: str) -> str:
     """An instant in the project's zone for messages (the zone the release manager plans in)."""
-    local = moment.astimezone(ZoneInfo(zone))
+    local = moment.astimezone(zone_of(zone))
     return f"{local:%Y-%m-%d %H:%M %Z}" + ("" if zone == "UTC" else f" ({moment.astimezone(UTC):%H:%M} UTC)")
 
 

@@ -373,9 +373,9 @@ def cmd_training_add(app: Context, args: argparse.Namespace) -> int:
 
 
 def _local(moment: Any, zone: str) -> str:
-    from zoneinfo import ZoneInfo
+    from channels.settings import zone_of
 
-    return f"{moment.astimezone(ZoneInfo(zone)):%a %Y-%m-%d %H:%M} {zone}"
+    return f"{moment.astimezone(zone_of(zone)):%a %Y-%m-%d %H:%M} {zone}"
 
 
 def cmd_training_list(app: Context, args: argparse.Namespace) -> int:

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from channels.calendar import format_window, window_starting
 from channels.gates import GateResult
-from channels.settings import CalendarRule, format_duration
+from channels.settings import CalendarRule, format_duration, zone_of
 from channels.store import current_schedule
 
 from .compose import NoticeKind
@@ -66,7 +65,7 @@ class NoticeGateFacts:
         return format_window(self.window_start, self.window_end, self.timezone)
 
     def local(self, moment: datetime) -> str:
-        return f"{moment.astimezone(ZoneInfo(self.timezone)):%Y-%m-%d %H:%M} {self.timezone}"
+        return f"{moment.astimezone(zone_of(self.timezone)):%Y-%m-%d %H:%M} {self.timezone}"
 
 
 def _not_sent(counts: Counts) -> str:
