@@ -252,9 +252,9 @@ def _report(err: Any, exc: BaseException, verbose: bool) -> None:
 
 # ---------------------------------------------------------------- configuration
 #
-# Two stages, as towncrier does: the TOML is checked against SPEC and every
-# problem is collected with its key path; only then are values built. Nothing
-# here opens a repository or a connection.
+# Two stages, as towncrier does: the TOML is checked against each package's key tables
+# (plain data, see releases.settings) and every problem is collected with its key path;
+# only then are values built. Nothing here opens a repository or a connection.
 
 class ConfigError(Exception):
     """The configuration file is missing or invalid; every problem is listed."""
@@ -265,100 +265,7 @@ class ConfigError(Exception):
         self.hint = hint
 
 
-REQUIRED = object()
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-@dataclass(frozen=True, eq=False)
-class Field:
-    """What one configuration key accepts; SPEC lists them so every problem names its key path.
-
-    Never compared (only read), so dataclass() writes no __eq__ and __hash__: it compiles each
-    method on every start, ~0.2 ms for those two. Each configuration dataclass has a docstring,
-    which dataclass() would otherwise build with inspect.signature(), ~0.1 ms apiece.
-    """
-
-    kind: type | tuple[type, ...]
-    default: Any = REQUIRED
-    choices: tuple[Any, ...] = ()
-    minimum: float | None = None
-    item: type | None = None  # element type of a list
-    secret: bool = False
-
-
-TIER_FIELDS = {
-    "name": Field(str),
-    "channel": Field(str, "everyone", choices=("internal", "beta", "everyone")),
-    "hosts": Field(list),
-    "deploy_path": Field(str, ""),
-    "health_check": Field(str, ""),
-    "pre_activate": Field(str, ""),
-    "post_activate": Field(str, ""),
-    "shared": Field(list, [], item=str),
-    "keep": Field(int, 5, minimum=1),
-    "parallel": Field(int, 1, minimum=1),
-    "on_failure": Field(str, "rollback", choices=("rollback", "halt")),
-}
-GATE_FIELDS = {
-    "soak_days": Field((int, float), 0, minimum=0),
-    "min_signoffs": Field(int, 0, minimum=0),
-    "no_open_blockers": Field(bool, False),
-    "require_window": Field(bool, False),
-    "advance_notice": Field(bool, False),
-}
-SPEC: dict[str, dict[str, Field]] = {
-    "project": {
-        "name": Field(str),
-        "repo": Field(str),
-        "branch": Field(str, "main"),
-        "timezone": Field(str, "UTC"),
-    },
-    "build": {"command": Field(str, ""), "output": Field(str, "")},
-    "ledger": {"url": Field(str, "sqlite:///.quarterdeck/ledger.db", secret=True)},
-    "artifacts": {"dir": Field(str, ".quarterdeck/artifacts")},
-    "backup": {"dir": Field(str, ".quarterdeck/backups"), "keep": Field(int, 5, minimum=1)},
-    "ssh": {
-        "identity_file": Field(str, ""),
-        "known_hosts": Field(str, ""),
-        "strict_host_keys": Field(bool, True),
-        "connect_timeout": Field(int, 10, minimum=1),
-    },
-    "calendar": {
-        "months": Field(list, [2, 5, 8, 11], item=int),
-        "weekday": Field(str, "saturday", choices=WEEKDAYS),
-        "week": Field(int, 2, choices=(1, 2, 3, 4, -1)),
-        "start": Field(str, "22:00"),
-        "window_hours": Field((int, float), 4, minimum=0.25),
-        "notice_lead_days": Field(int, 14, minimum=0),
-        "beta_start_days": Field(int, 21, minimum=0),
-        "code_freeze_days": Field(int, 28, minimum=0),
-        "reminder_days": Field(list, [7, 1], item=int),
-        "auto_push": Field(bool, False),
-    },
-    "notify": {
-        "sender": Field(str, "Quarterdeck <releases@localhost>"),
-        "reply_to": Field(str, ""),
-        "smtp_url": Field(str, ""),
-        "password_env": Field(str, "QUARTERDECK_SMTP_PASSWORD"),
-        "outbox": Field(str, ".quarterdeck/outbox"),
-        "message_domain": Field(str, "localhost"),
-        "rate_per_second": Field((int, float), 0, minimum=0),
-        "ca_file": Field(str, ""),
-        "support_contact": Field(str, ""),
-    },
-    "notes": {
-        "ticket_url": Field(str, ""),
-        "non_conventional": Field(str, "keep", choices=("keep", "drop", "fail")),
-        "internal_types": Field(list, ["chore", "ci", "test", "refactor", "build", "style", "docs"],
-                                item=str),
-        "paths": Field(list, [], item=str),
-        "templates": Field(str, ""),
-        "tag": Field(bool, True),
-        "push_tag": Field(bool, False),
-        "changelog": Field(bool, False),
-    },
-}
-TOP_LEVEL = [*SPEC, "tiers", "gates"]
+Spec = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -395,6 +302,18 @@ class Config:
     tiers: tuple[TierConfig, ...]
     gates: dict[str, dict[str, Any]]
     sections: dict[str, dict[str, Any]]
+    unchecked: set[str] = field(default_factory=set)  # DEFERRED tables not read yet, as written
+
+    def section(self, name: str) -> dict[str, Any]:
+        """One table, checked: a DEFERRED one is checked (and its owner loaded) when first read."""
+        if name in self.unchecked:
+            problems: list[str] = []
+            checked = _check_table(self.sections[name], deferred_spec(name), name, problems)
+            if problems:
+                raise _problems_error(self.path, problems)
+            self.sections[name] = checked
+            self.unchecked.discard(name)
+        return self.sections[name]
 
     def tier(self, name: str) -> TierConfig:
         for tier in self.tiers:
@@ -411,16 +330,17 @@ class Config:
         return self.base_dir / ".quarterdeck"
 
     def masked(self) -> dict[str, Any]:
-        """The resolved configuration for `config show`, with anything secret masked."""
-        from sqlalchemy.engine import make_url
+        """The resolved configuration for `config show`, with every secret key's password masked."""
+        from releases.settings import mask_password
 
-        sections = {name: dict(values) for name, values in self.sections.items()}
-        sections["ledger"]["url"] = make_url(self.ledger_url).render_as_string(hide_password=True)
-        smtp = sections["notify"].get("smtp_url")
-        if smtp:
-            sections["notify"]["smtp_url"] = _mask_url_password(smtp)
+        sections = {name: dict(self.section(name)) for name in list(self.sections)}
+        sections["ledger"]["url"] = self.ledger_url
+        for name, spec in (section_specs() | {n: deferred_spec(n) for n in DEFERRED}).items():
+            for key, rule in spec.items():
+                if rule.get("secret") and sections[name].get(key):
+                    sections[name][key] = mask_password(sections[name][key])
         sections["tiers"] = [  # type: ignore[assignment]
-            {**{k: getattr(t, k) for k in TIER_FIELDS if k != "hosts"},
+            {**{k: getattr(t, k) for k in TierConfig.__dataclass_fields__ if k != "hosts"},
              "hosts": [{"url": h.url, "role": h.role, "path": h.path} for h in t.hosts]}
             for t in self.tiers
         ]
@@ -428,11 +348,33 @@ class Config:
         return sections
 
 
-def _mask_url_password(url: str) -> str:
-    from urllib.parse import urlsplit
+def section_specs() -> dict[str, Spec]:
+    """The keys of every table each command reads, from the package that owns each."""
+    from channels import settings as channels
+    from releases import settings as releases
 
-    parts = urlsplit(url)
-    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+    return {"project": {**releases.PROJECT, **channels.PROJECT}, "build": releases.BUILD,
+            "ledger": releases.LEDGER, "artifacts": releases.ARTIFACTS, "backup": releases.BACKUP,
+            "ssh": releases.SSH, "calendar": channels.CALENDAR}
+
+
+# Tables checked when first read (Config.section), so that a command that never reads them
+# (`status`) never loads their packages; `config check` and `config show` read every one.
+DEFERRED = {"notify": "notify.settings:NOTIFY", "notes": "notes.settings:NOTES"}
+
+
+def deferred_spec(name: str) -> Spec:
+    spec: Spec = _resolve(DEFERRED[name])
+    return spec
+
+
+def tier_spec() -> Spec:
+    """A [[tiers]] table's keys: releases' deploy keys with channels' `channel` after the name."""
+    from channels.settings import TIER as CHANNEL_KEYS
+    from releases.settings import TIER as DEPLOY_KEYS
+
+    name, *deploy = DEPLOY_KEYS.items()
+    return dict([name, *CHANNEL_KEYS.items(), *deploy])
 
 
 def find_config_path(explicit: str | None) -> Path:
@@ -444,7 +386,8 @@ def find_config_path(explicit: str | None) -> Path:
     return Path.cwd() / "quarterdeck.toml"
 
 
-def load_config(path: Path, *, check_repo: bool = True) -> Config:
+def load_config(path: Path, *, check_repo: bool = True, defer: bool = True) -> Config:
+    """The checked file; with `defer`, the DEFERRED tables are checked when first read."""
     import tomllib
 
     if not path.exists():
@@ -458,11 +401,15 @@ def load_config(path: Path, *, check_repo: bool = True) -> Config:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path} is not UTF-8 text") from err
     problems: list[str] = []
-    config = _build_config(path, raw, problems, check_repo=check_repo)
+    config = _build_config(path, raw, problems, check_repo=check_repo, defer=defer)
     if problems or config is None:
-        raise ConfigError(f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}",
-                          problems, hint="fix each key named above; `quarterdeck config check` lists them")
+        raise _problems_error(path, problems)
     return config
+
+
+def _problems_error(path: Path, problems: list[str]) -> ConfigError:
+    return ConfigError(f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}",
+                       problems, hint="fix each key named above; `quarterdeck config check` lists them")
 
 
 def _closest(key: str, valid: Sequence[str]) -> str:
@@ -479,8 +426,13 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _check_table(table: Any, spec: dict[str, Field], where: str, problems: list[str]) -> dict[str, Any]:
-    """Values of one table with defaults filled in; unknown keys and bad types reported."""
+def _check_table(table: Any, spec: Spec, where: str, problems: list[str]) -> dict[str, Any]:
+    """Values of one table with defaults filled in; each bad key is reported by its path.
+
+    The one checker of the file: a key's entry says its `type`, `default` (none: required),
+    `item` type, `choices`, `minimum` and `check` (the owning package's function, which
+    returns what is wrong with the value, or None).
+    """
     if not isinstance(table, dict):
         problems.append(f"{where}: expected a table, got {type(table).__name__}")
         table = {}
@@ -488,56 +440,92 @@ def _check_table(table: Any, spec: dict[str, Field], where: str, problems: list[
         if key not in spec:
             problems.append(f"{where}.{key}: unknown key{_closest(key, list(spec))}")
     values: dict[str, Any] = {}
-    for key, fld in spec.items():
+    for key, rule in spec.items():
         path = f"{where}.{key}"
         if key not in table:
-            if fld.default is REQUIRED:
-                problems.append(f"{path}: required, expected {_type_name(fld.kind)}")
+            if "default" not in rule:
+                problems.append(f"{path}: required, expected {_type_name(rule['type'])}")
             else:
-                values[key] = fld.default
+                values[key] = rule["default"]
             continue
         value = table[key]
-        kinds = fld.kind if isinstance(fld.kind, tuple) else (fld.kind,)
-        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            problems.append(f"{path}: expected {_type_name(fld.kind)}, got {value!r}")
-            continue
-        if fld.item is not None:
-            bad = [v for v in value if not isinstance(v, fld.item) or isinstance(v, bool)]
-            if bad:
-                problems.append(f"{path}: every item must be {_type_name(fld.item)}, got {bad[0]!r}")
-                continue
-        if fld.choices and value not in fld.choices:
-            problems.append(f"{path}: {value!r} is not one of {', '.join(map(str, fld.choices))}")
-            continue
-        if fld.minimum is not None and value < fld.minimum:
-            problems.append(f"{path}: must be at least {fld.minimum}, got {value!r}")
-            continue
-        values[key] = value
+        problem = _problem(value, rule)
+        if problem:
+            problems.append(f"{path}: {problem}")
+        else:
+            values[key] = value
     return values
 
 
+def _problem(value: Any, rule: dict[str, Any]) -> str | None:
+    kinds = rule["type"] if isinstance(rule["type"], tuple) else (rule["type"],)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        return f"expected {_type_name(rule['type'])}, got {value!r}"
+    item = rule.get("item")
+    if item is not None:
+        bad = [v for v in value if not isinstance(v, item) or isinstance(v, bool)]
+        if bad:
+            return f"every item must be {_type_name(item)}, got {bad[0]!r}"
+    choices = rule.get("choices")
+    if choices and value not in choices:
+        return f"{value!r} is not one of {', '.join(map(str, choices))}"
+    minimum = rule.get("minimum")
+    if minimum is not None and value < minimum:
+        return f"must be at least {minimum}, got {value!r}"
+    check = rule.get("check")
+    return check(value) if check is not None else None
+
+
 def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
-                  check_repo: bool) -> Config | None:
-    from releases.errors import ReleasesError
-    from releases.hostspec import parse_host
+                  check_repo: bool, defer: bool) -> Config | None:
+    from channels.settings import GATES
+    from releases.settings import looks_like_git_repo, resolve_ledger_url
 
     base = path.resolve().parent
+    specs = section_specs()
+    top_level = [*specs, *DEFERRED, "tiers", "gates"]
     for key in raw:
-        if key not in TOP_LEVEL:
-            problems.append(f"{key}: unknown section{_closest(key, TOP_LEVEL)}")
+        if key not in top_level:
+            problems.append(f"{key}: unknown section{_closest(key, top_level)}")
     sections = {name: _check_table(raw.get(name, {}), spec, name, problems)
-                for name, spec in SPEC.items()}
+                for name, spec in specs.items()}
+    for name in DEFERRED:
+        table = raw.get(name, {})
+        sections[name] = table if defer else _check_table(table, deferred_spec(name), name, problems)
     project = sections["project"]
-
-    zone = project.get("timezone")
-    if isinstance(zone, str) and not _valid_zone(zone):
-        problems.append(f"project.timezone: {zone!r} is not an IANA time zone (e.g. America/Chicago)")
     repo = (base / project["repo"]).resolve() if "repo" in project else base
-    if check_repo and "repo" in project and not _looks_like_git_repo(repo):
+    if check_repo and "repo" in project and not looks_like_git_repo(repo):
         problems.append(f"project.repo: {repo} is not a git repository")
+    tiers, names = _tiers(raw.get("tiers"), base, problems)
 
+    gates: dict[str, dict[str, Any]] = {}
+    raw_gates = raw.get("gates", {})
+    if not isinstance(raw_gates, dict):
+        problems.append("gates: expected a table of [gates.TIER] tables")
+        raw_gates = {}
+    for tier_name, table in raw_gates.items():
+        if tier_name not in names:
+            problems.append(f"gates.{tier_name}: there is no tier {tier_name!r}"
+                            + (_closest(tier_name, names) if names else ""))
+            continue
+        gates[tier_name] = _check_table(table, GATES, f"gates.{tier_name}", problems)
+
+    if problems:
+        return None
+    return Config(
+        path=path, base_dir=base, project_name=project["name"], repo=repo,
+        branch=project["branch"], timezone=project["timezone"],
+        build_command=sections["build"]["command"], build_output=sections["build"]["output"],
+        ledger_url=resolve_ledger_url(sections["ledger"]["url"], base),
+        artifacts_dir=(base / sections["artifacts"]["dir"]).resolve(),
+        tiers=tuple(tiers), gates=gates, sections=sections, unchecked=set(DEFERRED) if defer else set(),
+    )
+
+
+def _tiers(raw_tiers: Any, base: Path, problems: list[str]) -> tuple[list[TierConfig], list[str]]:
+    """The [[tiers]] tables in promotion order, and every tier name given (for [gates.TIER])."""
+    spec = tier_spec()
     tiers: list[TierConfig] = []
-    raw_tiers = raw.get("tiers")
     if raw_tiers is None:
         problems.append("tiers: required, expected one [[tiers]] table per tier in promotion order")
         raw_tiers = []
@@ -548,7 +536,7 @@ def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
     for index, raw_tier in enumerate(raw_tiers):
         label = raw_tier.get("name") if isinstance(raw_tier, dict) else None
         where = f"tiers.{label}" if isinstance(label, str) and label else f"tiers[{index}]"
-        values = _check_table(raw_tier, TIER_FIELDS, where, problems)
+        values = _check_table(raw_tier, spec, where, problems)
         name = values.get("name")
         if not isinstance(name, str):
             continue
@@ -556,108 +544,42 @@ def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
             problems.append(f"{where}: the tier {name!r} is listed twice; tier names must be unique")
             continue
         seen.add(name)
-        hosts = []
-        for h_index, host in enumerate(values.get("hosts", [])):
-            h_where = f"{where}.hosts[{h_index}]"
-            url, role = host, "primary"
-            if isinstance(host, dict):
-                for key in host:
-                    if key not in ("url", "role"):
-                        problems.append(f"{h_where}.{key}: unknown key{_closest(key, ['url', 'role'])}")
-                url, role = host.get("url"), host.get("role", "primary")
-            if not isinstance(url, str):
-                problems.append(f"{h_where}: expected \"local:PATH\", \"ssh://user@host:port/path\" "
-                                "or {{ url = ..., role = \"primary\"|\"standby\" }}")
-                continue
-            try:
-                hosts.append(parse_host(url, role=role, base_dir=base,
-                                        default_path=values.get("deploy_path") or None))
-            except ReleasesError as err:
-                problems.append(f"{h_where}: {err}" + (f" ({err.hint})" if err.hint else ""))
-        if "hosts" in values and not values["hosts"]:
-            problems.append(f"{where}.hosts: a tier needs at least one host")
-        urls = [h.url for h in hosts]
-        for dup in sorted({u for u in urls if urls.count(u) > 1}):
-            problems.append(f"{where}.hosts: {dup!r} is listed twice")
-        if len(values) == len(TIER_FIELDS):
+        hosts = _hosts(values, where, base, problems)
+        if len(values) == len(spec):
             tiers.append(TierConfig(hosts=tuple(hosts), shared=tuple(values["shared"]),
                                     **{k: v for k, v in values.items() if k not in ("hosts", "shared")}))
+    return tiers, sorted(seen)
 
-    gates: dict[str, dict[str, Any]] = {}
-    raw_gates = raw.get("gates", {})
-    if not isinstance(raw_gates, dict):
-        problems.append("gates: expected a table of [gates.TIER] tables")
-        raw_gates = {}
-    for tier_name, table in raw_gates.items():
-        if tier_name not in seen:
-            problems.append(f"gates.{tier_name}: there is no tier {tier_name!r}"
-                            + (_closest(tier_name, sorted(seen)) if seen else ""))
+
+def _hosts(values: dict[str, Any], where: str, base: Path, problems: list[str]) -> list[Any]:
+    """One tier's hosts, each read by releases' parse_host; every bad one named by its path."""
+    from releases.errors import ReleasesError
+    from releases.hostspec import parse_host
+
+    hosts = []
+    for index, host in enumerate(values.get("hosts", [])):
+        h_where = f"{where}.hosts[{index}]"
+        url, role = host, "primary"
+        if isinstance(host, dict):
+            for key in host:
+                if key not in ("url", "role"):
+                    problems.append(f"{h_where}.{key}: unknown key{_closest(key, ['url', 'role'])}")
+            url, role = host.get("url"), host.get("role", "primary")
+        if not isinstance(url, str):
+            problems.append(f"{h_where}: expected \"local:PATH\", \"ssh://user@host:port/path\" "
+                            "or {{ url = ..., role = \"primary\"|\"standby\" }}")
             continue
-        gates[tier_name] = _check_table(table, GATE_FIELDS, f"gates.{tier_name}", problems)
-
-    calendar = sections["calendar"]
-    for month in calendar.get("months", []):
-        if not 1 <= month <= 12:
-            problems.append(f"calendar.months: {month} is not a month (1-12)")
-    if len(set(calendar.get("months", []))) != len(calendar.get("months", [])):
-        problems.append("calendar.months: a month is listed twice")
-    if "start" in calendar and not _valid_hhmm(calendar["start"]):
-        problems.append(f"calendar.start: {calendar['start']!r} is not a time like 22:00")
-
-    notify = sections["notify"]
-    smtp_url = notify.get("smtp_url", "")
-    if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
-        problems.append(f"notify.smtp_url: {_mask_url_password(smtp_url)!r} must start with "
-                        "smtp:// (STARTTLS) or smtps:// (implicit TLS), or be empty for the outbox")
-    elif smtp_url and _has_password(smtp_url):
-        problems.append("notify.smtp_url: contains a password; put it in the environment variable "
-                        "named by notify.password_env instead")
-
-    ledger_url = sections["ledger"].get("url", "")
-    if ledger_url.startswith("sqlite:///") and not ledger_url.startswith("sqlite:////"):
-        relative = ledger_url[len("sqlite:///"):]
-        if relative and relative != ":memory:":
-            ledger_url = f"sqlite:///{(base / relative).resolve()}"
-    elif not ledger_url.startswith(("sqlite", "postgresql")):
-        problems.append(f"ledger.url: {ledger_url!r} must be a sqlite:/// or postgresql:// URL")
-
-    if problems:
-        return None
-    return Config(
-        path=path, base_dir=base, project_name=project["name"], repo=repo,
-        branch=project["branch"], timezone=project["timezone"],
-        build_command=sections["build"]["command"], build_output=sections["build"]["output"],
-        ledger_url=ledger_url, artifacts_dir=(base / sections["artifacts"]["dir"]).resolve(),
-        tiers=tuple(tiers), gates=gates, sections=sections,
-    )
-
-
-def _valid_zone(name: str) -> bool:
-    if name == "UTC":
-        return True  # the calendar uses datetime's own UTC (channels.settings.zone_of): no zoneinfo
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-def _valid_hhmm(text: str) -> bool:
-    hours, _, minutes = text.partition(":")
-    return (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
-            and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
-
-
-def _has_password(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).password is not None
-
-
-def _looks_like_git_repo(path: Path) -> bool:
-    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+        try:
+            hosts.append(parse_host(url, role=role, base_dir=base,
+                                    default_path=values.get("deploy_path") or None))
+        except ReleasesError as err:
+            problems.append(f"{h_where}: {err}" + (f" ({err.hint})" if err.hint else ""))
+    if "hosts" in values and not values["hosts"]:
+        problems.append(f"{where}.hosts: a tier needs at least one host")
+    urls = [h.url for h in hosts]
+    for dup in sorted({u for u in urls if urls.count(u) > 1}):
+        problems.append(f"{where}.hosts: {dup!r} is listed twice")
+    return hosts
 
 
 # ---------------------------------------------------------------- wiring
@@ -767,16 +689,9 @@ class App:
 
     def gate_settings(self, tier: str) -> Any:
         """The [gates.TIER] table as channels' GateSettings (notice gates are evaluated apart)."""
-        from datetime import timedelta
+        from channels.settings import gate_settings
 
-        from channels.gates import GateSettings
-
-        table = self.config.gates.get(self.config.tier(tier).name, {})
-        soak = table.get("soak_days", 0)
-        return GateSettings(min_soak=timedelta(days=soak) if soak else None,
-                            min_signoffs=table.get("min_signoffs", 0),
-                            no_open_blockers=table.get("no_open_blockers", False),
-                            require_window=table.get("require_window", False))
+        return gate_settings(self.config.gates.get(self.config.tier(tier).name, {}))
 
     def resolve_build(self, spec: str) -> Any:
         from releases.commands import resolve_build
@@ -784,28 +699,19 @@ class App:
         return resolve_build(self, spec)
 
     def notes_settings(self) -> Any:
-        from notes.settings import NotesSettings
+        from notes.settings import from_table
 
-        notes = self.config.sections["notes"]
-        return NotesSettings(
-            ticket_url=notes["ticket_url"], non_conventional=notes["non_conventional"],
-            internal_types=tuple(notes["internal_types"]), paths=tuple(notes["paths"]),
-            templates_dir=(self.config.base_dir / notes["templates"]) if notes["templates"] else None,
-            tag_on_production=notes["tag"], push_tag=notes["push_tag"], changelog=notes["changelog"])
+        return from_table(self.config.section("notes"), self.config.base_dir)
 
     def notify_settings(self) -> Any:
         from notify.settings import NotifySettings
 
-        return NotifySettings.from_config(self.config.sections["notify"], self.config.base_dir)
+        return NotifySettings.from_config(self.config.section("notify"), self.config.base_dir)
 
     def connect_settings(self) -> Any:
-        from releases.remote import ConnectSettings
+        from releases.settings import connect_settings
 
-        ssh = self.config.sections["ssh"]
-        return ConnectSettings(
-            identity_file=str(self.config.base_dir / ssh["identity_file"]) if ssh["identity_file"] else None,
-            known_hosts=str(self.config.base_dir / ssh["known_hosts"]) if ssh["known_hosts"] else None,
-            strict_host_keys=ssh["strict_host_keys"], connect_timeout=float(ssh["connect_timeout"]))
+        return connect_settings(self.config.sections["ssh"], self.config.base_dir)
 
     def tier_commit(self, channel: str) -> str | None:
         """The commit of the build running on the tier that serves `channel`, if one runs there."""
@@ -901,20 +807,9 @@ class App:
 
 def calendar_rule(config: Config) -> Any:
     """The [calendar] table as the channels package's CalendarRule value."""
-    from datetime import time, timedelta
+    from channels.settings import calendar_rule as rule_of
 
-    from channels.calendar import CalendarRule
-
-    cal = config.sections["calendar"]
-    hours, minutes = (int(x) for x in cal["start"].split(":"))
-    return CalendarRule(
-        months=tuple(cal["months"]), weekday=WEEKDAYS.index(cal["weekday"]), week=cal["week"],
-        start=time(hours, minutes), window=timedelta(hours=cal["window_hours"]),
-        timezone=config.timezone, notice_lead=timedelta(days=cal["notice_lead_days"]),
-        beta_start=timedelta(days=cal["beta_start_days"]),
-        code_freeze=timedelta(days=cal["code_freeze_days"]),
-        reminders=tuple(timedelta(days=d) for d in cal["reminder_days"]),
-    )
+    return rule_of(config.sections["calendar"], config.timezone)
 
 
 def _outcome_lines(label: str, outcome: Any) -> list[str]:
@@ -952,101 +847,21 @@ def actor_name(repo: Path | None = None) -> str:
 
 # ---------------------------------------------------------------- init and config
 
-INIT_TEMPLATE = '''\
+INIT_HEADER = """\
 # Quarterdeck configuration. Paths are relative to this file.
 # `quarterdeck config check` lists every problem; `quarterdeck config show` prints the result.
 
-[project]
-name = {name}
-repo = {repo}                 # the application's git repository
-branch = "main"               # builds come from here unless --ref says otherwise
-timezone = {timezone}         # IANA zone of the maintenance windows
+"""
 
-[build]
-command = ""                  # optional, run in a clean checkout of the commit, e.g. "make dist"
-output = ""                   # directory the command fills; packed as the artifact
 
-[ledger]
-url = "sqlite:///.quarterdeck/ledger.db"   # or postgresql://user@host/db for a shared ledger
+def init_template() -> str:
+    """The file `init` writes: each package's commented block, in the order people read them."""
+    from channels.settings import INIT_GATES_CALENDAR
+    from notes.settings import INIT as NOTES
+    from notify.settings import INIT as NOTIFY
+    from releases.settings import INIT_BACKUP, INIT_PROJECT, INIT_TIERS
 
-[artifacts]
-dir = ".quarterdeck/artifacts"             # content-addressed store: <sha256>.tar.gz
-
-[ssh]
-identity_file = ""            # empty: ~/.ssh/config, keys and agent as OpenSSH would use them
-strict_host_keys = true       # refuse hosts whose key is not in known_hosts
-
-# Tiers in promotion order. A host is "local:PATH" or "ssh://[user@]host[:port]/absolute/path",
-# or {{ url = "...", role = "standby" }}; standbys are installed and verified before primaries.
-[[tiers]]
-name = "dev"
-channel = "internal"          # internal: staff; beta: staff + enrolled organisations; everyone
-hosts = ["local:.quarterdeck/hosts/dev-1"]
-health_check = "test -f VERSION"   # run in the new release; exit 0 means healthy
-keep = 5                      # releases kept per host (the running and last good one never go)
-parallel = 1                  # hosts installed at the same time
-
-[[tiers]]
-name = "staging"
-channel = "beta"
-hosts = ["local:.quarterdeck/hosts/staging-1"]
-health_check = "test -f VERSION"
-keep = 5
-
-[[tiers]]
-name = "production"
-channel = "everyone"
-hosts = [
-  {{ url = "local:.quarterdeck/hosts/production-1", role = "primary" }},
-  {{ url = "local:.quarterdeck/hosts/production-2", role = "standby" }},
-]
-health_check = "test -f VERSION"
-pre_activate = ""             # e.g. database migrations, run in the new release before the switch
-post_activate = ""            # e.g. "sudo systemctl reload apache2", after the switch
-shared = []                   # paths linked from <host>/shared/, e.g. ["uploads", "config"]
-keep = 5
-parallel = 1
-on_failure = "rollback"       # or "halt": leave switched hosts as they are
-
-# Gates a build must pass to enter a tier; `--force --reason` overrides and is recorded.
-[gates.production]
-soak_days = 7                 # days on staging
-min_signoffs = 1              # beta organisations that signed off
-no_open_blockers = true
-require_window = true         # only inside the scheduled maintenance window
-advance_notice = true         # the advance notice went out notice_lead_days before
-
-[calendar]
-months = [2, 5, 8, 11]        # quarterly pushes
-weekday = "saturday"
-week = 2                      # second Saturday; -1 for the last
-start = "22:00"               # window start, project time zone
-window_hours = 4
-notice_lead_days = 14         # advance notice at least this long before the window
-beta_start_days = 21          # build on staging this long before
-code_freeze_days = 28
-reminder_days = [7, 1]
-auto_push = false             # let `quarterdeck tick` run the scheduled push by itself
-
-[notify]
-sender = "Release Team <releases@localhost>"
-reply_to = ""
-smtp_url = ""                 # empty: write to the Maildir outbox below; smtp://host:587 or smtps://host:465
-password_env = "QUARTERDECK_SMTP_PASSWORD"   # the password is read from this variable, never stored
-outbox = ".quarterdeck/outbox"
-message_domain = "localhost"  # Message-IDs are <...@message_domain>
-
-[notes]
-ticket_url = ""               # e.g. "https://tracker.example.org/browse/{{ticket}}"
-non_conventional = "keep"     # keep (under Other changes), drop, or fail
-tag = true                    # tag vVERSION on the commit after a production push
-push_tag = false
-changelog = false             # prepend a Keep a Changelog section to CHANGELOG.md
-
-[backup]
-dir = ".quarterdeck/backups"  # `quarterdeck backup` writes here; copy it to the backup servers
-keep = 5                      # newest backups kept (one a day keeps five days)
-'''
+    return "".join((INIT_HEADER, INIT_PROJECT, INIT_TIERS, INIT_GATES_CALENDAR, NOTIFY, NOTES, INIT_BACKUP))
 
 
 def _toml_str(value: str) -> str:
@@ -1067,17 +882,22 @@ def cmd_init(app: App, args: argparse.Namespace) -> int:
     target = Path(args.config) if args.config else Path.cwd() / "quarterdeck.toml"
     if target.exists() and not args.force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    from channels.settings import zone_problem
+    from releases.settings import looks_like_git_repo
+
     repo = Path(args.repo).expanduser().resolve()
-    if not _looks_like_git_repo(repo):
+    if not looks_like_git_repo(repo):
         raise ConfigError(f"--repo {args.repo}: {repo} is not a git repository")
-    if not _valid_zone(args.timezone):
-        raise UsageError(f"--timezone {args.timezone!r} is not an IANA time zone (e.g. America/Chicago)")
+    zone = zone_problem(args.timezone)
+    if zone:
+        raise UsageError(f"--timezone: project.timezone: {zone}",
+                         hint="the zone of the maintenance windows, e.g. --timezone America/Chicago")
     base = target.resolve().parent
     try:
         repo_text = os.path.relpath(repo, base)
     except ValueError:
         repo_text = str(repo)
-    text = INIT_TEMPLATE.format(name=_toml_str(args.name or repo.name), repo=_toml_str(repo_text),
+    text = init_template().format(name=_toml_str(args.name or repo.name), repo=_toml_str(repo_text),
                                 timezone=_toml_str(args.timezone))
     state = base / ".quarterdeck"
     for sub in ("artifacts", "hosts/dev-1", "hosts/staging-1", "hosts/production-1",
@@ -1100,7 +920,21 @@ def cmd_config(app: App, args: argparse.Namespace) -> int:
 
 @command("check", "validate the configuration and list every problem", parent="config")
 def cmd_config_check(app: App, args: argparse.Namespace) -> int:
-    config = app.config
+    config = app._config = load_config(app.config_path, defer=False)
+    problems: list[str] = []
+    builders: list[Callable[[], Any]] = [app.calendar_rule, app.notes_settings, app.notify_settings,
+                                         app.connect_settings]
+    builders += [lambda tier=tier: app.gate_settings(tier) for tier in config.gates]
+    for build in builders:  # what a later command builds, built now: its checks are the same
+        try:
+            build()
+        except Exception as exc:
+            if not _is_domain_error(exc):
+                raise
+            hint = getattr(exc, "hint", None)
+            problems.append(str(exc) + (f" ({hint})" if hint else ""))
+    if problems:
+        raise _problems_error(config.path, problems)
     app.out.print(f"[green]ok[/green] {config.path}: {len(config.tiers)} tiers "
                   f"({' → '.join(config.tier_names())}), "
                   f"{sum(len(t.hosts) for t in config.tiers)} hosts")

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 from .contacts import Contact
 from .errors import ChannelsError
-
-INTERNAL, BETA, EVERYONE = "internal", "beta", "everyone"
-CHANNELS = (INTERNAL, BETA, EVERYONE)
+from .settings import BETA, CHANNELS, EVERYONE
 
 
 def _check_channel(channel: str) -> None:

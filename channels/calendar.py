@@ -251,7 +251,7 @@ def version_quarter(window: PushWindow) -> tuple[int, int]:
 
 
 # A pattern, compiled (and cached by re) when a person's time is first parsed: `status` and
-# every other reader of the calendar would otherwise compile it on each start (~0.1 ms).
+# every other reader of the calendar would otherwise compile it on each start.
 _AT = r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})\s*$"
 
 

@@ -1,24 +1,35 @@
-"""The channels package's calendar settings as frozen values: the quarterly rule and its time zone.
+"""The channels package's part of the configuration: the calendar, each tier's gates and
+audience, and the project's time zone, as plain-data key tables and frozen values.
 
-pipeline.py turns the configuration file into these; they check themselves on
-construction so that no function further in ever meets an impossible rule (a
-13th month, a fifth Saturday, a zone that does not exist), and every problem
-is reported at once with the field that causes it.
+The key tables (PROJECT, TIER, GATES, CALENDAR) have the shape described in
+releases.settings; pipeline.py checks the file against them with its one checker and
+builds these values with `calendar_rule` and `gate_settings`. The values check
+themselves on construction, with the same functions the key tables name, so that no
+function further in ever meets an impossible rule (a 13th month, a fifth Saturday, a
+zone that does not exist) and `config check` refuses exactly what a later command would.
 
-A tier's gate settings (channels.gates.GateSettings) live with the gates that
-read them: `status` needs the calendar rule for its next push but no gate, and
-a frozen dataclass costs ~1 ms to define on every start (issue 8).
+A tier's gate settings (channels.gates.GateSettings) live with the gates that read them:
+`status` needs the calendar rule for its next push but no gate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from .errors import CalendarError, ChannelsError
 
+if TYPE_CHECKING:
+    from .gates import GateSettings
+
+INTERNAL, BETA, EVERYONE = "internal", "beta", "everyone"
+CHANNELS = (INTERNAL, BETA, EVERYONE)
+
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = tuple(name.lower() for name in WEEKDAY_NAMES)  # as the configuration spells them
 WEEKS = (1, 2, 3, 4, -1)
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
 # Names the tz database ships that mean "whatever this machine says": a release
@@ -36,8 +47,8 @@ def _known_zones() -> frozenset[str]:
 def _loads(name: str) -> bool:
     """A zone that loads is a known one: one file read instead of listing the whole database.
 
-    Listing it (available_timezones) walks ~600 files, the slowest part of every command's
-    start-up (issue 8); it is left for names that do not load, to suggest a correction.
+    Listing it (available_timezones) walks every file of the tz database, far more than a
+    command's start-up may spend; it is left for names that do not load, to suggest a correction.
     `posix/` and `right/` copies load too but are not IANA names, so they take the slow path.
     """
     if name.split("/", 1)[0] in ("posix", "right"):
@@ -81,8 +92,8 @@ def zone_of(name: str) -> tzinfo:
 
     UTC is the one zone that needs no tz database: its instants, offsets and names ("UTC",
     "+00:00") are those ZoneInfo("UTC") gives, and a project kept in UTC (init's default)
-    then never imports zoneinfo, which with the sysconfig it reads is ~2.5 ms of every
-    `status` (issue 8). Other zones still load their database file.
+    then never imports zoneinfo and the sysconfig it reads (issue 8). Other zones still
+    load their database file.
     """
     if name == "UTC":
         return UTC
@@ -176,15 +187,10 @@ class CalendarRule:
 def rule_problems(rule: CalendarRule) -> list[str]:
     """Every problem of a rule, each naming its field, so one error can list them all."""
     problems: list[str] = []
-    months = rule.months
-    if not isinstance(months, tuple) or not months:
-        problems.append(f"months: expected a non-empty tuple of months 1-12, got {months!r}")
-    else:
-        bad = [m for m in months if not is_whole_number(m) or not 1 <= m <= 12]
-        problems.extend(f"months: {m!r} is not a month (1-12)" for m in bad)
-        if not bad and len(set(months)) != len(months):
-            twice = sorted({m for m in months if months.count(m) > 1}, key=repr)
-            problems.append(f"months: {', '.join(map(repr, twice))} listed twice")
+    months = months_problem(rule.months) if isinstance(rule.months, tuple) \
+        else f"expected a non-empty tuple of months 1-12, got {rule.months!r}"
+    if months:
+        problems.append(f"months: {months}")
     if not is_whole_number(rule.weekday) or not 0 <= rule.weekday <= 6:
         problems.append(f"weekday: {rule.weekday!r} is not a weekday (0=Monday … 6=Sunday)")
     if not is_whole_number(rule.week) or rule.week not in WEEKS:
@@ -202,13 +208,121 @@ def rule_problems(rule: CalendarRule) -> list[str]:
         value = getattr(rule, field)
         if not isinstance(value, timedelta) or value < timedelta(0):
             problems.append(f"{field}: {show_value(value)} must be a length of time of zero or more")
-    if not isinstance(rule.reminders, tuple):
-        problems.append(f"reminders: expected a tuple of lengths of time, got {rule.reminders!r}")
-    else:
-        for value in rule.reminders:
-            if not isinstance(value, timedelta) or value <= timedelta(0):
-                problems.append(f"reminders: {show_value(value)} must be a positive length of time")
-        if all(isinstance(v, timedelta) for v in rule.reminders) and \
-                len(set(rule.reminders)) != len(rule.reminders):
-            problems.append("reminders: an offset is listed twice")
+    reminders = reminders_problem(rule.reminders) if isinstance(rule.reminders, tuple) \
+        else f"expected a tuple of lengths of time, got {rule.reminders!r}"
+    if reminders:
+        problems.append(f"reminders: {reminders}")
     return problems
+
+
+def months_problem(months: Sequence[Any]) -> str | None:
+    """What is wrong with the months of the quarterly pushes (each 1-12, at least one, none twice)."""
+    if not months:
+        return f"expected a non-empty {type(months).__name__} of months 1-12, got {months!r}"
+    bad = [m for m in months if not is_whole_number(m) or not 1 <= m <= 12]
+    if bad:
+        return "; ".join(f"{m!r} is not a month (1-12)" for m in bad)
+    twice = sorted({m for m in months if months.count(m) > 1}, key=repr)
+    return f"{', '.join(map(repr, twice))} listed twice" if twice else None
+
+
+def reminders_problem(reminders: Sequence[Any]) -> str | None:
+    """What is wrong with the reminder offsets before a push (each positive, none twice)."""
+    bad = [v for v in reminders if not isinstance(v, timedelta) or v <= timedelta(0)]
+    if bad:
+        return "; ".join(f"{show_value(v)} must be a positive length of time" for v in bad)
+    return "an offset is listed twice" if len(set(reminders)) != len(reminders) else None
+
+
+def parse_hhmm(text: str) -> time:
+    """A window start written as 22:00; ValueError when it is not a time of day."""
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+        raise ValueError(f"{text!r} is not a time like 22:00")
+    return time(int(hours), int(minutes))
+
+
+def _start_problem(text: str) -> str | None:
+    try:
+        parse_hhmm(text)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def _reminder_days_problem(days: list[int]) -> str | None:
+    return reminders_problem(tuple(timedelta(days=d) for d in days))
+
+
+Spec = dict[str, dict[str, Any]]
+
+# The project's time zone is written in [project] but read only through this package.
+PROJECT: Spec = {"timezone": {"type": str, "default": "UTC", "check": zone_problem}}
+TIER: Spec = {"channel": {"type": str, "default": EVERYONE, "choices": CHANNELS}}
+GATES: Spec = {
+    "soak_days": {"type": (int, float), "default": 0, "minimum": 0},
+    "min_signoffs": {"type": int, "default": 0, "minimum": 0},
+    "no_open_blockers": {"type": bool, "default": False},
+    "require_window": {"type": bool, "default": False},
+    "advance_notice": {"type": bool, "default": False},
+}
+CALENDAR: Spec = {
+    "months": {"type": list, "default": [2, 5, 8, 11], "item": int, "check": months_problem},
+    "weekday": {"type": str, "default": "saturday", "choices": WEEKDAYS},
+    "week": {"type": int, "default": 2, "choices": WEEKS},
+    "start": {"type": str, "default": "22:00", "check": _start_problem},
+    "window_hours": {"type": (int, float), "default": 4, "minimum": 0.25},
+    "notice_lead_days": {"type": int, "default": 14, "minimum": 0},
+    "beta_start_days": {"type": int, "default": 21, "minimum": 0},
+    "code_freeze_days": {"type": int, "default": 28, "minimum": 0},
+    "reminder_days": {"type": list, "default": [7, 1], "item": int, "check": _reminder_days_problem},
+    "auto_push": {"type": bool, "default": False},
+}
+
+
+def calendar_rule(calendar: dict[str, Any], timezone: str) -> CalendarRule:
+    """The checked [calendar] table and the project's time zone as a CalendarRule."""
+    return CalendarRule(
+        months=tuple(calendar["months"]), weekday=WEEKDAYS.index(calendar["weekday"]),
+        week=calendar["week"], start=parse_hhmm(calendar["start"]),
+        window=timedelta(hours=calendar["window_hours"]), timezone=timezone,
+        notice_lead=timedelta(days=calendar["notice_lead_days"]),
+        beta_start=timedelta(days=calendar["beta_start_days"]),
+        code_freeze=timedelta(days=calendar["code_freeze_days"]),
+        reminders=tuple(timedelta(days=d) for d in calendar["reminder_days"]))
+
+
+def gate_settings(gates: dict[str, Any]) -> GateSettings:
+    """A checked [gates.TIER] table as the gates' settings (the notice gate is notify's)."""
+    from .gates import GateSettings
+
+    soak = gates.get("soak_days", 0)
+    return GateSettings(min_soak=timedelta(days=soak) if soak else None,
+                        min_signoffs=gates.get("min_signoffs", 0),
+                        no_open_blockers=gates.get("no_open_blockers", False),
+                        require_window=gates.get("require_window", False))
+
+
+INIT_GATES_CALENDAR = '''\
+# Gates a build must pass to enter a tier; `--force --reason` overrides and is recorded.
+[gates.production]
+soak_days = 7                 # days on staging
+min_signoffs = 1              # beta organisations that signed off
+no_open_blockers = true
+require_window = true         # only inside the scheduled maintenance window
+advance_notice = true         # the advance notice went out notice_lead_days before
+
+[calendar]
+months = [2, 5, 8, 11]        # quarterly pushes
+weekday = "saturday"
+week = 2                      # second Saturday; -1 for the last
+start = "22:00"               # window start, project time zone
+window_hours = 4
+notice_lead_days = 14         # advance notice at least this long before the window
+beta_start_days = 21          # build on staging this long before
+code_freeze_days = 28
+reminder_days = [7, 1]
+auto_push = false             # let `quarterdeck tick` run the scheduled push by itself
+
+'''

@@ -1,18 +1,21 @@
-"""The settings of the notes engine, as plain values.
+"""The settings of the notes engine, as plain values, and the [notes] table they come from.
 
-pipeline.py reads `[notes]` from the configuration file and builds one
-`NotesSettings`; nothing in this package reads the file. Validation here
-covers what only the notes engine knows (section keys, the ticket URL
-placeholder), so a bad value is reported with the setting's name before any
-history is read.
+`NOTES` declares the table's keys as plain data (the shape is described in
+releases.settings; this package imports no other, so the shape is a convention, not a
+shared class). pipeline.py checks the file against it with its one checker and builds one
+`NotesSettings` with `from_table`; nothing in this package reads the file. A value is
+checked by one function, which both the key table and `NotesSettings` call, so a bad
+value is reported with the setting's name before any history is read, by `config check`
+and by every command alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from .errors import SettingsError
 
@@ -81,13 +84,9 @@ class NotesSettings:
             raise SettingsError(
                 f"notes.non_conventional is {self.non_conventional!r}",
                 hint=f"use one of: {', '.join(POLICIES)}")
-        if self.ticket_url:
-            if "{ticket}" not in self.ticket_url:
-                raise SettingsError(f"notes.ticket_url {self.ticket_url!r} has no {{ticket}} placeholder",
-                                    hint='write it like "https://tracker.example.org/browse/{ticket}"')
-            if not self.ticket_url.startswith(("https://", "http://")):
-                raise SettingsError(f"notes.ticket_url {self.ticket_url!r} is not an http(s) URL",
-                                    hint="ticket links must start with https:// or http://")
+        problem = ticket_url_problem(self.ticket_url)
+        if problem:
+            raise SettingsError(f"notes.ticket_url: {problem}")
         known = set(DEFAULT_SECTION_ORDER)
         for key in self.section_order:
             if key not in known:
@@ -105,10 +104,9 @@ class NotesSettings:
             if key not in known:
                 raise SettingsError(f"notes.section_titles names an unknown section {key!r}",
                                     hint=f"sections are: {', '.join(DEFAULT_SECTION_ORDER)}")
-        for path in self.paths:
-            if not path or path.startswith("-"):
-                raise SettingsError(f"notes.paths holds {path!r}, which is not a path",
-                                    hint="list directories or files of the repository, like 'app/'")
+        problem = paths_problem(self.paths)
+        if problem:
+            raise SettingsError(f"notes.paths: {problem}")
 
     def ordered_sections(self) -> tuple[str, ...]:
         """The configured order, then any section the configuration left out, in default order."""
@@ -125,6 +123,57 @@ class NotesSettings:
 
     def is_internal_type(self, ctype: str | None) -> bool:
         return ctype is not None and ctype in self.internal_types
+
+
+def ticket_url_problem(url: str) -> str | None:
+    """What is wrong with the ticket link pattern, if anything ("" means ids without links)."""
+    if not url:
+        return None
+    if "{ticket}" not in url:
+        return f'{url!r} has no {{ticket}} placeholder; write it like "https://tracker.example.org/browse/{{ticket}}"'
+    if not url.startswith(("https://", "http://")):
+        return f"{url!r} is not an http(s) URL; ticket links must start with https:// or http://"
+    return None
+
+
+def paths_problem(paths: Sequence[str]) -> str | None:
+    """What is wrong with the pathspecs handed to `git log --`, if anything."""
+    bad = next((path for path in paths if not path or path.startswith("-")), None)
+    if bad is None:
+        return None
+    return f"holds {bad!r}, which is not a path; list directories or files of the repository, like 'app/'"
+
+
+NOTES: dict[str, dict[str, Any]] = {
+    "ticket_url": {"type": str, "default": NotesSettings.ticket_url, "check": ticket_url_problem},
+    "non_conventional": {"type": str, "default": NotesSettings.non_conventional, "choices": POLICIES},
+    "internal_types": {"type": list, "default": list(DEFAULT_INTERNAL_TYPES), "item": str},
+    "paths": {"type": list, "default": [], "item": str, "check": paths_problem},
+    "templates": {"type": str, "default": ""},
+    "tag": {"type": bool, "default": NotesSettings.tag_on_production},
+    "push_tag": {"type": bool, "default": NotesSettings.push_tag},
+    "changelog": {"type": bool, "default": NotesSettings.changelog},
+}
+
+
+def from_table(notes: Mapping[str, Any], base_dir: Path) -> NotesSettings:
+    """The checked [notes] table as NotesSettings; `templates` is relative to `base_dir`."""
+    return NotesSettings(
+        ticket_url=notes["ticket_url"], non_conventional=notes["non_conventional"],
+        internal_types=tuple(notes["internal_types"]), paths=tuple(notes["paths"]),
+        templates_dir=(base_dir / notes["templates"]) if notes["templates"] else None,
+        tag_on_production=notes["tag"], push_tag=notes["push_tag"], changelog=notes["changelog"])
+
+
+INIT = '''\
+[notes]
+ticket_url = ""               # e.g. "https://tracker.example.org/browse/{{ticket}}"
+non_conventional = "keep"     # keep (under Other changes), drop, or fail
+tag = true                    # tag vVERSION on the commit after a production push
+push_tag = false
+changelog = false             # prepend a Keep a Changelog section to CHANGELOG.md
+
+'''
 
 
 def check_audience(audience: str) -> str:

@@ -1,31 +1,36 @@
-"""Settings of the notify package: who sends, through which server, how fast.
+"""Settings of the notify package: who sends, through which server, how fast, and the
+[notify] table of the configuration they come from.
 
-Parsed and checked once into frozen values (stage one of the configuration);
-the transports are built from them later (stage two), so a bad address or URL
-is reported before any connection is opened and before any ledger row exists.
-The SMTP password is never part of these values: only the NAME of the
-environment variable that holds it is, so the settings can be printed, logged
-and compared freely.
+`NOTIFY` declares the table's keys as plain data (the shape is described in
+releases.settings); pipeline.py checks the file against it with its one checker, and
+`NotifySettings.from_config` builds the checked values (stage one of the configuration);
+the transports are built from them later (stage two), so a bad address or URL is reported
+before any connection is opened and before any ledger row exists. Each value has one
+check, which the key table and NotifySettings both call; the email addresses are checked
+when NotifySettings is built (by `config check` and by every command that sends), as
+parsing them needs the email package, which the other commands never load.
+The SMTP password is never part of these values: only the NAME of the environment
+variable that holds it is, so the settings can be printed, logged and compared freely.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.policy import default as _default_policy
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
+
+from releases.settings import mask_password
 
 from .errors import NotifySettingsError
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
-_URL_PASSWORD = re.compile(r"(//[^/@:]*):.*@")
-_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+
+_LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 class Security(StrEnum):
@@ -52,38 +57,52 @@ class SmtpEndpoint:
         return f"{scheme}://{user}{self.host}:{self.port}"
 
 
-def parse_smtp_url(url: str) -> SmtpEndpoint:
-    """`smtp://[user@]host[:port]` (STARTTLS, port 587) or `smtps://…` (implicit TLS, port 465)."""
+def _read_smtp_url(url: str) -> SmtpEndpoint | tuple[str, str | None]:
+    """The endpoint, or what is wrong with the URL and what to write instead."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:
-        raise NotifySettingsError(f"notify.smtp_url: {_masked(url)!r} is not a valid URL ({err})",
-                                  hint="write it as smtp://user@host:587 or smtps://user@host:465") from None
+        return f"is not a valid URL ({err})", "write it as smtp://user@host:587 or smtps://user@host:465"
     if parts.password is not None:
-        raise NotifySettingsError(
-            f"notify.smtp_url: {_masked(url)!r} contains a password",
-            hint="remove it from the URL and put it in the environment variable named by notify.password_env")
+        return ("contains a password",
+                "remove it from the URL and put it in the environment variable named by notify.password_env")
     schemes = {"smtp": (Security.STARTTLS, 587), "smtps": (Security.TLS, 465)}
     if parts.scheme not in schemes:
-        raise NotifySettingsError(
-            f"notify.smtp_url: {_masked(url)!r} has scheme {parts.scheme!r}; expected smtp:// (STARTTLS) "
-            "or smtps:// (implicit TLS)",
-            hint="leave smtp_url empty to write notices to the Maildir outbox instead")
+        return (f"has scheme {parts.scheme!r}; expected smtp:// (STARTTLS) or smtps:// (implicit TLS)",
+                "leave smtp_url empty to write notices to the Maildir outbox instead")
     if not parts.hostname:
-        raise NotifySettingsError(f"notify.smtp_url: {_masked(url)!r} names no host",
-                                  hint="write it as smtp://user@mail.example.org:587")
+        return "names no host", "write it as smtp://user@mail.example.org:587"
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise NotifySettingsError(f"notify.smtp_url: {_masked(url)!r} has a path or query; only "
-                                  "scheme, user, host and port are used")
+        return "has a path or query; only scheme, user, host and port are used", None
     security, default_port = schemes[parts.scheme]
     username = unquote(parts.username) if parts.username else None
     return SmtpEndpoint(security, parts.hostname, port or default_port, username)
 
 
+def parse_smtp_url(url: str) -> SmtpEndpoint:
+    """`smtp://[user@]host[:port]` (STARTTLS, port 587) or `smtps://…` (implicit TLS, port 465)."""
+    read = _read_smtp_url(url)
+    if isinstance(read, tuple):
+        problem, hint = read
+        raise NotifySettingsError(f"notify.smtp_url: {mask_password(url)!r} {problem}", hint=hint)
+    return read
+
+
+def smtp_url_problem(url: str) -> str | None:
+    """What is wrong with `smtp_url` ("" is the Maildir outbox), never repeating a password."""
+    read = _read_smtp_url(url) if url else None
+    if not isinstance(read, tuple):
+        return None
+    problem, hint = read
+    return f"{problem}; {hint}" if hint else problem
+
+
 def parse_mailbox(value: str, field: str) -> Address:
     """One RFC 5322 mailbox (`Name <addr@domain>` or `addr@domain`) as an Address object."""
-    if _LINE_BREAKS.search(value):
+    from email.policy import default as _default_policy
+
+    if any(char in _LINE_BREAKS for char in value):
         raise NotifySettingsError(f"{field}: {value!r} contains a line break",
                                   hint="write a single line such as 'Releases <releases@example.org>'")
     header = _default_policy.header_factory("To", value)
@@ -99,13 +118,30 @@ def parse_mailbox(value: str, field: str) -> Address:
     return address
 
 
-def check_domain(domain: str, field: str = "notify.message_domain") -> str:
-    """A host name for Message-IDs: ASCII labels only, so the header never needs encoding."""
+def domain_problem(domain: str) -> str | None:
+    """What is wrong with a host name for Message-IDs: ASCII labels only, so no header needs encoding."""
     labels = domain.split(".")
-    if not domain or len(domain) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
-        raise NotifySettingsError(f"{field}: {domain!r} is not a valid domain name",
+    if domain and len(domain) <= 253 and all(
+            0 < len(label) <= 63 and set(label) <= _LABEL_CHARS and label[0] != "-" and label[-1] != "-"
+            for label in labels):
+        return None
+    return f"{domain!r} is not a valid domain name"
+
+
+def check_domain(domain: str, field: str = "notify.message_domain") -> str:
+    """The domain, lower-cased, or a NotifySettingsError naming `field`."""
+    problem = domain_problem(domain)
+    if problem:
+        raise NotifySettingsError(f"{field}: {problem}",
                                   hint="use the sending organisation's domain, e.g. releases.example.org")
     return domain.lower()
+
+
+def env_name_problem(name: str) -> str | None:
+    """What is wrong with the name of the variable that holds the SMTP password."""
+    if name.isascii() and name.isidentifier():
+        return None
+    return f"{name!r} is not an environment variable name; use letters, digits and _, e.g. SMTP_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -132,18 +168,19 @@ class NotifySettings:
             parse_mailbox(self.reply_to, "notify.reply_to")
         if self.smtp_url:
             parse_smtp_url(self.smtp_url)
-        if not _ENV_NAME.match(self.password_env):
-            raise NotifySettingsError(f"notify.password_env: {self.password_env!r} is not an environment "
-                                      "variable name", hint="use letters, digits and _, e.g. SMTP_PASSWORD")
+        problem = env_name_problem(self.password_env)
+        if problem:
+            raise NotifySettingsError(f"notify.password_env: {problem}")
         object.__setattr__(self, "message_domain", check_domain(self.message_domain))
-        for field, minimum in (("rate_per_second", 0.0), ("connect_timeout", 0.001),
-                               ("command_timeout", 0.001), ("end_of_data_timeout", 0.001)):
-            value = getattr(self, field)
+        for field in ("rate_per_second", "connect_timeout", "command_timeout", "end_of_data_timeout"):
+            value, minimum = getattr(self, field), NOTIFY[field]["minimum"]
             if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
                 raise NotifySettingsError(f"notify.{field}: {value!r} must be a number >= {minimum:g}")
+        minimum = NOTIFY["max_attempts"]["minimum"]
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) \
-                or self.max_attempts < 1:
-            raise NotifySettingsError(f"notify.max_attempts: {self.max_attempts!r} must be an integer >= 1")
+                or self.max_attempts < minimum:
+            raise NotifySettingsError(
+                f"notify.max_attempts: {self.max_attempts!r} must be an integer >= {minimum}")
 
     @property
     def sender_address(self) -> Address:
@@ -160,15 +197,11 @@ class NotifySettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> NotifySettings:
-        """Build from the already key-checked [notify] table; relative paths are relative to base_dir.
+        """Build from the checked [notify] table; relative paths are relative to base_dir.
 
-        Keys this package does not use (such as `support_contact`, which is
-        notice content) are ignored: the CLI's config loader owns key checking.
+        `support_contact` is notice content, not a setting of the delivery: the notices read it.
         """
-        known = {"sender", "reply_to", "smtp_url", "password_env", "message_domain",
-                 "rate_per_second", "connect_timeout", "command_timeout", "end_of_data_timeout",
-                 "max_attempts"}
-        values: dict[str, Any] = {key: section[key] for key in known if key in section}
+        values: dict[str, Any] = {key: section[key] for key in _VALUES if key in section}
         if section.get("outbox"):
             values["outbox"] = base_dir / Path(section["outbox"]).expanduser()
         for key in ("ca_file", "templates"):
@@ -177,10 +210,39 @@ class NotifySettings:
         return cls(**values)
 
 
-def _masked(url: str) -> str:
-    """The URL with any password replaced, so a settings error never repeats a secret.
+_VALUES = ("sender", "reply_to", "smtp_url", "password_env", "message_domain", "rate_per_second",
+           "connect_timeout", "command_timeout", "end_of_data_timeout", "max_attempts")
+_SECONDS = {"type": (int, float), "minimum": 0.001}
 
-    A regular expression rather than urlsplit, because this also runs on URLs
-    that urlsplit refuses.
-    """
-    return _URL_PASSWORD.sub(r"\1:***@", url)
+NOTIFY: dict[str, dict[str, Any]] = {
+    "sender": {"type": str, "default": NotifySettings.sender},
+    "reply_to": {"type": str, "default": NotifySettings.reply_to},
+    "smtp_url": {"type": str, "default": NotifySettings.smtp_url, "secret": True, "check": smtp_url_problem},
+    "password_env": {"type": str, "default": NotifySettings.password_env, "check": env_name_problem},
+    "outbox": {"type": str, "default": str(NotifySettings.outbox)},
+    "message_domain": {"type": str, "default": NotifySettings.message_domain, "check": domain_problem},
+    "rate_per_second": {"type": (int, float), "default": 0, "minimum": 0},
+    "ca_file": {"type": str, "default": ""},
+    "support_contact": {"type": str, "default": ""},
+    "connect_timeout": {**_SECONDS, "default": NotifySettings.connect_timeout},
+    "command_timeout": {**_SECONDS, "default": NotifySettings.command_timeout},
+    "end_of_data_timeout": {**_SECONDS, "default": NotifySettings.end_of_data_timeout},
+    "max_attempts": {"type": int, "default": NotifySettings.max_attempts, "minimum": 1},
+    "templates": {"type": str, "default": ""},
+}
+
+INIT = '''\
+[notify]
+sender = "Release Team <releases@localhost>"
+reply_to = ""
+smtp_url = ""                 # empty: write to the Maildir outbox below; smtp://host:587 or smtps://host:465
+password_env = "QUARTERDECK_SMTP_PASSWORD"   # the password is read from this variable, never stored
+outbox = ".quarterdeck/outbox"
+message_domain = "localhost"  # Message-IDs are <...@message_domain>
+connect_timeout = 30          # seconds to connect, set up TLS and log in to the SMTP server
+command_timeout = 120         # seconds for each reply of the server
+end_of_data_timeout = 600     # seconds for its reply to a whole message (RFC 5321 asks 10 minutes)
+max_attempts = 3              # connections tried per message when the server drops or says 421
+templates = ""                # directory of notice templates that replace the shipped ones
+
+'''

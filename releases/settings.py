@@ -1,0 +1,158 @@
+"""The releases package's part of the configuration file: [project], [build], [ledger],
+[artifacts], [backup], [ssh] and the deploy keys of each [[tiers]] table.
+
+Each table is plain data, one entry per key: `type`, `default` (absent: the key is
+required), and where they apply `item` (type of a list's items), `choices`, `minimum`,
+`secret` (masked by `config show`) and `check` (a function of the value that returns what
+is wrong with it, or None). pipeline.py walks these tables with its one checker; the
+package never reads the file. `INIT_*` are the commented blocks `quarterdeck init` writes
+(str.format text: `{{` is a literal brace).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .remote import ConnectSettings
+
+Spec = dict[str, dict[str, Any]]
+
+
+def mask_password(url: str) -> str:
+    """The URL with the password of its user part replaced by ***, for every message and `config show`.
+
+    Read by hand rather than with urlsplit: it must also mask URLs that urlsplit refuses or
+    splits elsewhere (an unencoded `?`, `#` or `@` in the password), since those are the
+    ones an error message repeats.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
+
+
+def ledger_url_problem(url: str) -> str | None:
+    if url.startswith(("sqlite", "postgresql")):
+        return None
+    return f"{mask_password(url)!r} must be a sqlite:/// or postgresql:// URL"
+
+
+def resolve_ledger_url(url: str, base_dir: Path) -> str:
+    """A relative SQLite path is relative to the configuration file, like every other path."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///"):]
+        if relative and relative != ":memory:":
+            return f"sqlite:///{(base_dir / relative).resolve()}"
+    return url
+
+
+def looks_like_git_repo(path: Path) -> bool:
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+PROJECT: Spec = {
+    "name": {"type": str},
+    "repo": {"type": str},
+    "branch": {"type": str, "default": "main"},
+}
+BUILD: Spec = {"command": {"type": str, "default": ""}, "output": {"type": str, "default": ""}}
+LEDGER: Spec = {"url": {"type": str, "default": "sqlite:///.quarterdeck/ledger.db", "secret": True,
+                        "check": ledger_url_problem}}
+ARTIFACTS: Spec = {"dir": {"type": str, "default": ".quarterdeck/artifacts"}}
+BACKUP: Spec = {"dir": {"type": str, "default": ".quarterdeck/backups"},
+                "keep": {"type": int, "default": 5, "minimum": 1}}
+SSH: Spec = {
+    "identity_file": {"type": str, "default": ""},
+    "known_hosts": {"type": str, "default": ""},
+    "strict_host_keys": {"type": bool, "default": True},
+    "connect_timeout": {"type": int, "default": 10, "minimum": 1},
+}
+TIER: Spec = {
+    "name": {"type": str},
+    "hosts": {"type": list},
+    "deploy_path": {"type": str, "default": ""},
+    "health_check": {"type": str, "default": ""},
+    "pre_activate": {"type": str, "default": ""},
+    "post_activate": {"type": str, "default": ""},
+    "shared": {"type": list, "default": [], "item": str},
+    "keep": {"type": int, "default": 5, "minimum": 1},
+    "parallel": {"type": int, "default": 1, "minimum": 1},
+    "on_failure": {"type": str, "default": "rollback", "choices": ("rollback", "halt")},
+}
+def connect_settings(ssh: dict[str, Any], base_dir: Path) -> ConnectSettings:
+    """The checked [ssh] table as the values `ssh://` hosts are reached with."""
+    from .remote import ConnectSettings
+
+    return ConnectSettings(
+        identity_file=str(base_dir / ssh["identity_file"]) if ssh["identity_file"] else None,
+        known_hosts=str(base_dir / ssh["known_hosts"]) if ssh["known_hosts"] else None,
+        strict_host_keys=ssh["strict_host_keys"], connect_timeout=float(ssh["connect_timeout"]))
+
+
+INIT_PROJECT = '''\
+[project]
+name = {name}
+repo = {repo}                 # the application's git repository
+branch = "main"               # builds come from here unless --ref says otherwise
+timezone = {timezone}         # IANA zone of the maintenance windows
+
+[build]
+command = ""                  # optional, run in a clean checkout of the commit, e.g. "make dist"
+output = ""                   # directory the command fills; packed as the artifact
+
+[ledger]
+url = "sqlite:///.quarterdeck/ledger.db"   # or postgresql://user@host/db for a shared ledger
+
+[artifacts]
+dir = ".quarterdeck/artifacts"             # content-addressed store: <sha256>.tar.gz
+
+[ssh]
+identity_file = ""            # empty: ~/.ssh/config, keys and agent as OpenSSH would use them
+strict_host_keys = true       # refuse hosts whose key is not in known_hosts
+
+'''
+INIT_TIERS = '''\
+# Tiers in promotion order. A host is "local:PATH" or "ssh://[user@]host[:port]/absolute/path",
+# or {{ url = "...", role = "standby" }}; standbys are installed and verified before primaries.
+[[tiers]]
+name = "dev"
+channel = "internal"          # internal: staff; beta: staff + enrolled organisations; everyone
+hosts = ["local:.quarterdeck/hosts/dev-1"]
+health_check = "test -f VERSION"   # run in the new release; exit 0 means healthy
+keep = 5                      # releases kept per host (the running and last good one never go)
+parallel = 1                  # hosts installed at the same time
+
+[[tiers]]
+name = "staging"
+channel = "beta"
+hosts = ["local:.quarterdeck/hosts/staging-1"]
+health_check = "test -f VERSION"
+keep = 5
+
+[[tiers]]
+name = "production"
+channel = "everyone"
+hosts = [
+  {{ url = "local:.quarterdeck/hosts/production-1", role = "primary" }},
+  {{ url = "local:.quarterdeck/hosts/production-2", role = "standby" }},
+]
+health_check = "test -f VERSION"
+pre_activate = ""             # e.g. database migrations, run in the new release before the switch
+post_activate = ""            # e.g. "sudo systemctl reload apache2", after the switch
+shared = []                   # paths linked from <host>/shared/, e.g. ["uploads", "config"]
+keep = 5
+parallel = 1
+on_failure = "rollback"       # or "halt": leave switched hosts as they are
+
+'''
+INIT_BACKUP = '''\
+[backup]
+dir = ".quarterdeck/backups"  # `quarterdeck backup` writes here; copy it to the backup servers
+keep = 5                      # newest backups kept (one a day keeps five days)
+'''
