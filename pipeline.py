@@ -106,8 +106,8 @@ def _package_commands(wanted: str | None = None) -> None:
     """Let each package add its commands after pipeline's own, in COMMAND_MODULES order, once each.
 
     Given the command named on the command line, stop at the package that lists it: `status`
-    then imports neither the notify, channels and notes packages nor their lists (~1 ms of
-    its start-up, issue 8). A later call loads the rest after it, so COMMANDS ends in the same
+    then imports neither the notify, channels and notes packages nor their lists, and starts
+    as fast as a release manager glancing at it expects (issue 8). A later call loads the rest after it, so COMMANDS ends in the same
     order whichever command came first.
     """
     import importlib
@@ -149,8 +149,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # A known command needs no sibling: the list of commands is shown only without one (--help) or
-    # after a misspelt one. Each sibling's parser cost ~0.7 ms, most of it gettext looking for
-    # argparse's translations, ~20 ms of every command's start-up.
+    # after a misspelt one. Building every sibling's parser would make each command pay at
+    # start-up for argparse looking up translations of help it never shows (BENCHMARKS.md).
     alone = argv is not None and any(cmd.name == chosen for cmd in COMMANDS)
     for cmd in COMMANDS:
         if alone and cmd.name != chosen:
@@ -639,7 +639,7 @@ class App:
         """Rich's console, imported when first printed to: --json and --help never load Rich's.
 
         No emoji: a commit subject or host name with `:name:` in it is shown as written, and
-        Rich's emoji table (~3 ms to load) is not read on every run."""
+        Rich's emoji table is not loaded on every run."""
         from rich.console import Console
 
         return Console(highlight=False, emoji=False)
