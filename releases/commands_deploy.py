@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .commands import Context, _setup_json, state_style
+
+if TYPE_CHECKING:
+    from .buildview import Build
+    from .promote import GateVerdict, PromotionOutcome, PromotionRequest
 
 
 def _setup_promote(p: argparse.ArgumentParser) -> None:
@@ -37,7 +41,7 @@ def _tier_target(app: Context, tier: Any) -> Any:
                       connect=app.connect_settings())
 
 
-def promotion_request(app: Context, build: Any, tier: Any, **options: Any) -> Any:
+def promotion_request(app: Context, build: Build, tier: Any, **options: Any) -> PromotionRequest:
     """The PromotionRequest of `build` to the configured `tier`; `options` as PromotionRequest takes them."""
     from releases.promote import PromotionRequest
 
@@ -56,7 +60,7 @@ def cmd_promote(app: Context, args: argparse.Namespace) -> int:
     return run_promotion(app, request, yes=args.yes)
 
 
-def run_promotion(app: Context, request: Any, *, yes: bool) -> int:
+def run_promotion(app: Context, request: PromotionRequest, *, yes: bool) -> int:
     """Promote through releases.promote with the app's gates, override record and question, and show
     what happened as `promote` does; `tick` and the demo promote through here too."""
     from releases.promote import promote
@@ -69,7 +73,7 @@ def run_promotion(app: Context, request: Any, *, yes: bool) -> int:
     return show_promotion(app, outcome)
 
 
-def show_promotion(app: Context, outcome: Any) -> int:
+def show_promotion(app: Context, outcome: PromotionOutcome) -> int:
     """The outcome for people or --json; a failed rollout raises PromotionFailed after its table,
     a successful one is followed by what follows it (app.after_promotion)."""
     from releases.promotion import PromotionFailed
@@ -83,10 +87,12 @@ def show_promotion(app: Context, outcome: Any) -> int:
     if outcome.status == "declined":
         app.err.print("nothing was promoted")
         return 1
-    _show_outcome(app, outcome.rollout, request.target, gates=list(outcome.gates),
+    rollout = outcome.rollout
+    assert rollout is not None  # succeeded or failed: a deployment ran
+    _show_outcome(app, rollout, request.target, gates=list(outcome.gates),
                   overridden=list(outcome.overridden))
     if not outcome.ok:
-        raise PromotionFailed.of(outcome.rollout, request.target)
+        raise PromotionFailed.of(rollout, request.target)
     app.after_promotion(request.build, request.tier)
     return 0
 
@@ -97,7 +103,8 @@ class _Report:
     def __init__(self, app: Context) -> None:
         self.app = app
 
-    def gates(self, request: Any, verdicts: Sequence[Any], failing: Sequence[str], *, refused: bool) -> None:
+    def gates(self, request: PromotionRequest, verdicts: Sequence[GateVerdict], failing: Sequence[str], *,
+              refused: bool) -> None:
         title = f"Gates for {request.build.id} → {request.tier}"
         if refused and self.app.json:
             self.app.emit_json([_gate_json(g) for g in verdicts])

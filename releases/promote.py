@@ -27,12 +27,13 @@ from sqlalchemy import Connection
 
 from .artifact import ArtifactStore
 from .buildview import Build
-from .deployments import Lock, current_lock, succeeded_on
+from .deployments import current_lock, succeeded_on
 from .errors import ReleasesError
 from .install import StepCallback
 from .ledger import Ledger
 from .promotion import Outcome, PromotionPlan, PromotionRefused, TierLease, execute_promotion, plan_promotion
 from .rollout import HostOpener, TierTarget
+from .tierview import Lock
 from .unpack import CheckedArtifact, check_archive
 
 INTERNAL = "internal"  # the channel of staff only: a tier on it changes without a question
