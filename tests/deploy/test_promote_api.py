@@ -206,3 +206,21 @@ def test_a_failed_rollout_is_resumed_redoing_only_the_hosts_not_verified(setting
     assert setting.current("dev") == [setting.build.id] * 2
     assert setting.query("SELECT id, kind, state, resumed_from FROM deployments") == [
         (1, "promote", "failed", None), (2, "resume", "succeeded", 1)]
+
+
+
+def test_a_dry_run_judges_the_gates_checks_the_artifact_and_changes_nothing(setting: Setting) -> None:
+    seen = Seen()
+    request = setting.request("dev", dry_run=True)
+    with pytest.raises(GatesRefused):  # the gates judge a dry run as they judge the real one
+        promote(setting.ledger, setting.store, request, gates=[failing_gate], confirm=seen.confirm,
+                report=seen)
+    seen.events.clear()
+    outcome = promote(setting.ledger, setting.store, request, gates=[lambda: failing_gate()[:1]],
+                      confirm=seen.confirm, report=seen)
+    assert (outcome.status, outcome.ok, outcome.locked_by, outcome.rollout) == ("dry-run", True, None, None)
+    assert outcome.artifact is not None and outcome.artifact.sha256 == setting.build.sha256
+    assert outcome.plan.todo == tuple(h.url for h in request.target.hosts)
+    assert seen.events == [("gates", "dev", ["hold"], (), False)]  # never asked, never rolled out
+    assert setting.current("dev") == [None, None]
+    assert setting.query("SELECT id FROM deployments") == []
