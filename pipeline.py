@@ -28,14 +28,6 @@ class UsageError(Exception):
         self.hint = hint
 
 
-class GatesRefused(Exception):
-    """A promotion was refused by its gates: exit code 3."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
 # ---------------------------------------------------------------- the command line
 
 Handler = Callable[["App", argparse.Namespace], int | None]
@@ -201,9 +193,9 @@ def _console(app: App | None) -> Any:
 
 def _failed(err: Any, exc: Exception, verbose: bool) -> int:
     """One red line (and a hint) for what went wrong; the exit code says what kind of failure."""
-    if isinstance(exc, UsageError | GatesRefused):
+    if isinstance(exc, UsageError):
         _report(err, exc, verbose)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_GATES
+        return EXIT_USAGE
     if not _is_domain_error(exc):
         err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))}")
         err.print("  this is a bug in quarterdeck; run again with -v and report the traceback")
@@ -1026,6 +1018,7 @@ def _once(app: App, action: str, subject: str, reason: str) -> bool:
 def _tick_pushes(app: App) -> list[dict[str, str]]:
     from channels.store import schedules_in_force
     from releases.builds import get_build
+    from releases.commands_deploy import promotion_request, run_promotion
     from releases.deployments import succeeded_on
 
     last = app.config.tiers[-1].name
@@ -1057,10 +1050,8 @@ def _tick_pushes(app: App) -> list[dict[str, str]]:
             _once(app, "tick.push-refused", subject, detail)
             actions.append({"what": what, "outcome": "refused", "detail": detail})
             continue
-        argv = ["promote", build.id, "--to", last, "--yes"]
-        promote = build_parser(argv).parse_args(argv)
         try:
-            code = promote.handler(app, promote)
+            code = run_promotion(app, promotion_request(app, build, app.config.tier(last)), yes=True)
         except Exception as exc:
             if not _is_domain_error(exc):
                 raise
@@ -1219,14 +1210,29 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     make_demo_repository(root / "app")
     say(f"made the application repository {root / 'app'} (a quarter of conventional commits)")
 
-    def run(*argv: str, at: Any = None, expect: int = 0) -> None:
+    def promote(to: str) -> Callable[[list[str]], int]:
+        """A `promote latest --to TIER --yes` step, through the promotion API as `tick` promotes."""
+        def step(argv: list[str]) -> int:
+            from releases.commands_deploy import promotion_request, run_promotion
+
+            step_app = App(argparse.Namespace(config=str(config), json=False), argv)
+            try:
+                build, tier = step_app.resolve_build("latest"), step_app.config.tier(to)
+                return run_promotion(step_app, promotion_request(step_app, build, tier), yes=True)
+            except Exception as exc:
+                return _failed(step_app.err, exc, False)
+            finally:
+                step_app.close()
+        return step
+
+    def run(*argv: str, at: Any = None, expect: int = 0, step: Callable[[list[str]], int] = main) -> None:
         label = f" [dim](simulated clock: {at:%Y-%m-%d %H:%M} UTC)[/dim]" if at else ""
         say(f"\n[bold cyan]$ quarterdeck {' '.join(argv)}[/bold cyan]{label}")
         previous = os.environ.get("QUARTERDECK_NOW")
         if at is not None:
             os.environ["QUARTERDECK_NOW"] = at.isoformat()
         try:
-            code = main(["--config", str(config), *argv])
+            code = step(["--config", str(config), *argv])
         finally:
             if previous is None:
                 os.environ.pop("QUARTERDECK_NOW", None)
@@ -1257,8 +1263,10 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     run("beta", "enroll", "Acadia Hospice", at=start)
     run("beta", "enroll", "Bayou Palliative", at=start)
     run("build", at=start)
-    run("promote", "latest", "--to", "dev", "--yes", at=start + timedelta(minutes=5))
-    run("promote", "latest", "--to", "staging", "--yes", at=start + timedelta(hours=2))
+    run("promote", "latest", "--to", "dev", "--yes", at=start + timedelta(minutes=5),
+        step=promote("dev"))
+    run("promote", "latest", "--to", "staging", "--yes", at=start + timedelta(hours=2),
+        step=promote("staging"))
     run("notes", "show", "latest", "--audience", "beta", at=start + timedelta(hours=2))
     run("notes", "approve", "latest", "--audience", "beta", "--yes", at=start + timedelta(hours=3))
     run("notice", "send", "beta-available", "latest", at=start + timedelta(hours=3))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
 from .cli import Context, esc, iso, local, setup_json, table, utc
-from .errors import GatesFailed, UsageProblem
+from .errors import UsageProblem
 from .gates import failing
 from .settings import zone_of
 
@@ -251,8 +251,14 @@ def cmd_gates(app: Context, args: argparse.Namespace) -> int:
         for r in results:
             grid.add_row(r.gate, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]", esc(r.detail))
         app.out.print(grid)
-    if failing(results):
-        raise GatesFailed(build.id, args.to, results)
+    failed = [r.gate for r in failing(results)]
+    if failed:
+        from releases.promote import GatesRefused
+
+        raise GatesRefused(f"{build.id} does not pass {len(failed)} of {len(results)} gates for "
+                           f"{args.to}: {', '.join(failed)}",
+                           hint="fix what the gates name, or promote with --force --reason TEXT "
+                                "(the override is recorded)", verdicts=results)
     if not app.json:
         app.out.print(f"[green]all {len(results)} gates pass[/green]: {build.id} may enter {args.to}")
     return 0

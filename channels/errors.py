@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .contacts import LineProblem
-    from .gates import GateResult
 
 
 class ChannelsError(Exception):
@@ -43,19 +42,3 @@ class UsageProblem(ChannelsError):
     """A channels command was given options that do not go together (exit code 2, like argparse)."""
 
     exit_code = 2
-
-
-class GatesFailed(ChannelsError):
-    """A build does not pass every gate of a tier; `results` holds every gate's verdict (exit code 3)."""
-
-    exit_code = 3
-
-    def __init__(self, build: str, tier: str, results: Sequence[GateResult], hint: str | None = None) -> None:
-        self.build = build
-        self.tier = tier
-        self.results = tuple(results)
-        failed = [r.gate for r in self.results if not r.passed]
-        super().__init__(f"{build} does not pass {len(failed)} of {len(self.results)} gates for "
-                         f"{tier}: {', '.join(failed)}",
-                         hint or "fix what the gates name, or promote with --force --reason TEXT "
-                                 "(the override is recorded)")

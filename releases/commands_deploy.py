@@ -7,17 +7,14 @@ watched host by host; both share the Context that pipeline.py provides.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .commands import Context, _setup_json, state_style
-from .errors import ReleasesError
 
-
-class UsageRefused(ReleasesError):
-    """Options that contradict each other or lack a required companion (exit 2)."""
-
-    exit_code = 2
+if TYPE_CHECKING:
+    from .buildview import Build
+    from .promote import GateVerdict, PromotionOutcome, PromotionRequest
 
 
 def _setup_promote(p: argparse.ArgumentParser) -> None:
@@ -34,15 +31,6 @@ def _setup_promote(p: argparse.ArgumentParser) -> None:
     _setup_json(p)
 
 
-def _check_reason(args: argparse.Namespace) -> None:
-    needs = [flag for flag, on in (("--force", args.force), ("--exclude", bool(args.exclude))) if on]
-    if needs and not (args.reason or "").strip():
-        raise UsageRefused(f"{' and '.join(needs)} need{'s' if len(needs) == 1 else ''} --reason TEXT",
-                           hint="say why: the reason is recorded in the ledger with your name")
-    if args.reason and not needs:
-        raise UsageRefused("--reason explains --force or --exclude, and neither was given")
-
-
 def _tier_target(app: Context, tier: Any) -> Any:
     from releases.install import Commands
     from releases.rollout import TierTarget
@@ -53,93 +41,88 @@ def _tier_target(app: Context, tier: Any) -> Any:
                       connect=app.connect_settings())
 
 
-def _exclusions(tier: Any, names: list[str], reason: str) -> dict[str, str]:
-    found = {}
-    for name in names:
-        match = [h for h in tier.hosts if name in (h.url, h.name)]
-        if not match:
-            raise UsageRefused(f"--exclude {name}: {tier.name} has no such host",
-                               hint="its hosts are " + ", ".join(h.url for h in tier.hosts))
-        found[match[0].url] = reason.strip()
-    if len(found) == len(tier.hosts):
-        raise UsageRefused(f"--exclude leaves no host of {tier.name} to install")
-    return found
+def promotion_request(app: Context, build: Build, tier: Any, **options: Any) -> PromotionRequest:
+    """The PromotionRequest of `build` to the configured `tier`; `options` as PromotionRequest takes them."""
+    from releases.promote import PromotionRequest
 
-
-def _outside_users(tier: Any) -> bool:
-    """Whether to confirm first: a tier whose channel reaches people outside staff (beta, everyone).
-
-    An internal tier (dev, the first tier by default) changes without a
-    question, so that putting a fresh build in front of staff stays one step.
-    """
-    return bool(tier.channel != "internal")
+    return PromotionRequest(build, _tier_target(app, tier), tuple(app.config.tier_names()), tier.channel,
+                            **options)
 
 
 def cmd_promote(app: Context, args: argparse.Namespace) -> int:
-    from releases.deployments import current_lock
-    from releases.promotion import (
-        GatesRefused,
-        PromotionFailed,
-        TierLease,
-        check_tier_order,
-        execute_promotion,
-        plan_promotion,
-    )
-    from releases.unpack import check_archive
+    from releases.promote import check_reasons
 
-    _check_reason(args)
+    check_reasons(force=args.force, exclude=bool(args.exclude), reason=args.reason)
     tier = app.config.tier(args.tier)
     build = app.resolve_build(args.build)
-    target = _tier_target(app, tier)
-    exclude = _exclusions(tier, args.exclude, args.reason) if args.exclude else {}
-    with app.ledger.read() as conn:
-        check_tier_order(conn, app.config.tier_names(), build.id, tier.name)
-        plan = plan_promotion(conn, target, build.id, resume=args.resume, exclude=exclude)
-        lock = current_lock(conn, tier.name)
-    if not plan.todo:
-        return _already_running(app, build.id, target, plan)
-    gates = list(app.promotion_gates(build, tier.name))
-    failing = [g.gate for g in gates if not g.passed]
-    if failing and not args.force:
-        if app.json:
-            app.emit_json([_gate_json(g) for g in gates])
-        else:
-            app.out.print(_gate_table(gates, f"Gates for {build.id} → {tier.name}"))
-        raise GatesRefused(f"the gates refuse {build.id} on {tier.name}: {', '.join(failing)}",
-                           hint="each gate's detail says what is missing; fix it, or override with "
-                                "--force --reason TEXT (recorded with your name)")
-    artifact = check_archive(app.store.verified(build.sha256), build.sha256)
-    if gates and not app.json:
-        app.out.print(_gate_table(gates, f"Gates for {build.id} → {tier.name}"
-                                  + (" (overridden with --force)" if failing else "")))
-    if args.dry_run:
-        return _show_dry_run(app, plan, target, artifact, gates, failing, lock)
-    if _outside_users(tier) and not app.confirm(
-            f"promote {build.id} to {tier.name} ({tier.channel}; {len(plan.todo)} host(s))?", args.yes):
+    request = promotion_request(app, build, tier, resume=args.resume, exclude=tuple(args.exclude),
+                                force=args.force, reason=args.reason, dry_run=args.dry_run)
+    return run_promotion(app, request, yes=args.yes)
+
+
+def run_promotion(app: Context, request: PromotionRequest, *, yes: bool) -> int:
+    """Promote through releases.promote with the app's gates, override record and question, and show
+    what happened as `promote` does; `tick` and the demo promote through here too."""
+    from releases.promote import promote
+
+    build, tier = request.build, request.tier
+    outcome = promote(app.ledger, app.store, request, gates=[lambda: app.promotion_gates(build, tier)],
+                      record_override=lambda gates, reason: app.record_override(build, tier, list(gates),
+                                                                                reason),
+                      confirm=lambda question: app.confirm(question, yes), report=_Report(app))
+    return show_promotion(app, outcome)
+
+
+def show_promotion(app: Context, outcome: PromotionOutcome) -> int:
+    """The outcome for people or --json; a failed rollout raises PromotionFailed after its table,
+    a successful one is followed by what follows it (app.after_promotion)."""
+    from releases.promotion import PromotionFailed
+
+    request, plan = outcome.request, outcome.plan
+    if outcome.status == "already-running":
+        return _already_running(app, request.build.id, request.target, plan)
+    if outcome.status == "dry-run":
+        return _show_dry_run(app, plan, request.target, outcome.artifact, list(outcome.gates),
+                             list(outcome.overridden), outcome.locked_by)
+    if outcome.status == "declined":
         app.err.print("nothing was promoted")
         return 1
-    with TierLease(app.ledger, tier.name) as lease:
-        with app.ledger.read() as conn:  # again, now that nobody else can change the tier
-            plan = plan_promotion(conn, target, build.id, resume=args.resume, exclude=exclude)
-        if not plan.todo:
-            return _already_running(app, build.id, target, plan)
-        if failing:
-            app.record_override(build, tier.name, failing, args.reason.strip())
-        with _progress(app, target) as on_step:
-            outcome = execute_promotion(app.ledger, target, plan, artifact, lease=lease, on_step=on_step,
-                                        forced_reason=args.reason.strip() if failing else None)
-    _show_outcome(app, outcome, target, gates=gates, overridden=failing)
+    rollout = outcome.rollout
+    assert rollout is not None  # succeeded or failed: a deployment ran
+    _show_outcome(app, rollout, request.target, gates=list(outcome.gates),
+                  overridden=list(outcome.overridden))
     if not outcome.ok:
-        raise PromotionFailed.of(outcome, target)
-    app.after_promotion(build, tier.name)
+        raise PromotionFailed.of(rollout, request.target)
+    app.after_promotion(request.build, request.tier)
     return 0
+
+
+class _Report:
+    """What `promote` shows while it runs: the gate table, then each host's live progress."""
+
+    def __init__(self, app: Context) -> None:
+        self.app = app
+
+    def gates(self, request: PromotionRequest, verdicts: Sequence[GateVerdict], failing: Sequence[str], *,
+              refused: bool) -> None:
+        title = f"Gates for {request.build.id} → {request.tier}"
+        if refused and self.app.json:
+            self.app.emit_json([_gate_json(g) for g in verdicts])
+        elif refused:
+            self.app.out.print(_gate_table(verdicts, title))
+        elif verdicts and not self.app.json:
+            overridden = " (overridden with --force)" if failing else ""
+            self.app.out.print(_gate_table(verdicts, title + overridden))
+
+    def progress(self, target: Any) -> Any:
+        return _progress(self.app, target)
 
 
 def _gate_json(gate: Any) -> dict[str, Any]:
     return {"gate": gate.gate, "passed": bool(gate.passed), "detail": gate.detail}
 
 
-def _gate_table(gates: list[Any], title: str) -> Any:
+def _gate_table(gates: Sequence[Any], title: str) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
@@ -292,6 +275,7 @@ def _setup_rollback(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rollback(app: Context, args: argparse.Namespace) -> int:
+    from releases.promote import outside_users
     from releases.promotion import (
         PromotionFailed,
         PromotionRefused,
@@ -315,7 +299,7 @@ def cmd_rollback(app: Context, args: argparse.Namespace) -> int:
         raise PromotionRefused(f"cannot roll {tier.name} back to {plan.to_build}: "
                                + "; ".join(problem for _, problem in missing),
                                hint="nothing was changed; name a release still on every host with --to BUILD")
-    if _outside_users(tier) and not app.confirm(
+    if outside_users(tier.channel) and not app.confirm(
             f"roll {tier.name} back to {plan.to_build} ({len(plan.previous)} host(s))?", args.yes):
         app.err.print("nothing was rolled back")
         return 1
@@ -338,6 +322,7 @@ def _setup_unlock(p: argparse.ArgumentParser) -> None:
 
 def cmd_unlock(app: Context, args: argparse.Namespace) -> int:
     from releases.deployments import break_lock
+    from releases.promote import UsageRefused
 
     tier = app.config.tier(args.tier)
     reason = args.reason.strip()

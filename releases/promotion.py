@@ -1,9 +1,9 @@
 """Promotion and rollback: decided from the ledger, done under the tier's lock, recorded as it happens.
 
 What may happen is decided first, from ledger facts and nothing else: the
-tier order (a build enters a tier only after it completed a promotion to the
-tier before), and the plan (which hosts to install, which a resumed
-deployment already verified, which are left out and why). Then, holding the
+plan (which hosts to install, which a resumed deployment already verified,
+which are left out and why); the tier order and the gates are the promotion
+API's (releases.promote), which calls what is here. Then, holding the
 tier's lock (its lease renewed by a thread for as long as the rollout runs),
 the rollout of releases.rollout does the work while every step it reports
 becomes one short write transaction, so that a process killed half-way
@@ -14,7 +14,7 @@ host's own final report (what `current` points at) corrects the record.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -61,12 +61,6 @@ class LockLost(LockError):
     """This process's tier lock was broken while it deployed; it stops rather than race the new holder."""
 
 
-class GatesRefused(ReleasesError):
-    """A gate failed and --force was not given; nothing was deployed (exit 3)."""
-
-    exit_code = 3
-
-
 class PromotionFailed(DeployError):
     """A rollout or rollback failed on at least one host; the per-host table says where (exit 1)."""
 
@@ -88,30 +82,6 @@ class PromotionFailed(DeployError):
 
 
 # ---------------------------------------------------------------- deciding (ledger reads only)
-
-def missing_steps(tier_names: Sequence[str], target: str, succeeded: Collection[str]) -> list[str]:
-    """The tiers a build must still pass through, in order, before it may enter `target` (pure)."""
-    index = list(tier_names).index(target)
-    missing: list[str] = []
-    for name in reversed(tier_names[:index]):
-        if name in succeeded:
-            break
-        missing.append(name)
-    return list(reversed(missing))
-
-
-def check_tier_order(conn: Connection, tier_names: Sequence[str], build_id: str, target: str) -> None:
-    """Refuse a promotion that skips a tier, naming the step that is missing. --force never gets here."""
-    succeeded = {t for t in tier_names if succeeded_on(conn, build_id, t)}
-    missing = missing_steps(tier_names, target, succeeded)
-    if missing:
-        path = ", then ".join(missing)
-        raise PromotionRefused(
-            f"{build_id} cannot go to {target}: it has not completed a promotion to {missing[-1]}, "
-            f"the tier before {target}",
-            hint=f"promote it to {path} first (`quarterdeck promote {build_id} --to {missing[0]}`); "
-                 f"--force overrides gates, never the tier order")
-
 
 def previous_release(status: HostStatus | None, build_id: str) -> str | None:
     """What a host should go back to if installing `build_id` fails: the last release other than it."""
