@@ -17,15 +17,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 
+from releases.errors import GatesRefused, HintedError, UsageRefused
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATES = 0, 1, 2, 3
 
 
-class UsageError(Exception):
-    """The command line itself is wrong: exit code 2."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+def exit_code(exc: BaseException) -> int:
+    """The one table from error to exit code: 2 the command line is wrong, 3 gates refused,
+    1 any other failure the packages report."""
+    table: tuple[tuple[type[BaseException], int], ...] = (
+        (UsageRefused, EXIT_USAGE), (GatesRefused, EXIT_GATES))
+    return next((code for kind, code in table if isinstance(exc, kind)), EXIT_ERROR)
 
 
 # ---------------------------------------------------------------- the command line
@@ -46,8 +48,9 @@ class Command:
 
     name: str
     help: str
-    handler: Handler | str
+    handler: Handler | str | None  # None: a group, which shows its subcommands
     setup: Setup | str | None = None
+    json: bool = False  # takes --json: JSON on stdout for scripts, and nothing else
     children: list[Command] = field(default_factory=list)
 
 
@@ -68,10 +71,11 @@ def _run_handler(app: App, args: argparse.Namespace) -> int | None:
 COMMANDS: list[Command] = []
 
 
-def add_command(name: str, help: str, handler: Handler | str, setup: Setup | str | None = None,
-                parent: str | None = None) -> None:
-    """Register a subcommand; `parent` nests it (`config check`, `notes show`)."""
-    cmd = Command(name, help, handler, setup)
+def add_command(name: str, help: str, handler: Handler | str | None = None, setup: Setup | str | None = None,
+                parent: str | None = None, *, json: bool = False) -> None:
+    """Register a subcommand; `parent` nests it (`config check`, `notes show`); without a handler it
+    is a group (`orgs`, `notice`) that shows its subcommands; `json` gives it the --json option."""
+    cmd = Command(name, help, handler, setup, json)
     if parent is None:
         COMMANDS.append(cmd)
     else:
@@ -79,11 +83,11 @@ def add_command(name: str, help: str, handler: Handler | str, setup: Setup | str
 
 
 def command(name: str, help: str, setup: Setup | None = None,
-            parent: str | None = None) -> Callable[[Handler], Handler]:
+            parent: str | None = None, *, json: bool = False) -> Callable[[Handler], Handler]:
     """Decorator form of add_command for the commands that live here."""
 
     def register(handler: Handler) -> Handler:
-        add_command(name, help, handler, setup, parent)
+        add_command(name, help, handler, setup, parent, json=json)
         return handler
 
     return register
@@ -99,8 +103,8 @@ def _package_commands(wanted: str | None = None) -> None:
 
     Given the command named on the command line, stop at the package that lists it: `status`
     then imports neither the notify, channels and notes packages nor their lists, and starts
-    as fast as a release manager glancing at it expects (issue 8). A later call loads the rest after it, so COMMANDS ends in the same
-    order whichever command came first.
+    as fast as a release manager glancing at it expects (issue 8). A later call loads the rest
+    after it, so COMMANDS ends in the same order whichever command came first.
     """
     import importlib
 
@@ -113,7 +117,7 @@ def _package_commands(wanted: str | None = None) -> None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
+        raise UsageRefused(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
@@ -162,7 +166,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def _set_up(p: argparse.ArgumentParser, cmd: Command) -> None:
     if cmd.setup is not None:
         _resolve(cmd.setup)(p)
-    p.set_defaults(handler=_run_handler, handler_ref=cmd.handler)
+    if cmd.json:
+        p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+    p.set_defaults(handler=_run_handler, handler_ref=cmd.handler or _group_help)
+
+
+def _group_help(app: App, args: argparse.Namespace) -> int:
+    """A command group run without its subcommand: what it offers, as a usage error."""
+    args.parser.print_help()
+    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,9 +205,6 @@ def _console(app: App | None) -> Any:
 
 def _failed(err: Any, exc: Exception, verbose: bool) -> int:
     """One red line (and a hint) for what went wrong; the exit code says what kind of failure."""
-    if isinstance(exc, UsageError):
-        _report(err, exc, verbose)
-        return EXIT_USAGE
     if not _is_domain_error(exc):
         err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))}")
         err.print("  this is a bug in quarterdeck; run again with -v and report the traceback")
@@ -203,16 +212,14 @@ def _failed(err: Any, exc: Exception, verbose: bool) -> int:
             err.print(_traceback(), markup=False)
         return EXIT_ERROR
     _report(err, exc, verbose)
-    return int(getattr(exc, "exit_code", EXIT_ERROR))
+    return exit_code(exc)
 
 
 def _is_domain_error(exc: BaseException) -> bool:
-    from channels.errors import ChannelsError
+    """An error a package (or the configuration) raised on purpose, with a message for people."""
     from notes.errors import NotesError
-    from notify.errors import NotifyError
-    from releases.errors import ReleasesError
 
-    return isinstance(exc, ReleasesError | ChannelsError | NotesError | NotifyError | ConfigError)
+    return isinstance(exc, HintedError | NotesError)
 
 
 def _stderr() -> Any:
@@ -248,13 +255,12 @@ def _report(err: Any, exc: BaseException, verbose: bool) -> None:
 # (plain data, see releases.settings) and every problem is collected with its key path;
 # only then are values built. Nothing here opens a repository or a connection.
 
-class ConfigError(Exception):
+class ConfigError(HintedError):
     """The configuration file is missing or invalid; every problem is listed."""
 
     def __init__(self, message: str, problems: Sequence[str] = (), hint: str | None = None) -> None:
-        super().__init__(message if not problems else f"{message}:\n  " + "\n  ".join(problems))
+        super().__init__(message if not problems else f"{message}:\n  " + "\n  ".join(problems), hint)
         self.problems = list(problems)
-        self.hint = hint
 
 
 Spec = dict[str, dict[str, Any]]
@@ -608,9 +614,9 @@ class App:
                 try:
                     fixed = datetime.fromisoformat(pinned)
                 except ValueError:
-                    raise UsageError(f"QUARTERDECK_NOW={pinned!r} is not an ISO-8601 time") from None
+                    raise UsageRefused(f"QUARTERDECK_NOW={pinned!r} is not an ISO-8601 time") from None
                 if fixed.tzinfo is None:
-                    raise UsageError(f"QUARTERDECK_NOW={pinned!r} needs a UTC offset, e.g. +00:00")
+                    raise UsageRefused(f"QUARTERDECK_NOW={pinned!r} needs a UTC offset, e.g. +00:00")
                 self._clock = lambda: fixed.astimezone(UTC)
             else:
                 self._clock = lambda: datetime.now(UTC)
@@ -654,7 +660,7 @@ class App:
         if yes:
             return True
         if not sys.stdin.isatty():
-            raise UsageError(f"{question} needs confirmation and there is no terminal",
+            raise UsageRefused(f"{question} needs confirmation and there is no terminal",
                              hint="run again with --yes")
         from rich.prompt import Confirm
 
@@ -873,7 +879,7 @@ def _setup_init(p: argparse.ArgumentParser) -> None:
 def cmd_init(app: App, args: argparse.Namespace) -> int:
     target = Path(args.config) if args.config else Path.cwd() / "quarterdeck.toml"
     if target.exists() and not args.force:
-        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+        raise UsageRefused(f"{target} already exists", hint="pass --force to overwrite it")
     from channels.settings import zone_problem
     from releases.settings import looks_like_git_repo
 
@@ -882,7 +888,7 @@ def cmd_init(app: App, args: argparse.Namespace) -> int:
         raise ConfigError(f"--repo {args.repo}: {repo} is not a git repository")
     zone = zone_problem(args.timezone)
     if zone:
-        raise UsageError(f"--timezone: project.timezone: {zone}",
+        raise UsageRefused(f"--timezone: project.timezone: {zone}",
                          hint="the zone of the maintenance windows, e.g. --timezone America/Chicago")
     base = target.resolve().parent
     try:
@@ -904,10 +910,7 @@ def cmd_init(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("config", "check or show the configuration")
-def cmd_config(app: App, args: argparse.Namespace) -> int:
-    args.parser.print_help()
-    return EXIT_USAGE
+add_command("config", "check or show the configuration")
 
 
 @command("check", "validate the configuration and list every problem", parent="config")
@@ -933,11 +936,7 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _setup_json(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
-
-
-@command("show", "print the resolved configuration, secrets masked", _setup_json, parent="config")
+@command("show", "print the resolved configuration, secrets masked", parent="config", json=True)
 def cmd_config_show(app: App, args: argparse.Namespace) -> int:
     data = app.config.masked()
     if app.json:
@@ -957,11 +956,7 @@ def cmd_config_show(app: App, args: argparse.Namespace) -> int:
 TICK_LEASE_MINUTES = 30
 
 
-def _setup_tick(p: argparse.ArgumentParser) -> None:
-    _setup_json(p)
-
-
-@command("tick", "do the scheduled work that is due: notices, reminders, the push (for cron)", _setup_tick)
+@command("tick", "do the scheduled work that is due: notices, reminders, the push (for cron)", json=True)
 def cmd_tick(app: App, args: argparse.Namespace) -> int:
     """Idempotent by construction: every action it takes is one the ledger shows as done, so a
     second tick finds nothing left; a window that closed unattended is reported, never started."""
@@ -1109,7 +1104,7 @@ def _demo_git(repo: Path, *args: str, tick: list[int]) -> str:
            "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp, "GIT_CONFIG_NOSYSTEM": "1"}
     out = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise UsageError(f"demo: git {' '.join(args)} failed: {out.stderr.strip()}")
+        raise UsageRefused(f"demo: git {' '.join(args)} failed: {out.stderr.strip()}")
     return out.stdout.strip()
 
 
@@ -1202,7 +1197,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
 
     root = Path(args.dir).resolve()
     if root.exists() and any(root.iterdir()):
-        raise UsageError(f"--dir {root} is not empty", hint="give a new or empty directory")
+        raise UsageRefused(f"--dir {root} is not empty", hint="give a new or empty directory")
     root.mkdir(parents=True, exist_ok=True)
     config = root / "quarterdeck.toml"
     say = app.out.print
@@ -1239,7 +1234,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
             else:
                 os.environ["QUARTERDECK_NOW"] = previous
         if code != expect:
-            raise UsageError(f"demo step `quarterdeck {' '.join(argv)}` ended with exit code {code}, "
+            raise UsageRefused(f"demo step `quarterdeck {' '.join(argv)}` ended with exit code {code}, "
                              f"expected {expect}")
         if expect:
             say(f"[dim](exit code {expect}, as expected at this point of the quarter)[/dim]")

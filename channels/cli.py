@@ -8,7 +8,6 @@ name, not markup.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,16 +40,6 @@ class Context(Protocol):
     def gate_settings(self, tier: str) -> Any: ...
 
     def promotion_gates(self, build: Any, tier: str) -> list[Any]: ...
-
-
-def setup_json(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
-
-
-def show_group_help(app: Context, args: argparse.Namespace) -> int:
-    """A command group run without its subcommand: show what it offers (usage, exit 2)."""
-    args.parser.print_help()
-    return 2
 
 
 def esc(value: object) -> str:

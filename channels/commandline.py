@@ -13,46 +13,45 @@ Add = Callable[..., None]
 
 
 def register(add: Add) -> None:
-    cli = "channels.cli:"
     audience = "channels.commands_audience:"
     evidence = "channels.commands_evidence:"
     calendar = "channels.commands_calendar:"
-    add("orgs", "manage organisations and their contacts", cli + "show_group_help")
+    add("orgs", "manage organisations and their contacts")
     add("import", "import contacts from a CSV file, all or nothing",
-        audience + "cmd_orgs_import", audience + "_setup_import", parent="orgs")
+        audience + "cmd_orgs_import", audience + "_setup_import", parent="orgs", json=True)
     add("add", "add a contact (or update it in place)",
         audience + "cmd_orgs_add", audience + "_setup_add", parent="orgs")
     add("list", "list organisations and contacts",
-        audience + "cmd_orgs_list", cli + "setup_json", parent="orgs")
+        audience + "cmd_orgs_list", parent="orgs", json=True)
     add("remove", "remove an organisation, or one contact with --email",
         audience + "cmd_orgs_remove", audience + "_setup_remove", parent="orgs")
     add("sample", "print a sample contacts CSV to start from", audience + "cmd_orgs_sample", parent="orgs")
     add("channels", "each channel with its tiers, organisations and contact count",
-        audience + "cmd_channels", cli + "setup_json")
-    add("beta", "the beta programme: enroll, leave, list", cli + "show_group_help")
+        audience + "cmd_channels", json=True)
+    add("beta", "the beta programme: enroll, leave, list")
     add("enroll", "enroll an organisation in the beta programme",
         audience + "cmd_beta_enroll", audience + "_setup_org", parent="beta")
     add("leave", "take an organisation out of the beta programme",
         audience + "cmd_beta_leave", audience + "_setup_org", parent="beta")
     add("list", "who is enrolled, and the enrollment history",
-        audience + "cmd_beta_list", cli + "setup_json", parent="beta")
+        audience + "cmd_beta_list", parent="beta", json=True)
     add("signoff", "record a beta organisation's sign-off of a build on staging",
-        evidence + "cmd_signoff", evidence + "_setup_signoff")
-    add("problem", "problem reports from the beta programme, tracked to resolution", cli + "show_group_help")
+        evidence + "cmd_signoff", evidence + "_setup_signoff", json=True)
+    add("problem", "problem reports from the beta programme, tracked to resolution")
     add("report", "report a problem found in a build",
-        evidence + "cmd_problem_report", evidence + "_setup_report", parent="problem")
+        evidence + "cmd_problem_report", evidence + "_setup_report", parent="problem", json=True)
     add("list", "list problem reports",
-        evidence + "cmd_problem_list", evidence + "_setup_list", parent="problem")
+        evidence + "cmd_problem_list", evidence + "_setup_list", parent="problem", json=True)
     add("resolve", "resolve a problem",
-        evidence + "cmd_problem_resolve", evidence + "_setup_resolve", parent="problem")
+        evidence + "cmd_problem_resolve", evidence + "_setup_resolve", parent="problem", json=True)
     add("reopen", "reopen a resolved problem",
-        evidence + "cmd_problem_reopen", evidence + "_setup_reopen", parent="problem")
+        evidence + "cmd_problem_reopen", evidence + "_setup_reopen", parent="problem", json=True)
     add("calendar", "the next quarterly pushes with their freeze, beta start and notice deadline",
-        calendar + "cmd_calendar", calendar + "_setup_calendar")
+        calendar + "cmd_calendar", calendar + "_setup_calendar", json=True)
     add("schedule", "schedule, move, cancel or show a build's production push",
-        calendar + "cmd_schedule", calendar + "_setup_schedule")
+        calendar + "cmd_schedule", calendar + "_setup_schedule", json=True)
     add("hold", "veto every promotion of a build", calendar + "cmd_hold", calendar + "_setup_hold")
     add("release-hold", "lift a build's hold",
         calendar + "cmd_release_hold", calendar + "_setup_release_hold")
     add("gates", "check a build against a tier's gates (exit 3 if any fails)",
-        calendar + "cmd_gates", calendar + "_setup_gates")
+        calendar + "cmd_gates", calendar + "_setup_gates", json=True)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .audience import audiences
-from .cli import Context, esc, local, plural, setup_json, table
+from .cli import Context, esc, local, plural, table
 from .contacts import Contact, ContactChanges, load_contacts_file, make_contact, sample_contacts_csv
 from .errors import ChannelsError
 
@@ -18,7 +18,6 @@ from .errors import ChannelsError
 def _setup_import(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE.csv",
                    help="columns organisation,name,email,role,time_zone (`quarterdeck orgs sample`)")
-    setup_json(p)
 
 
 def _contact_label(contact: Contact) -> str:

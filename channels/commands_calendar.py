@@ -6,9 +6,10 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from releases.errors import UsageRefused
+
 from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
-from .cli import Context, esc, iso, local, setup_json, table, utc
-from .errors import UsageProblem
+from .cli import Context, esc, iso, local, table, utc
 from .gates import failing
 from .settings import zone_of
 
@@ -22,7 +23,6 @@ MAX_COUNT = 40
 
 def _setup_calendar(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=4, help=f"how many pushes to show (1-{MAX_COUNT}, default 4)")
-    setup_json(p)
 
 
 def _both(moment: datetime, zone: str) -> str:
@@ -31,7 +31,7 @@ def _both(moment: datetime, zone: str) -> str:
 
 def cmd_calendar(app: Context, args: argparse.Namespace) -> int:
     if not 1 <= args.count <= MAX_COUNT:
-        raise UsageProblem(f"--count {args.count} must be between 1 and {MAX_COUNT}")
+        raise UsageRefused(f"--count {args.count} must be between 1 and {MAX_COUNT}")
     rule = app.calendar_rule()
     windows = next_pushes(rule, app.clock(), args.count, include_open=True)
     if app.json:
@@ -63,7 +63,6 @@ def _setup_schedule(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tz", metavar="ZONE", help="IANA zone of --at (default: the project's)")
     p.add_argument("--next-window", action="store_true", help="the next quarterly push window")
     p.add_argument("--reason", help="why (required to move or cancel a scheduled push)")
-    setup_json(p)
 
 
 def _schedule_dict(s: Schedule | None, zone: str) -> dict[str, Any] | None:
@@ -83,13 +82,13 @@ def cmd_schedule(app: Context, args: argparse.Namespace) -> int:
     action, spec = (args.first, args.build) if args.first in ("cancel", "show") and args.build \
         else ("set", args.first)
     if args.build and action == "set":
-        raise UsageProblem(f"unexpected {args.build!r} after BUILD",
+        raise UsageRefused(f"unexpected {args.build!r} after BUILD",
                            hint="quarterdeck schedule BUILD --at ...; schedule cancel BUILD; "
                                 "schedule show BUILD")
     if spec in ("cancel", "show"):
-        raise UsageProblem(f"schedule {spec} needs BUILD", hint=f"quarterdeck schedule {spec} BUILD")
+        raise UsageRefused(f"schedule {spec} needs BUILD", hint=f"quarterdeck schedule {spec} BUILD")
     if action != "set" and (args.at or args.next_window or args.tz):
-        raise UsageProblem(f"schedule {action} takes no --at, --tz or --next-window")
+        raise UsageRefused(f"schedule {action} takes no --at, --tz or --next-window")
     build = app.resolve_build(spec)
     if action == "show":
         return _show_schedule(app, build.id)
@@ -100,10 +99,10 @@ def cmd_schedule(app: Context, args: argparse.Namespace) -> int:
 
 def _window(app: Context, args: argparse.Namespace) -> PushWindow:
     if bool(args.at) == bool(args.next_window):
-        raise UsageProblem("give either --at 'YYYY-MM-DD HH:MM' or --next-window",
+        raise UsageRefused("give either --at 'YYYY-MM-DD HH:MM' or --next-window",
                            hint="quarterdeck schedule BUILD --next-window")
     if args.tz and not args.at:
-        raise UsageProblem("--tz goes with --at")
+        raise UsageRefused("--tz goes with --at")
     rule, now = app.calendar_rule(), app.clock()
     if args.next_window:
         return next_pushes(rule, now, 1)[0]
@@ -147,7 +146,7 @@ def _cancel(app: Context, build_id: str, reason: str | None) -> int:
     from .scheduling import cancel_schedule
 
     if not reason or not reason.strip():
-        raise UsageProblem("schedule cancel needs --reason TEXT",
+        raise UsageRefused("schedule cancel needs --reason TEXT",
                            hint="the cancellation notice tells everyone why")
     with app.ledger.write() as conn:
         cancelled = cancel_schedule(app.ledger, conn, build_id, reason=reason)
@@ -235,7 +234,6 @@ def cmd_release_hold(app: Context, args: argparse.Namespace) -> int:
 def _setup_gates(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
     p.add_argument("--to", required=True, metavar="TIER", help="the tier the build would enter")
-    setup_json(p)
 
 
 def cmd_gates(app: Context, args: argparse.Namespace) -> int:
@@ -253,7 +251,7 @@ def cmd_gates(app: Context, args: argparse.Namespace) -> int:
         app.out.print(grid)
     failed = [r.gate for r in failing(results)]
     if failed:
-        from releases.promote import GatesRefused
+        from releases.errors import GatesRefused
 
         raise GatesRefused(f"{build.id} does not pass {len(failed)} of {len(results)} gates for "
                            f"{args.to}: {', '.join(failed)}",

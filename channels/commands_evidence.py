@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from .cli import Context, esc, local, setup_json, table
+from .cli import Context, esc, local, table
 from .errors import ChannelsError
 from .gates import OPEN, SEVERITIES, applicable_problems
 
@@ -23,7 +23,6 @@ def _setup_signoff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--org", required=True, help="the enrolled organisation signing off")
     p.add_argument("--by", required=True, metavar="EMAIL", help="who signed off, by email address")
     p.add_argument("--note", help="what they tested or said")
-    setup_json(p)
 
 
 def cmd_signoff(app: Context, args: argparse.Namespace) -> int:
@@ -62,7 +61,6 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
                    help="blocker stops promotion to production until resolved")
     p.add_argument("--summary", required=True, help="one line: what goes wrong")
     p.add_argument("--details", metavar="FILE", help="a text file with steps, logs, screenshots' names")
-    setup_json(p)
 
 
 def _read_details(path_text: str | None) -> str | None:
@@ -108,7 +106,6 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--open", action="store_true", help="only problems still open")
     p.add_argument("--build", metavar="BUILD",
                    help="the problems that count against this build (also those carried from earlier builds)")
-    setup_json(p)
 
 
 def cmd_problem_list(app: Context, args: argparse.Namespace) -> int:
@@ -161,7 +158,6 @@ def _setup_resolve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", required=True, help="what was done about it")
     p.add_argument("--fixed-in", metavar="BUILD",
                    help="the first build with the fix (earlier builds still count it)")
-    setup_json(p)
 
 
 def cmd_problem_resolve(app: Context, args: argparse.Namespace) -> int:
@@ -184,7 +180,6 @@ def cmd_problem_resolve(app: Context, args: argparse.Namespace) -> int:
 def _setup_reopen(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", metavar="ID", type=_problem_id, help="the problem number")
     p.add_argument("--reason", help="why it is back (kept in the audit log)")
-    setup_json(p)
 
 
 def cmd_problem_reopen(app: Context, args: argparse.Namespace) -> int:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from releases.errors import HintedError
+
 if TYPE_CHECKING:
     from .contacts import LineProblem
 
 
-class ChannelsError(Exception):
+class ChannelsError(HintedError):
     """A channel, audience, calendar or gate request cannot be carried out; the message says why."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 class CalendarError(ChannelsError):
@@ -38,7 +36,3 @@ class ContactsImportError(ChannelsError):
                          hint or "fix every line listed and import the whole file again")
 
 
-class UsageProblem(ChannelsError):
-    """A channels command was given options that do not go together (exit code 2, like argparse)."""
-
-    exit_code = 2

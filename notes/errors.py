@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class NotesError(Exception):
-    """Release notes cannot be collected or rendered; the message says why."""
+    """Release notes cannot be collected or rendered; the message says why.
+
+    The same shape as releases.errors.HintedError, which notes may not import (it stands alone).
+    """
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

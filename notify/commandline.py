@@ -14,19 +14,19 @@ Add = Callable[..., None]
 
 def register(add: Add) -> None:
     notices = "notify.commands:"
-    add("notice", "preview, send and follow install notices", notices + "_group_help")
+    add("notice", "preview, send and follow install notices")
     add("preview", "show exactly what a recipient would receive, without sending",
-        notices + "cmd_preview", notices + "_setup_preview", parent="notice")
+        notices + "cmd_preview", notices + "_setup_preview", parent="notice", json=True)
     add("send", "send a notice (or resume it: only pending and temporarily failed recipients)",
-        notices + "cmd_send", notices + "_setup_send", parent="notice")
+        notices + "cmd_send", notices + "_setup_send", parent="notice", json=True)
     add("status", "per notice: sent, pending, failed, unknown; and who failed",
-        notices + "cmd_status", notices + "_setup_status", parent="notice")
+        notices + "cmd_status", notices + "_setup_status", parent="notice", json=True)
     add("resend", "send again to failed or unknown recipients only",
-        notices + "cmd_resend", notices + "_setup_resend", parent="notice")
+        notices + "cmd_resend", notices + "_setup_resend", parent="notice", json=True)
     add("confirm", "record whether an unknown delivery arrived",
         notices + "cmd_confirm", notices + "_setup_confirm", parent="notice")
-    add("training", "training sessions that notices list", notices + "_group_help")
+    add("training", "training sessions that notices list")
     add("add", "add a training session to a build",
-        notices + "cmd_training_add", notices + "_setup_training_add", parent="training")
+        notices + "cmd_training_add", notices + "_setup_training_add", parent="training", json=True)
     add("list", "list a build's training sessions",
-        notices + "cmd_training_list", notices + "_setup_build_json", parent="training")
+        notices + "cmd_training_list", notices + "_setup_build_json", parent="training", json=True)

@@ -53,21 +53,11 @@ def _kind_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
 
 
-def _json(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
-
-
-def _group_help(app: Context, args: argparse.Namespace) -> int:
-    args.parser.print_help()
-    return 2
-
-
 # -- preview ---------------------------------------------------------------------------------
 
 def _setup_preview(p: argparse.ArgumentParser) -> None:
     _kind_build(p)
     p.add_argument("--to", metavar="EMAIL", help="the recipient to render for (default: the first one)")
-    _json(p)
 
 
 def cmd_preview(app: Context, args: argparse.Namespace) -> int:
@@ -111,7 +101,6 @@ def _setup_send(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why (recorded in the audit trail)")
     p.add_argument("--wait", type=float, default=0.0, metavar="MINUTES",
                    help="keep retrying temporarily failed recipients for up to MINUTES (default 0)")
-    _json(p)
 
 
 def _progress(app: Context, label: str, *, quiet: bool = False
@@ -141,9 +130,9 @@ def _ignore(attempt: Attempt) -> None:
 class _Shown:
     """The bar, told about attempts at most every SHOW_EVERY seconds.
 
-    `Progress.update` (its lock, its speed samples, the markup of the last recipient) cost
-    ~30 µs a message, on the path between the server's reply and the next MAIL FROM; the bar
-    is only drawn 10 times a second, so updating it more often showed nothing more. A failed or
+    `Progress.update` (its lock, its speed samples, the markup of the last recipient) would
+    run for every message, on the path between the server's reply and the next MAIL FROM; the
+    bar is only drawn 10 times a second, so updating it more often would show nothing more. A failed or
     unknown attempt is shown at once, and the count is brought up to date when the bar stops.
     """
 
@@ -258,7 +247,6 @@ def _problems(app: Context, rows: list[tuple[str, str, int | None, str | None]])
 
 def _setup_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
-    _json(p)
 
 
 def cmd_status(app: Context, args: argparse.Namespace) -> int:
@@ -303,7 +291,6 @@ def _setup_resend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--email", action="append", default=[], metavar="ADDRESS",
                    help="this recipient (repeatable)")
     p.add_argument("--reason", help="why (recorded in the audit trail)")
-    _json(p)
 
 
 def cmd_resend(app: Context, args: argparse.Namespace) -> int:
@@ -350,7 +337,6 @@ def _setup_training_add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tz", help="IANA time zone of --at (default: the project's)")
     p.add_argument("--link", required=True, metavar="URL", help="where to join")
     p.add_argument("--title", required=True, help="what the session is about")
-    _json(p)
 
 
 def cmd_training_add(app: Context, args: argparse.Namespace) -> int:
@@ -401,4 +387,3 @@ def cmd_training_list(app: Context, args: argparse.Namespace) -> int:
 
 def _setup_build_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
-    _json(p)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from releases.errors import HintedError
 
-class NotifyError(Exception):
+
+class NotifyError(HintedError):
     """A notice cannot be composed or delivered; the message says why."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 class NotifySettingsError(NotifyError):

@@ -317,8 +317,8 @@ class _Gate:
     Asked in the background: started once MAIL FROM has gone out, it runs on the transport's
     worker thread while the server answers MAIL FROM and RCPT TO, and is waited for before DATA
     and whenever the transaction ends earlier. The caller's `ready` is a ledger commit synced
-    to disk (~0.5 ms); in the foreground it lengthened every message's MAIL FROM round trip by
-    that much, and the SQLite driver releases the GIL while it waits for the disk.
+    to disk; in the foreground every message's MAIL FROM round trip would wait for the disk as
+    well, and the SQLite driver releases the GIL while it waits (BENCHMARKS.md, notices).
     """
 
     def __init__(self, ready: Callable[[], bool] | None, worker: Callable[[], ThreadPoolExecutor]) -> None:
@@ -387,10 +387,10 @@ def _data_payload(data: bytes) -> bytes:
     """The message as SMTP data: leading dots doubled (RFC 5321 4.5.2), ended by CRLF . CRLF.
 
     A line starts at the beginning or after LF, so doubling the dot of every "\\n." (they cannot
-    overlap) and of a leading "." is what smtplib's `(?m)^\\.` substitution does. The regex
-    walked an 8 KB notice in ~60 µs, and notices do have such lines (a quoted-printable soft break
-    before a "."); `bytes.replace` takes ~5 µs, on the path between the server's reply to one
-    message and the MAIL FROM of the next.
+    overlap) and of a leading "." is what smtplib's `(?m)^\\.` substitution does, with a plain
+    byte replacement instead of a regex walk, on the path between the server's reply to one
+    message and the MAIL FROM of the next (notices do have such lines: a quoted-printable soft
+    break before a ".").
     """
     if b"\n." in data:
         data = data.replace(b"\n.", b"\n..")

@@ -17,17 +17,17 @@ def register(add: Add) -> None:
     deploy = "releases.commands_deploy:"
     records = "releases.records:"
     add("build", "make an immutable, checksummed build of a commit",
-        builds + "cmd_build", builds + "_setup_build")
-    add("builds", "list builds, newest first", builds + "cmd_builds", builds + "_setup_builds")
-    add("show", "show one build and where it runs", builds + "cmd_show", builds + "_setup_show")
+        builds + "cmd_build", builds + "_setup_build", json=True)
+    add("builds", "list builds, newest first", builds + "cmd_builds", builds + "_setup_builds", json=True)
+    add("show", "show one build and where it runs", builds + "cmd_show", builds + "_setup_show", json=True)
     add("status", "which build runs on which tier and host, and the next push",
-        builds + "cmd_status", builds + "_setup_json")
+        builds + "cmd_status", json=True)
     add("promote", "install a build on a tier, after the tier before it",
-        deploy + "cmd_promote", deploy + "_setup_promote")
+        deploy + "cmd_promote", deploy + "_setup_promote", json=True)
     add("rollback", "switch every host of a tier back to an earlier release",
-        deploy + "cmd_rollback", deploy + "_setup_rollback")
+        deploy + "cmd_rollback", deploy + "_setup_rollback", json=True)
     add("unlock", "break a tier's stale deploy lock (audited)",
-        deploy + "cmd_unlock", deploy + "_setup_unlock")
+        deploy + "cmd_unlock", deploy + "_setup_unlock", json=True)
     add("log", "who did what, when and why (the audit trail)", records + "cmd_log", records + "_setup_log")
     add("verify", "check the audit trail's hash chain",
         records + "cmd_log_verify", records + "_setup_verify", parent="log")

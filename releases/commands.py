@@ -54,14 +54,9 @@ class Context(Protocol):
 Add = Callable[..., None]
 
 
-def _setup_json(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
-
-
 
 def _setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref", help="branch, tag or commit to build (default: [project].branch)")
-    _setup_json(p)
 
 
 def cmd_build(app: Context, args: argparse.Namespace) -> int:
@@ -149,7 +144,6 @@ def resolve_build(app: Context, spec: str) -> Any:
 
 def _setup_builds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=50, help="newest N builds (default 50)")
-    _setup_json(p)
 
 
 def cmd_builds(app: Context, args: argparse.Namespace) -> int:
@@ -177,7 +171,6 @@ def cmd_builds(app: Context, args: argparse.Namespace) -> int:
 
 def _setup_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
-    _setup_json(p)
 
 
 def cmd_show(app: Context, args: argparse.Namespace) -> int:

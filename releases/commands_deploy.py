@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .commands import Context, _setup_json, state_style
+from .commands import Context, state_style
 
 if TYPE_CHECKING:
     from .buildview import Build
@@ -28,7 +28,6 @@ def _setup_promote(p: argparse.ArgumentParser) -> None:
                    help="finish an interrupted or failed rollout: redo only the hosts not verified")
     p.add_argument("--exclude", action="append", default=[], metavar="HOST",
                    help="leave HOST (its URL or name) out, until it catches up; repeatable; needs --reason")
-    _setup_json(p)
 
 
 def _tier_target(app: Context, tier: Any) -> Any:
@@ -271,7 +270,6 @@ def _setup_rollback(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", metavar="BUILD", dest="to_build",
                    help="the release to return to (default: the one promoted before the running one)")
     p.add_argument("--yes", action="store_true", help="do not ask before changing a tier with outside users")
-    _setup_json(p)
 
 
 def cmd_rollback(app: Context, args: argparse.Namespace) -> int:
@@ -317,12 +315,11 @@ def cmd_rollback(app: Context, args: argparse.Namespace) -> int:
 def _setup_unlock(p: argparse.ArgumentParser) -> None:
     p.add_argument("tier", metavar="TIER", help="the tier whose deploy lock to break")
     p.add_argument("--reason", required=True, help="why the lock is stale: recorded in the audit trail")
-    _setup_json(p)
 
 
 def cmd_unlock(app: Context, args: argparse.Namespace) -> int:
     from releases.deployments import break_lock
-    from releases.promote import UsageRefused
+    from releases.errors import UsageRefused
 
     tier = app.config.tier(args.tier)
     reason = args.reason.strip()

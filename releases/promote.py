@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from .artifact import ArtifactStore
 from .buildview import Build
 from .deployments import current_lock, succeeded_on
-from .errors import ReleasesError
+from .errors import GatesRefused, ReleasesError, UsageRefused
 from .install import StepCallback
 from .ledger import Ledger
 from .promotion import Outcome, PromotionPlan, PromotionRefused, TierLease, execute_promotion, plan_promotion
@@ -40,26 +40,6 @@ INTERNAL = "internal"  # the channel of staff only: a tier on it changes without
 
 ALREADY_RUNNING, DRY_RUN, DECLINED, SUCCEEDED, FAILED = (
     "already-running", "dry-run", "declined", "succeeded", "failed")
-
-
-class UsageRefused(ReleasesError):
-    """Options that contradict each other or lack a required companion (exit 2)."""
-
-    exit_code = 2
-
-
-class GatesRefused(ReleasesError):
-    """A gate failed and no override was given; nothing was deployed (exit 3).
-
-    The one error for gates refusing a build, for `promote` and for `gates`
-    (which asks whether they would); `verdicts` holds every gate's result.
-    """
-
-    exit_code = 3
-
-    def __init__(self, message: str, hint: str | None = None, verdicts: Sequence[GateVerdict] = ()) -> None:
-        super().__init__(message, hint)
-        self.verdicts = tuple(verdicts)
 
 
 class GateVerdict(Protocol):
