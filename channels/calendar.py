@@ -270,7 +270,8 @@ def parse_local_datetime(text: str, timezone: str, *, now: datetime | None) -> d
         raise CalendarError(f"{text!r} is not a local time like 2026-11-14 22:00",
                             hint="give the date and time as YYYY-MM-DD HH:MM")
     try:
-        naive = datetime(*(int(part) for part in match.groups()))  # type: ignore[misc]
+        year, month, day, hour, minute = (int(part) for part in match.groups())
+        naive = datetime(year, month, day, hour, minute)
     except ValueError as err:
         raise CalendarError(f"{text.strip()!r} is not a real date and time: {err}") from err
     kind = wall_time_kind(naive, zone)

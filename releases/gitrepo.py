@@ -82,8 +82,8 @@ class AppRepo:
         if active != branch:
             return
         if self.repo.is_dirty(untracked_files=False):
-            changed = [d.a_path for d in self.repo.index.diff(None)][:5]
-            staged = [d.a_path for d in self.repo.index.diff("HEAD")][:5]
+            changed = [d.a_path for d in self.repo.index.diff(None) if d.a_path][:5]
+            staged = [d.a_path for d in self.repo.index.diff("HEAD") if d.a_path][:5]
             names = ", ".join(sorted(set(changed + staged))) or "the index"
             raise BuildError(f"{self.path} has uncommitted changes on {branch} ({names})",
                              hint="commit or stash them, or build a named ref with --ref")

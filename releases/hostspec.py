@@ -75,7 +75,7 @@ def parse_host(
         path = Path(raw).expanduser()
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
-        return HostSpec(url=text, scheme="local", path=str(path.resolve()), role=role)  # type: ignore[arg-type]
+        return HostSpec(url=text, scheme="local", path=str(path.resolve()), role=role)
     if text.startswith("ssh://"):
         parts = urlsplit(text)
         if parts.password is not None:
@@ -97,16 +97,16 @@ def parse_host(
             raise ReleasesError(f"host {url!r} has an invalid port", hint="a port is 1-65535") from None
         if port is not None and not 0 < port < 65536:
             raise ReleasesError(f"host {url!r} has an invalid port", hint="a port is 1-65535")
-        path = unquote(parts.path) if parts.path not in ("", "/") else (default_path or "")
-        if not path:
+        remote = unquote(parts.path) if parts.path not in ("", "/") else (default_path or "")
+        if not remote:
             raise ReleasesError(
                 f"host {url!r} has no deploy path",
                 hint="add /absolute/path to the URL or set the tier's deploy_path",
             )
-        if not path.startswith("/"):
-            raise ReleasesError(f"host {url!r}: the deploy path {path!r} must be absolute")
-        path = posixpath.normpath(path)
-        return HostSpec(url=text, scheme="ssh", path=path, host=host, user=user, port=port, role=role)  # type: ignore[arg-type]
+        if not remote.startswith("/"):
+            raise ReleasesError(f"host {url!r}: the deploy path {remote!r} must be absolute")
+        return HostSpec(url=text, scheme="ssh", path=posixpath.normpath(remote), host=host, user=user,
+                        port=port, role=role)
     raise ReleasesError(
         f"host {url!r} is neither local:PATH nor ssh://[user@]host[:port]/path",
     )

@@ -167,7 +167,7 @@ def plan_rollback(conn: Connection, target: TierTarget, to_build: str | None) ->
     """Where `rollback` goes: the named build, else the one promoted to the tier before the running one."""
     order = [h.url for h in rollout_order(target.hosts)]
     statuses = {s.host: s for s in host_statuses(conn, target.name)}
-    running = {statuses[u].build_id for u in order if u in statuses and statuses[u].build_id}
+    running = {b for u in order if u in statuses and (b := statuses[u].build_id)}
     if to_build is None:
         if not running:
             raise PromotionRefused(f"nothing runs on {target.name} yet, so there is nothing to roll back")
