@@ -13,7 +13,7 @@ was approved when.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -116,10 +116,12 @@ class Draft:
 # ---------------------------------------------------------------- corrections
 
 def rows_of(conn: Connection) -> Rows:
-    """notes.ledgerview's queries run through the ledger's SQLAlchemy connection (any database)."""
+    """notes.ledgerview's queries inside a workflow's own transaction on the ledger's connection."""
 
-    def rows(sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]:
-        return list(conn.execute(text(sql), dict(params or {})).mappings())
+    def rows(sql: str, params: Mapping[str, object] | None = None, *,
+             times: Collection[str] = ()) -> list[Mapping[str, Any]]:
+        query = text(sql).columns(**{name: UTCDateTime for name in times}) if times else text(sql)
+        return list(conn.execute(query, dict(params or {})).mappings())
 
     return rows
 
