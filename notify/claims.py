@@ -6,19 +6,18 @@ BENCHMARKS.md): a pooled connection checked out and reset, BEGIN emitted
 through an event, an execution context built for each statement.
 
 So on a SQLite ledger the run holds one connection (`Ledger.hold_sqlite`, set
-up as every ledger connection is), and the statements of notify.store
-(CLAIM, SETTLE, HEARTBEAT) are compiled once for it (`releases.ledger.Compiled`,
-the ledger's one way to run a statement on the driver's connection) and run
-on its DB-API cursor, inside `BEGIN IMMEDIATE` … `COMMIT` as `Ledger.write()`
-would issue them. Same statements, same values, same transaction boundaries,
-and each commit as durable (the ledger syncs at every commit). Anything else
-(another database or driver) goes through `Ledger.write()`; so does a commit
-that fails directly, to be retried or to raise the ledger's own error.
+up as every ledger connection is), the statements of notify.store (CLAIM,
+SETTLE, HEARTBEAT) are compiled once for it (`releases.ledger.Compiled`, the
+ledger's one way to run a statement on the driver's connection), and each
+commit runs them in `HeldSqlite.commit`, begun and ended as `Ledger.write()`
+does. Same statements, same values, same transaction boundaries, and each
+commit as durable (the ledger syncs at every commit). Anything else (another
+database or driver) goes through `Ledger.write()`; so does a commit that
+fails directly, to be retried or to raise the ledger's own error.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
-from releases.ledger import Compiled
+from releases.ledger import Compiled, HeldSqlite
 
 from .store import CLAIM, HEARTBEAT, SETTLE, claim_params
 from .vocabulary import State
@@ -94,51 +93,28 @@ def _execute(conn: Connection, statement: ClauseElement, params: dict[str, objec
 
 
 class _Direct:
-    """The run's own SQLite connection and the compiled statements (see the module docstring)."""
+    """The run's own SQLite connection and the statements compiled for it (see the module docstring)."""
 
     @classmethod
     def open(cls, ledger: Any) -> _Direct | None:
         hold = getattr(ledger, "hold_sqlite", None)
         held = hold() if hold is not None else None
-        if held is None or held.dialect.paramstyle != "qmark":
-            if held is not None:
-                held.close()
+        if held is None:
             return None
         try:
-            statements: dict[ClauseElement, Compiled] = {s: Compiled(s, held.dialect)
+            statements: dict[ClauseElement, Compiled] = {s: held.compile(s)
                                                          for s in (CLAIM, SETTLE, HEARTBEAT)}
-        except (ValueError, KeyError):
+        except ValueError:
             held.close()
             return None
         return cls(held, statements)
 
-    def __init__(self, held: Any, statements: dict[ClauseElement, Compiled]) -> None:
-        self._held, self._raw, self._statements = held, held.dbapi, statements
+    def __init__(self, held: HeldSqlite, statements: dict[ClauseElement, Compiled]) -> None:
+        self._held, self._statements = held, statements
 
     def run(self, steps: Sequence[tuple[ClauseElement, dict[str, object]]]) -> list[int] | None:
         """Row counts of the steps, committed; None if SQLite refused (nothing is committed then)."""
-        cursor = self._raw.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-            counts = []
-            for statement, params in steps:
-                compiled = self._statements[statement]
-                cursor.execute(compiled.sql, compiled.args(params))
-                counts.append(cursor.rowcount)
-            self._raw.commit()
-            return counts
-        except sqlite3.Error:
-            self._rollback()
-            return None
-        except BaseException:  # a bad value (the ledger refuses naive times), Ctrl-C: nothing committed
-            self._rollback()
-            raise
-        finally:
-            cursor.close()
-
-    def _rollback(self) -> None:
-        if self._raw.in_transaction:
-            self._raw.rollback()
+        return self._held.commit([(self._statements[statement], params) for statement, params in steps])
 
     def close(self) -> None:
         self._held.close()

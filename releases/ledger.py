@@ -147,16 +147,6 @@ def entry_hash(prev_hash: str, at: datetime, actor: str, command: str, action: s
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class HeldSqlite:
-    """A ledger connection held for a run (`Ledger.hold_sqlite`): the DB-API connection, the
-    dialect to compile statements for, and how to give it back."""
-
-    dbapi: sqlite3.Connection
-    dialect: Any
-    close: Callable[[], None]
-
-
 class Compiled:
     """A ledger statement compiled once for a dialect with positional parameters, to run on the
     driver's own connection (`Ledger.hold_sqlite`, `Connection.exec_driver_sql`).
@@ -203,6 +193,47 @@ class Compiled:
                 values[index] = converted[key]
             out.append(tuple(values))
         return out
+
+
+@dataclass(frozen=True)
+class HeldSqlite:
+    """A ledger connection held for a run (`Ledger.hold_sqlite`): the DB-API connection, the
+    dialect to compile statements for, and how to give it back."""
+
+    dbapi: sqlite3.Connection
+    dialect: Any
+    close: Callable[[], None]
+
+    def compile(self, statement: ClauseElement) -> Compiled:
+        return Compiled(statement, self.dialect)
+
+    def commit(self, steps: Iterable[tuple[Compiled, Mapping[str, object]]]) -> list[int] | None:
+        """Run the steps in one transaction, begun and ended as `Ledger.write()` does on SQLite
+        (BEGIN IMMEDIATE … COMMIT): their row counts, or None when SQLite refused (busy, a
+        constraint), with nothing committed, so that the caller goes through `write()` for the
+        ledger's own waiting and errors. Anything else (a naive time refused, Ctrl-C) rolls back
+        and propagates."""
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            counts = []
+            for compiled, params in steps:
+                cursor.execute(compiled.sql, compiled.args(params))
+                counts.append(cursor.rowcount)
+            self.dbapi.commit()
+            return counts
+        except sqlite3.Error:
+            self._rollback()
+            return None
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _rollback(self) -> None:
+        if self.dbapi.in_transaction:
+            self.dbapi.rollback()
 
 
 class Ledger:
@@ -270,7 +301,7 @@ class Ledger:
         busy timeout, no implicit transactions), and the caller issues BEGIN IMMEDIATE and
         COMMIT itself, as `write()` would. Close it when the run ends.
         """
-        if self.engine.dialect.name != "sqlite":
+        if self.engine.dialect.name != "sqlite" or self.engine.dialect.paramstyle != "qmark":
             return None
         held = self.engine.connect()
         raw = held.connection.driver_connection
