@@ -9,7 +9,7 @@ and compared with each other and with what SQLAlchemy Core reads from the same t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -187,3 +187,41 @@ def test_compiled_refuses_a_dialect_without_positional_parameters() -> None:
     dialect: Callable[[], Any] = postgresql.dialect  # psycopg2 takes %(name)s: named, not positional
     with pytest.raises(ValueError, match="not a positional dialect"):
         Compiled(HEARTBEAT, dialect())
+
+
+def test_notes_time_column_is_the_ledgers() -> None:
+    """notes imports no other package, so its tables carry their own UTC column type; it must store,
+    read and refuse exactly as the ledger's does, and declare the same column on every database."""
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.exc import StatementError
+    from sqlalchemy.schema import CreateTable
+
+    from notes.errors import NotesError
+    from releases.errors import LedgerError
+    from releases.ledger import UTCDateTime as LedgerTime
+
+    kinds = {"ledger": (LedgerTime, LedgerError), "notes": (notes_store.UTCDateTime, NotesError)}
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        ddl = {str(CreateTable(Table("t", MetaData(), Column("at", kind))).compile(dialect=dialect))
+               for kind, _ in kinds.values()}
+        assert len(ddl) == 1
+    engine = create_engine("sqlite://")
+    stored = {}
+    naive = NOW.astimezone(UTC).replace(tzinfo=None)
+    kolkata = NOW.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    for name, (kind, error) in kinds.items():
+        table = Table(f"times_{name}", MetaData(), Column("id", Integer, primary_key=True),
+                      Column("at", kind))
+        with engine.begin() as conn:
+            table.create(conn)
+            conn.execute(table.insert(), [{"id": 1, "at": NOW}, {"id": 2, "at": None},
+                                          {"id": 3, "at": kolkata}])
+            raw = conn.exec_driver_sql(f"SELECT at FROM times_{name} ORDER BY id").scalars().all()
+            typed = conn.execute(select(table.c.at).order_by(table.c.id)).scalars().all()
+            with pytest.raises(StatementError) as refused:
+                conn.execute(table.insert().values(id=4, at=naive))
+            assert isinstance(refused.value.orig, error)
+        stored[name] = (raw, typed)
+    assert stored["ledger"] == stored["notes"]
+    assert stored["ledger"][1] == [NOW, None, NOW]
