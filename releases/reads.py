@@ -2,9 +2,10 @@
 
 `status`, resolving BUILD and `notes show` must start without importing
 SQLAlchemy (issue 8; benchmarks/bench_startup.py measures them and a test
-checks what they import). So every read query is written once, as SQL that
-SQLite and PostgreSQL both accept, and this module runs it, by one of two
-routes with the same contract:
+checks what they import). So each query they need is written once, as SQL
+that SQLite and PostgreSQL both accept (releases.tierview, releases.buildview,
+notes.ledgerview), and this module runs it, by one of two routes with the
+same contract:
 
 - `sqlite_rows`: the stdlib sqlite3 module, on a SQLite ledger file whose
   schemas are current (a reader must never create or upgrade a ledger);
@@ -14,7 +15,8 @@ routes with the same contract:
 `reading` picks the route. Either way a row comes back as a mapping of
 column name to value, and the columns a query names in `times` as aware UTC
 datetimes, as the ledger's `UTCDateTime` columns give them to SQLAlchemy Core.
-The tables and every write stay with the package that owns them.
+Every other read, and every write, is SQLAlchemy Core on the ledger's
+connection; the tables stay with the package that owns them.
 """
 
 from __future__ import annotations
