@@ -724,8 +724,9 @@ class App:
 
     @contextmanager
     def ledger_rows(self, others: Mapping[str, int] | None = None) -> Iterator[Any]:
-        """Plain-SQL rows for one read (releases.tierview.reading): no SQLAlchemy on a SQLite ledger."""
-        from releases.tierview import reading
+        """One read of the ledger, with the schemas named in `others` ({component: version}) current:
+        releases.reads' runner, through sqlite3 on a SQLite ledger (no SQLAlchemy), else the ledger's."""
+        from releases.reads import reading
 
         with reading(self.config.ledger_url, lambda: self.ledger, others) as rows:
             yield rows

@@ -53,7 +53,8 @@ def local(moment: datetime | None, zone: str) -> str:
     return f"{moment.astimezone(zone_of(zone)):%Y-%m-%d %H:%M %Z}"
 
 
-def utc(moment: datetime | None) -> str:
+def utc_text(moment: datetime | None) -> str:
+    """An instant as a line for readers elsewhere: its UTC wall time, marked UTC."""
     return "" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 

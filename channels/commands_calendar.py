@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from releases.errors import UsageRefused
 
 from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
-from .cli import Context, esc, iso, local, table, utc
+from .cli import Context, esc, iso, local, table, utc_text
 from .gates import failing
 from .settings import zone_of
 
@@ -26,7 +26,7 @@ def _setup_calendar(p: argparse.ArgumentParser) -> None:
 
 
 def _both(moment: datetime, zone: str) -> str:
-    return f"{local(moment, zone)}\n[dim]{utc(moment)}[/dim]"
+    return f"{local(moment, zone)}\n[dim]{utc_text(moment)}[/dim]"
 
 
 def cmd_calendar(app: Context, args: argparse.Namespace) -> int:
@@ -75,7 +75,7 @@ def _schedule_dict(s: Schedule | None, zone: str) -> dict[str, Any] | None:
 
 
 def _label(s: Schedule, zone: str) -> str:
-    return f"{format_window(s.window_start, s.window_end, zone)} ({utc(s.window_start)})"
+    return f"{format_window(s.window_start, s.window_end, zone)} ({utc_text(s.window_start)})"
 
 
 def cmd_schedule(app: Context, args: argparse.Namespace) -> int:

@@ -1,15 +1,15 @@
 """Generating a build's notes: the range, the commits, the corrections, the Markdown.
 
 Apart from notes.workflow (edits, approvals, publishing) because `notes show`
-needs only this: it reads the ledger through plain-SQL rows
-(notes.ledgerview) and imports neither SQLAlchemy nor the publishing side,
-which kept its fixed cost above raw `git log`'s (issue 8).
+needs only this: it reads the ledger through the application's plain-SQL
+reader (notes.ledgerview's queries) and imports neither SQLAlchemy nor the
+publishing side, which kept its fixed cost above raw `git log`'s (issue 8).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -38,10 +38,12 @@ class NotesApp(Protocol):
 
     def notes_settings(self) -> NotesSettings: ...
 
+    def ledger_rows(self, others: Mapping[str, int] | None = None) -> AbstractContextManager[Rows]:
+        """One read of the ledger with the schemas named in `others` ({component: version}) current;
+        on a SQLite ledger it needs no SQLAlchemy."""
+
     # Optional: tier_commit_before(channel, build_id) -> str | None, the commit of the build promoted
     # to the channel's tier before `build_id` was. Used when present (see _tier_commits).
-    # Optional: ledger_rows(others) -> context manager of Rows, plain-SQL reads with the schemas
-    # named in `others` ({component: version}) current. Used when present (see `reading`).
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: st
     check_audience(audience)
     settings = app.notes_settings()
     if rows is None:
-        with reading(app) as read:
+        with app.ledger_rows({"notes": ledgerview.SCHEMA_VERSION}) as read:
             return generate(app, build, audience, since=since, rows=read)
     fixes = ledgerview.correction_map(rows)
     approval = ledgerview.latest_approval(rows, build.id, PRODUCTION)
@@ -82,21 +84,6 @@ def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: st
                               project=app.config.project_name, since=span.label, until=span.until[:7])
     markdown = Renderer(settings.templates_dir).markdown(listing)
     return Generated(build.id, audience, span, listing, markdown, notes_sha256(markdown))
-
-
-@contextmanager
-def reading(app: NotesApp) -> Iterator[Rows]:
-    """Rows for one read of the notes tables: the app's plain-SQL reader when it has one, else the
-    ledger's SQLAlchemy connection."""
-    rows_of_app = getattr(app, "ledger_rows", None)
-    if rows_of_app is not None:
-        with rows_of_app({"notes": ledgerview.SCHEMA_VERSION}) as rows:
-            yield rows
-        return
-    from .store import rows_of
-
-    with app.ledger.read() as conn:
-        yield rows_of(conn)
 
 
 def _tier_commits(app: NotesApp, build: Any) -> TierCommits:

@@ -1,20 +1,19 @@
-"""What `notes show` reads from the notes tables, without SQLAlchemy.
+"""What generating notes reads from the notes tables: the corrections and the approval in force.
 
 Generating notes reads two things from the ledger: the stored corrections
-and the newest production approval (it fixes the range). Importing
-SQLAlchemy to read them cost `notes show` about 0.3 s, most of its fixed
-cost against raw `git log` (issue 8), so the reads are plain SQL that SQLite
-and PostgreSQL both accept, run through whatever `Rows` the caller has:
-stdlib sqlite3 on a SQLite ledger at the current schema, otherwise the
-ledger's own connection (notes.store.rows_of). notes.store keeps the tables
-and every write.
+and the newest production approval (it fixes the range). `notes show` must
+start without SQLAlchemy (issue 8), so these queries are written once, as
+plain SQL that SQLite and PostgreSQL both accept, and run by the `Rows` the
+caller hands in: the application's ledger reader (`NotesApp.ledger_rows`,
+stdlib sqlite3 on a SQLite ledger) or, inside a workflow transaction,
+notes.store.rows_of. notes.store keeps the tables and every write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from .model import Correction
@@ -23,9 +22,15 @@ SCHEMA_VERSION = 1  # notes.store's tables; a reader through sqlite3 reads only 
 
 
 class Rows(Protocol):
-    """Run one SELECT with named (:name) parameters; rows come back as mappings."""
+    """What notes needs to read the ledger: run one SELECT with named (:name) parameters, the rows
+    back as mappings and the columns named in `times` as aware UTC datetimes.
 
-    def __call__(self, sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]: ...
+    notes imports no other package, so it states the runner it takes here; the application's
+    (releases.reads) and notes.store.rows_of both fit it.
+    """
+
+    def __call__(self, sql: str, params: Mapping[str, object] | None = None, *,
+                 times: Collection[str] = ()) -> list[Mapping[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -56,26 +61,22 @@ class Approval:
     approved_at: datetime
 
 
-def utc(value: Any) -> datetime:
-    """A stored time as an aware UTC datetime: SQLite hands back text, PostgreSQL a naive datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def correction_of(r: Mapping[str, Any]) -> StoredCorrection:
+    """A notes_corrections row, its `updated_at` read as a time."""
     return StoredCorrection(r["sha"], bool(r["skip"]), r["skip_reason"], r["text"], r["updated_by"],
-                            utc(r["updated_at"]))
+                            r["updated_at"])
 
 
 def approval_of(r: Mapping[str, Any]) -> Approval:
+    """A notes_approvals row, its `approved_at` read as a time."""
     return Approval(r["id"], r["build_id"], r["audience"], r["markdown"], r["notes_sha256"],
                     r["generated_sha256"], r["since_commit"], r["until_commit"], bool(r["from_draft"]),
-                    r["approved_by"], utc(r["approved_at"]))
+                    r["approved_by"], r["approved_at"])
 
 
 def list_corrections(rows: Rows) -> list[StoredCorrection]:
-    return [correction_of(r) for r in rows("SELECT * FROM notes_corrections ORDER BY updated_at, sha")]
+    return [correction_of(r) for r in rows("SELECT * FROM notes_corrections ORDER BY updated_at, sha",
+                                           times=("updated_at",))]
 
 
 def correction_map(rows: Rows) -> dict[str, Correction]:
@@ -86,5 +87,6 @@ def correction_map(rows: Rows) -> dict[str, Correction]:
 def latest_approval(rows: Rows, build_id: str, audience: str) -> Approval | None:
     """The approval in force: approvals are appended, so the newest row of a build and audience."""
     found = rows("SELECT * FROM notes_approvals WHERE build_id = :build AND audience = :audience "
-                 "ORDER BY id DESC LIMIT 1", {"build": build_id, "audience": audience})
+                 "ORDER BY id DESC LIMIT 1", {"build": build_id, "audience": audience},
+                 times=("approved_at",))
     return approval_of(found[0]) if found else None

@@ -13,7 +13,7 @@ was approved when.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +43,12 @@ from .model import Correction
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out (SQLite would hand back naive ones)."""
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite would hand back naive ones).
+
+    The ledger's own column type (releases.ledger.UTCDateTime) does the same; notes imports no
+    other package, so its tables carry this one, used by no other package's tables, and
+    tests/foundation/test_reads.py fails if the two ever store, read or refuse a time differently.
+    """
 
     impl = DateTime
     cache_ok = True
@@ -116,10 +121,12 @@ class Draft:
 # ---------------------------------------------------------------- corrections
 
 def rows_of(conn: Connection) -> Rows:
-    """notes.ledgerview's queries run through the ledger's SQLAlchemy connection (any database)."""
+    """notes.ledgerview's queries inside a workflow's own transaction on the ledger's connection."""
 
-    def rows(sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]:
-        return list(conn.execute(text(sql), dict(params or {})).mappings())
+    def rows(sql: str, params: Mapping[str, object] | None = None, *,
+             times: Collection[str] = ()) -> list[Mapping[str, Any]]:
+        query = text(sql).columns(**{name: UTCDateTime for name in times}) if times else text(sql)
+        return list(conn.execute(query, dict(params or {})).mappings())
 
     return rows
 

@@ -1,26 +1,24 @@
 """The commits of a sending run: settle the last row's outcome and claim the next row, once a message.
 
-Through `Ledger.write()` and SQLAlchemy's execute, that commit cost ~1 ms of
-CPU, a third of the send loop (and more than the bare smtplib loop spends
-per message): a pooled connection checked out and reset, BEGIN emitted
-through an event, an execution context built for each statement. The
-database work itself is ~0.1 ms.
+Through `Ledger.write()` and SQLAlchemy's execute, that commit cost more CPU
+than the database work itself, and a large share of the send loop (see
+BENCHMARKS.md): a pooled connection checked out and reset, BEGIN emitted
+through an event, an execution context built for each statement.
 
 So on a SQLite ledger the run holds one connection (`Ledger.hold_sqlite`, set
-up as every ledger connection is), and the statements of notify.store
-(CLAIM, SETTLE, HEARTBEAT) are compiled once for it and run on its DB-API
-cursor, inside `BEGIN IMMEDIATE` … `COMMIT` as `Ledger.write()` would issue
-them, with the bind processors SQLAlchemy would run. Same statements, same
-values, same transaction boundaries, and each commit as durable (the ledger
-syncs at every commit). Anything else (another database or driver) goes
-through `Ledger.write()`; so does a commit that fails directly, to be
-retried or to raise the ledger's own error.
+up as every ledger connection is), the statements of notify.store (CLAIM,
+SETTLE, HEARTBEAT) are compiled once for it (`releases.ledger.Compiled`, the
+ledger's one way to run a statement on the driver's connection), and each
+commit runs them in `HeldSqlite.commit`, begun and ended as `Ledger.write()`
+does. Same statements, same values, same transaction boundaries, and each
+commit as durable (the ledger syncs at every commit). Anything else (another
+database or driver) goes through `Ledger.write()`; so does a commit that
+fails directly, to be retried or to raise the ledger's own error.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +26,10 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
-from .store import CLAIM, HEARTBEAT, SETTLE, State, claim_params
+from releases.ledger import Compiled, HeldSqlite
+
+from .store import CLAIM, HEARTBEAT, SETTLE, claim_params
+from .vocabulary import State
 
 
 @dataclass(frozen=True)
@@ -91,74 +92,29 @@ def _execute(conn: Connection, statement: ClauseElement, params: dict[str, objec
     return conn.execute(statement, params).rowcount  # type: ignore[call-overload, no-any-return]
 
 
-class _Compiled:
-    """A statement compiled for one dialect with positional parameters, and its bind processors."""
-
-    def __init__(self, statement: ClauseElement, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        names = compiled.positiontup
-        if names is None:
-            raise ValueError("not a positional dialect")
-        self._args: list[tuple[str, Callable[[Any], Any] | None, object]] = []
-        for name in names:
-            bind = compiled.binds[name]
-            default = None if bind.required else bind.value
-            # the processor SQLAlchemy itself runs: for a TypeDecorator, its own conversion and then the
-            # dialect's (SQLite stores times as text it formats; its driver's default adapter differs)
-            self._args.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect), default))
-
-    def args(self, params: dict[str, object]) -> list[object]:
-        get = params.get
-        return [get(name, default) if process is None else process(get(name, default))
-                for name, process, default in self._args]
-
-
 class _Direct:
-    """The run's own SQLite connection and the compiled statements (see the module docstring)."""
+    """The run's own SQLite connection and the statements compiled for it (see the module docstring)."""
 
     @classmethod
     def open(cls, ledger: Any) -> _Direct | None:
         hold = getattr(ledger, "hold_sqlite", None)
         held = hold() if hold is not None else None
-        if held is None or held.dialect.paramstyle != "qmark":
-            if held is not None:
-                held.close()
+        if held is None:
             return None
         try:
-            statements = {s: _Compiled(s, held.dialect) for s in (CLAIM, SETTLE, HEARTBEAT)}
-        except (ValueError, KeyError):
+            statements: dict[ClauseElement, Compiled] = {s: held.compile(s)
+                                                         for s in (CLAIM, SETTLE, HEARTBEAT)}
+        except ValueError:
             held.close()
             return None
         return cls(held, statements)
 
-    def __init__(self, held: Any, statements: dict[ClauseElement, _Compiled]) -> None:
-        self._held, self._raw, self._statements = held, held.dbapi, statements
+    def __init__(self, held: HeldSqlite, statements: dict[ClauseElement, Compiled]) -> None:
+        self._held, self._statements = held, statements
 
     def run(self, steps: Sequence[tuple[ClauseElement, dict[str, object]]]) -> list[int] | None:
         """Row counts of the steps, committed; None if SQLite refused (nothing is committed then)."""
-        cursor = self._raw.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-            counts = []
-            for statement, params in steps:
-                compiled = self._statements[statement]
-                cursor.execute(compiled.sql, compiled.args(params))
-                counts.append(cursor.rowcount)
-            self._raw.commit()
-            return counts
-        except sqlite3.Error:
-            self._rollback()
-            return None
-        except BaseException:  # a bad value (the ledger refuses naive times), Ctrl-C: nothing committed
-            self._rollback()
-            raise
-        finally:
-            cursor.close()
-
-    def _rollback(self) -> None:
-        if self._raw.in_transaction:
-            self._raw.rollback()
+        return self._held.commit([(self._statements[statement], params) for statement, params in steps])
 
     def close(self) -> None:
         self._held.close()

@@ -43,12 +43,11 @@ from sqlalchemy import (
 )
 
 from channels.contacts import Contact
-from notes.store import UTCDateTime
+from releases.ledger import Compiled, UTCDateTime
 
 from .vocabulary import State
 
-SCHEMA_VERSION = 1  # pipeline wraps metadata and this as the ledger's "notify" schema (notify cannot
-                    # import releases; its UTC column type is the one notes already defines)
+SCHEMA_VERSION = 1  # pipeline wraps metadata and this as the ledger's "notify" schema
 
 
 metadata = MetaData()
@@ -263,30 +262,18 @@ def _insert_positional(conn: Connection, rows: Sequence[dict[str, object]]) -> b
     """Insert delivery rows as positional tuples straight to the driver's executemany; False (nothing
     written) where the dialect does not take positional parameters.
 
-    The same INSERT, compiled once, and the same column bind processors, but each time value
-    converted once instead of once a row, and no per-row parameter handling by SQLAlchemy: for
-    10,000 recipients that took ~0.15 s of a send's start (the driver's own work is ~0.05 s).
+    The same INSERT and the same values (`releases.ledger.Compiled`), but each repeated value (the
+    notice, state, count and time) converted once instead of once a row, and no per-row parameter
+    handling by SQLAlchemy: a notice to ten thousand recipients starts sending sooner.
     """
     statement = insert(deliveries).values({name: bindparam(name) for name in _PENDING_COLUMNS})
-    compiled = statement.compile(dialect=conn.dialect)
-    order = compiled.positiontup
-    if order is None or sorted(order) != sorted(_PENDING_COLUMNS):
+    try:
+        compiled = Compiled(statement, conn.dialect)
+    except ValueError:
         return False
-    dialect = conn.dialect
-    # the processors SQLAlchemy runs: for a TypeDecorator, its own conversion, then the dialect's
-    processors = [(i, process) for i, name in enumerate(order)
-                  if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))]
-    converted: dict[tuple[int, object], object] = {}  # the notice, state, count and time repeat in every row
-    positional = []
-    for row in rows:
-        values = [row[name] for name in order]
-        for index, process in processors:
-            key = (index, values[index])
-            if key not in converted:
-                converted[key] = process(values[index])
-            values[index] = converted[key]
-        positional.append(tuple(values))
-    conn.exec_driver_sql(compiled.string, positional)
+    if sorted(compiled.names) != sorted(_PENDING_COLUMNS):
+        return False
+    conn.exec_driver_sql(compiled.sql, compiled.many(rows))
     return True
 
 

@@ -30,10 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from . import buildview
 from .artifact import ArtifactStore, pack_tar, tar_directory
 from .buildview import Build, build_of
-from .deployments import rows_of
 from .errors import BuildError
 from .gitrepo import AppRepo, ResolvedRef, run_build_command
 from .ledger import Ledger, UTCDateTime
+from .reads import rows_of
 from .version import BuildId, Version, plan_version
 
 metadata = MetaData()

@@ -1,11 +1,11 @@
-"""Builds read from the ledger without SQLAlchemy.
+"""Builds read from the ledger: by id, newest first, by sha256 prefix, and what ran on a tier.
 
 Resolving BUILD on the command line (`latest`, an id, a sha256 prefix,
 `@TIER`) comes before nearly every command, `notes show` among them, whose
-start-up counts against raw `git log` (issue 8). The reads are plain SQL
-that SQLite and PostgreSQL both accept, run through releases.tierview's
-`Rows` (stdlib sqlite3, or the ledger's connection); releases.builds keeps
-the table and everything that writes it.
+start-up counts against raw `git log` (issue 8). So the queries are written
+once, as plain SQL run by a `releases.reads.Rows` (stdlib sqlite3 on a
+SQLite ledger, SQLAlchemy everywhere else); releases.builds keeps the table
+and everything that writes it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from .tierview import Rows, host_statuses, utc
+from .reads import Rows
+from .tierview import host_statuses
 
 PROMOTIONS = ("promote", "resume")  # the kinds that put a build on a tier for the first time (not rollbacks)
 _PROMOTED = " AND kind IN (" + ", ".join(f"'{kind}'" for kind in PROMOTIONS) + ")"
@@ -49,22 +50,24 @@ class Build:
 _COLUMNS = tuple(f.name for f in fields(Build))
 
 
+TIMES = ("created_at",)
+
+
 def build_of(row: Mapping[str, Any]) -> Build:
-    values = {name: row[name] for name in _COLUMNS}
-    values["created_at"] = utc(values["created_at"])
-    return Build(**values)
+    """A builds row, its TIMES read as times."""
+    return Build(**{name: row[name] for name in _COLUMNS})
 
 
 def get_build(rows: Rows, build_id: str) -> Build | None:
-    found = rows("SELECT * FROM builds WHERE id = :id", {"id": build_id})
+    found = rows("SELECT * FROM builds WHERE id = :id", {"id": build_id}, times=TIMES)
     return build_of(found[0]) if found else None
 
 
 def list_builds(rows: Rows, limit: int | None = None) -> list[Build]:
     if limit:
         return [build_of(r) for r in rows(f"SELECT * FROM builds {NEWEST_FIRST} LIMIT :limit",
-                                          {"limit": limit})]
-    return [build_of(r) for r in rows(f"SELECT * FROM builds {NEWEST_FIRST}")]
+                                          {"limit": limit}, times=TIMES)]
+    return [build_of(r) for r in rows(f"SELECT * FROM builds {NEWEST_FIRST}", times=TIMES)]
 
 
 def latest_build(rows: Rows) -> Build | None:
@@ -75,7 +78,7 @@ def latest_build(rows: Rows) -> Build | None:
 def find_by_sha_prefix(rows: Rows, prefix: str) -> list[Build]:
     """At most five builds whose artifact's sha256 starts with `prefix` (enough to call it ambiguous)."""
     return [build_of(r) for r in rows("SELECT * FROM builds WHERE sha256 LIKE :pattern LIMIT 5",
-                                      {"pattern": f"{prefix.lower()}%"})]
+                                      {"pattern": f"{prefix.lower()}%"}, times=TIMES)]
 
 
 def build_before(rows: Rows, tier: str, build_id: str) -> str | None:

@@ -8,10 +8,14 @@ this package never imports channels or notify.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ReleasesError
+
+if TYPE_CHECKING:
+    from .reads import Rows
 
 
 class UnknownBuild(ReleasesError):
@@ -34,6 +38,9 @@ class Context(Protocol):
     def next_push(self) -> Any: ...
 
     def clock(self) -> Any: ...
+
+    def ledger_rows(self, others: Mapping[str, int] | None = None) -> AbstractContextManager[Rows]:
+        """One read of the ledger (releases.reads.reading): no SQLAlchemy on a SQLite ledger."""
 
     @property
     def store(self) -> Any: ...
@@ -110,7 +117,7 @@ def resolve_build(app: Context, spec: str) -> Any:
     from releases.buildview import find_by_sha_prefix, get_build, latest_build
     from releases.tierview import host_statuses
 
-    with reading(app) as rows:  # no SQLAlchemy on a SQLite ledger: resolving BUILD precedes most commands
+    with app.ledger_rows() as rows:  # no SQLAlchemy on a SQLite ledger: BUILD comes before most commands
         if spec == "latest":
             build = latest_build(rows)
             if build is None:
@@ -233,22 +240,12 @@ def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
                                                "command": lock.command, "holder": lock.holder}}
 
 
-def reading(app: Context) -> Any:
-    """releases.tierview.reading for this app: sqlite3 when the ledger allows, else the ledger.
-
-    Skipping SQLAlchemy halves the start-up of `status`, the command people and monitors run most.
-    """
-    from releases.tierview import reading as rows_reading
-
-    return rows_reading(app.config.ledger_url, lambda: app.ledger)
-
-
 def cmd_status(app: Context, args: argparse.Namespace) -> int:
     from releases.tierview import active_exclusions, host_statuses
 
     cfg = app.config
     now = app.clock()
-    with reading(app) as rows:
+    with app.ledger_rows() as rows:
         states = {(s.tier, s.host): s for s in host_statuses(rows)}
         excluded = active_exclusions(rows)
         tiers = [_tier_status(rows, tier, states, excluded, now) for tier in cfg.tiers]

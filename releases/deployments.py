@@ -30,13 +30,13 @@ from sqlalchemy import (
     Text,
     and_,
     select,
-    text,
 )
 
 from . import buildview, tierview
 from .buildview import PROMOTIONS
 from .errors import LockError, ReleasesError
 from .ledger import Ledger, UTCDateTime
+from .reads import rows_of
 from .tierview import Deployment, HostProgress, HostStatus, Lock
 
 metadata = MetaData()
@@ -118,15 +118,6 @@ _MOVES_CURRENT = ("switched", "verified", "rolled-back", "failed")
 
 def _deployment(row: Any) -> Deployment:
     return tierview.deployment_of(row._mapping)
-
-
-def rows_of(conn: Connection) -> tierview.Rows:
-    """releases.tierview's queries run through the ledger's SQLAlchemy connection (any database)."""
-
-    def rows(sql: str, params: Mapping[str, object] | None = None) -> list[Mapping[str, Any]]:
-        return list(conn.execute(text(sql), dict(params or {})).mappings())
-
-    return rows
 
 
 def start_deployment(ledger: Ledger, conn: Connection, *, build_id: str, tier: str, kind: str,

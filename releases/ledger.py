@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +32,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from .errors import LedgerError
@@ -145,6 +147,54 @@ def entry_hash(prev_hash: str, at: datetime, actor: str, command: str, action: s
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+class Compiled:
+    """A ledger statement compiled once for a dialect with positional parameters, to run on the
+    driver's own connection (`Ledger.hold_sqlite`, `Connection.exec_driver_sql`).
+
+    For the writes that run thousands of times in a row (a notice's delivery rows, a send's
+    claims): the same statement and the same values as `Connection.execute` would send, with the
+    bind processors SQLAlchemy itself runs (for a TypeDecorator, its own conversion and then the
+    dialect's: SQLite stores times as text that SQLAlchemy formats), without its per-execute work.
+    Raises ValueError for a dialect whose parameters are not positional.
+    """
+
+    def __init__(self, statement: ClauseElement, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+            raise ValueError("not a positional dialect")
+        names = compiled.positiontup
+        self.sql = compiled.string
+        self.names = tuple(names)
+        self._args: list[tuple[str, Callable[[Any], Any] | None, object]] = []
+        for name in names:
+            bind = compiled.binds[name]
+            default = None if bind.required else bind.value
+            self._args.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect), default))
+
+    def args(self, params: Mapping[str, object]) -> list[object]:
+        """The positional values of one execution."""
+        get = params.get
+        return [get(name, default) if process is None else process(get(name, default))
+                for name, process, default in self._args]
+
+    def many(self, rows: Iterable[Mapping[str, object]]) -> list[tuple[object, ...]]:
+        """The positional values of an executemany; a value repeated across rows (the notice, the
+        state, the time) is converted once."""
+        order = [(name, default) for name, _, default in self._args]
+        processors = [(index, process) for index, (_, process, _) in enumerate(self._args) if process]
+        converted: dict[tuple[int, object], object] = {}
+        out = []
+        for row in rows:
+            values = [row.get(name, default) for name, default in order]
+            for index, process in processors:
+                key = (index, values[index])
+                if key not in converted:
+                    converted[key] = process(values[index])
+                values[index] = converted[key]
+            out.append(tuple(values))
+        return out
+
+
 @dataclass(frozen=True)
 class HeldSqlite:
     """A ledger connection held for a run (`Ledger.hold_sqlite`): the DB-API connection, the
@@ -153,6 +203,37 @@ class HeldSqlite:
     dbapi: sqlite3.Connection
     dialect: Any
     close: Callable[[], None]
+
+    def compile(self, statement: ClauseElement) -> Compiled:
+        return Compiled(statement, self.dialect)
+
+    def commit(self, steps: Iterable[tuple[Compiled, Mapping[str, object]]]) -> list[int] | None:
+        """Run the steps in one transaction, begun and ended as `Ledger.write()` does on SQLite
+        (BEGIN IMMEDIATE … COMMIT): their row counts, or None when SQLite refused (busy, a
+        constraint), with nothing committed, so that the caller goes through `write()` for the
+        ledger's own waiting and errors. Anything else (a naive time refused, Ctrl-C) rolls back
+        and propagates."""
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            counts = []
+            for compiled, params in steps:
+                cursor.execute(compiled.sql, compiled.args(params))
+                counts.append(cursor.rowcount)
+            self.dbapi.commit()
+            return counts
+        except sqlite3.Error:
+            self._rollback()
+            return None
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _rollback(self) -> None:
+        if self.dbapi.in_transaction:
+            self.dbapi.rollback()
 
 
 class Ledger:
@@ -220,7 +301,7 @@ class Ledger:
         busy timeout, no implicit transactions), and the caller issues BEGIN IMMEDIATE and
         COMMIT itself, as `write()` would. Close it when the run ends.
         """
-        if self.engine.dialect.name != "sqlite":
+        if self.engine.dialect.name != "sqlite" or self.engine.dialect.paramstyle != "qmark":
             return None
         held = self.engine.connect()
         raw = held.connection.driver_connection

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from . import builds, deployments
 from .ledger import Schema
-from .tierview import RELEASES_SCHEMA_VERSION
+from .reads import RELEASES_SCHEMA_VERSION
 
 SCHEMA = Schema(
     component="releases",
-    version=RELEASES_SCHEMA_VERSION,  # kept in tierview, which reads a ledger at it without SQLAlchemy
+    version=RELEASES_SCHEMA_VERSION,  # kept in reads, whose sqlite3 route reads only a ledger at it
     metadata=(builds.metadata, deployments.metadata),
     upgrades={2: builds.add_subject_column},
 )

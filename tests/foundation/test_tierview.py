@@ -17,15 +17,15 @@ from hypothesis import strategies as st
 import pipeline
 from channels.calendar import format_window, next_pushes, parse_local_datetime
 from channels.settings import CalendarRule, zone_of, zone_problem
-from releases.deployments import acquire_lock, exclude_host, rows_of
+from releases.deployments import acquire_lock, exclude_host
 from releases.ledger import Actor, Ledger
+from releases.reads import rows_of, sqlite_rows
 from releases.tierview import (
     active_exclusions,
     current_lock,
     deployment_hosts,
     host_statuses,
     latest_deployment,
-    sqlite_rows,
 )
 from tests.conftest import Project
 from tests.support.fresh import ROOT, modules_after

@@ -8,8 +8,7 @@ import pytest
 
 from notes import generation, ledgerview, store
 from releases import buildview
-from releases.deployments import rows_of
-from releases.tierview import sqlite_rows
+from releases.reads import rows_of, sqlite_rows
 from tests.conftest import Project
 from tests.support.fresh import modules_after
 

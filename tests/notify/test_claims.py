@@ -102,7 +102,7 @@ def test_a_commit_sqlite_refuses_is_retried_through_the_ledger(tmp_path: Path) -
             [row] = rows_in(conn, notice.id, [State.PENDING])
         claims = Claims(ledger, run)
         assert claims._direct is not None
-        claims._direct._raw.execute("PRAGMA query_only=ON")  # every direct write now fails
+        claims._direct._held.dbapi.execute("PRAGMA query_only=ON")  # every direct write now fails
         assert claims.commit(None, row.id, now)
         claims.close()
         with ledger.read() as conn:
