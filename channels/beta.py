@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from releases.deployments import first_success_at
-from releases.ledger import Ledger
+from releases.ledger import Ledger, inserted_id
 
 from .errors import ChannelsError, SignoffError
 from .gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff
@@ -149,7 +149,7 @@ def report_problem(ledger: Ledger, conn: Connection, *, build_id: str, org_name:
     result = conn.execute(problems.insert().values(
         build_id=build_id, org_id=org.id, severity=severity, summary=title, details=body, status=OPEN,
         reported_at=ledger.clock(), reported_by=ledger.actor.who))
-    problem_id = int(result.inserted_primary_key[0])
+    problem_id = inserted_id(result)
     ledger.record(conn, "problem.report", f"problem:{problem_id}",
                   detail={"build": build_id, "organisation": org.name, "severity": severity,
                           "summary": title})

@@ -1,6 +1,6 @@
-"""What the channels commands share: the App they expect, and how they show times and names.
+"""What the channels commands share: how they show times and names.
 
-Handlers receive pipeline's App, described here as a Protocol so that this
+Handlers receive pipeline's App as a `channels.app.ChannelsApp`, so that this
 package never imports pipeline. Every value that came from a person or a
 file is escaped before Rich sees it: an organisation called "[bold]" is a
 name, not markup.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from rich.markup import escape
 from rich.table import Table
@@ -18,28 +17,6 @@ from rich.table import Table
 from .settings import zone_of
 
 Add = Callable[..., None]
-
-
-class Context(Protocol):
-    config: Any  # tiers (name, channel), timezone
-    ledger: Any
-    out: Any
-    err: Any
-    json: bool
-
-    def clock(self) -> datetime: ...
-
-    def emit_json(self, payload: Any) -> None: ...
-
-    def confirm(self, question: str, yes: bool) -> bool: ...
-
-    def resolve_build(self, spec: str) -> Any: ...
-
-    def calendar_rule(self) -> Any: ...
-
-    def gate_settings(self, tier: str) -> Any: ...
-
-    def promotion_gates(self, build: Any, tier: str) -> list[Any]: ...
 
 
 def esc(value: object) -> str:

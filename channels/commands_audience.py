@@ -7,8 +7,9 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
+from .app import ChannelsApp
 from .audience import audiences
-from .cli import Context, esc, local, plural, table
+from .cli import esc, local, plural, table
 from .contacts import Contact, ContactChanges, load_contacts_file, make_contact, sample_contacts_csv
 from .errors import ChannelsError
 
@@ -33,7 +34,7 @@ def _import_json(changes: ContactChanges) -> dict[str, object]:
             "not_in_file": [_contact_label(c) for c in changes.not_in_file]}
 
 
-def cmd_orgs_import(app: Context, args: argparse.Namespace) -> int:
+def cmd_orgs_import(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import import_contacts
 
     path = Path(args.file)
@@ -73,7 +74,7 @@ def _setup_add(p: argparse.ArgumentParser) -> None:
                    help="send only mandatory notices (install notices), not optional ones")
 
 
-def cmd_orgs_add(app: Context, args: argparse.Namespace) -> int:
+def cmd_orgs_add(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import upsert_contact
 
     contact = make_contact(organisation=args.org, name=args.name, email=args.email, role=args.role,
@@ -91,7 +92,7 @@ def cmd_orgs_add(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_orgs_list(app: Context, args: argparse.Namespace) -> int:
+def cmd_orgs_list(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import ledger_contacts
     from .store import active_orgs, enrolled_org_names
 
@@ -135,7 +136,7 @@ def _setup_remove(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
-def cmd_orgs_remove(app: Context, args: argparse.Namespace) -> int:
+def cmd_orgs_remove(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import find_contact, remove_contact, remove_org
     from .store import require_org
 
@@ -161,14 +162,14 @@ def cmd_orgs_remove(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_orgs_sample(app: Context, args: argparse.Namespace) -> int:
+def cmd_orgs_sample(app: ChannelsApp, args: argparse.Namespace) -> int:
     app.out.print(sample_contacts_csv(), markup=False, highlight=False, soft_wrap=True, end="")
     return 0
 
 
 # ---------------------------------------------------------------- channels
 
-def cmd_channels(app: Context, args: argparse.Namespace) -> int:
+def cmd_channels(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import ledger_contacts
     from .store import enrolled_org_names
 
@@ -193,7 +194,7 @@ def _setup_org(p: argparse.ArgumentParser) -> None:
     p.add_argument("org", metavar="ORG", help="the organisation")
 
 
-def cmd_beta_enroll(app: Context, args: argparse.Namespace) -> int:
+def cmd_beta_enroll(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import enroll
 
     with app.ledger.write() as conn:
@@ -208,7 +209,7 @@ def cmd_beta_enroll(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_beta_leave(app: Context, args: argparse.Namespace) -> int:
+def cmd_beta_leave(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import leave
 
     with app.ledger.write() as conn:
@@ -221,7 +222,7 @@ def cmd_beta_leave(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_beta_list(app: Context, args: argparse.Namespace) -> int:
+def cmd_beta_list(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .directory import enrollment_history
 
     with app.ledger.read() as conn:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from releases.errors import UsageRefused
 
+from .app import ChannelsApp
 from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
-from .cli import Context, esc, iso, local, table, utc_text
+from .cli import esc, iso, local, table, utc_text
 from .gates import failing
 from .settings import zone_of
 
@@ -29,7 +30,7 @@ def _both(moment: datetime, zone: str) -> str:
     return f"{local(moment, zone)}\n[dim]{utc_text(moment)}[/dim]"
 
 
-def cmd_calendar(app: Context, args: argparse.Namespace) -> int:
+def cmd_calendar(app: ChannelsApp, args: argparse.Namespace) -> int:
     if not 1 <= args.count <= MAX_COUNT:
         raise UsageRefused(f"--count {args.count} must be between 1 and {MAX_COUNT}")
     rule = app.calendar_rule()
@@ -78,7 +79,7 @@ def _label(s: Schedule, zone: str) -> str:
     return f"{format_window(s.window_start, s.window_end, zone)} ({utc_text(s.window_start)})"
 
 
-def cmd_schedule(app: Context, args: argparse.Namespace) -> int:
+def cmd_schedule(app: ChannelsApp, args: argparse.Namespace) -> int:
     action, spec = (args.first, args.build) if args.first in ("cancel", "show") and args.build \
         else ("set", args.first)
     if args.build and action == "set":
@@ -97,7 +98,7 @@ def cmd_schedule(app: Context, args: argparse.Namespace) -> int:
     return _set(app, build.id, args)
 
 
-def _window(app: Context, args: argparse.Namespace) -> PushWindow:
+def _window(app: ChannelsApp, args: argparse.Namespace) -> PushWindow:
     if bool(args.at) == bool(args.next_window):
         raise UsageRefused("give either --at 'YYYY-MM-DD HH:MM' or --next-window",
                            hint="quarterdeck schedule BUILD --next-window")
@@ -110,7 +111,7 @@ def _window(app: Context, args: argparse.Namespace) -> PushWindow:
     return window_starting(rule, start)
 
 
-def _set(app: Context, build_id: str, args: argparse.Namespace) -> int:
+def _set(app: ChannelsApp, build_id: str, args: argparse.Namespace) -> int:
     from .scheduling import set_schedule
 
     window = _window(app, args)
@@ -142,7 +143,7 @@ def _set(app: Context, build_id: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cancel(app: Context, build_id: str, reason: str | None) -> int:
+def _cancel(app: ChannelsApp, build_id: str, reason: str | None) -> int:
     from .scheduling import cancel_schedule
 
     if not reason or not reason.strip():
@@ -159,7 +160,7 @@ def _cancel(app: Context, build_id: str, reason: str | None) -> int:
     return 0
 
 
-def _show_schedule(app: Context, build_id: str) -> int:
+def _show_schedule(app: ChannelsApp, build_id: str) -> int:
     from .store import active_hold, schedule_history
 
     zone = app.config.timezone
@@ -196,7 +197,7 @@ def _setup_hold(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", required=True, help="why the build must not go anywhere")
 
 
-def cmd_hold(app: Context, args: argparse.Namespace) -> int:
+def cmd_hold(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .scheduling import hold_build
     from .store import current_schedule
 
@@ -218,7 +219,7 @@ def _setup_release_hold(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why the hold no longer applies (kept in the audit log)")
 
 
-def cmd_release_hold(app: Context, args: argparse.Namespace) -> int:
+def cmd_release_hold(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .scheduling import release_hold
 
     build = app.resolve_build(args.build)
@@ -236,7 +237,7 @@ def _setup_gates(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", required=True, metavar="TIER", help="the tier the build would enter")
 
 
-def cmd_gates(app: Context, args: argparse.Namespace) -> int:
+def cmd_gates(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .evidence import tier_before
 
     build = app.resolve_build(args.build)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from .cli import Context, esc, local, table
+from .app import ChannelsApp
+from .cli import esc, local, table
 from .errors import ChannelsError
 from .gates import OPEN, SEVERITIES, applicable_problems
 
@@ -25,7 +26,7 @@ def _setup_signoff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--note", help="what they tested or said")
 
 
-def cmd_signoff(app: Context, args: argparse.Namespace) -> int:
+def cmd_signoff(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .beta import add_signoff, signoffs_for
     from .evidence import beta_tier
 
@@ -84,7 +85,7 @@ def _read_details(path_text: str | None) -> str | None:
                             hint="save it as UTF-8 text") from err
 
 
-def cmd_problem_report(app: Context, args: argparse.Namespace) -> int:
+def cmd_problem_report(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .beta import report_problem
 
     build = app.resolve_build(args.build)
@@ -108,7 +109,7 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
                    help="the problems that count against this build (also those carried from earlier builds)")
 
 
-def cmd_problem_list(app: Context, args: argparse.Namespace) -> int:
+def cmd_problem_list(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .beta import all_problems
     from .evidence import build_order
 
@@ -160,7 +161,7 @@ def _setup_resolve(p: argparse.ArgumentParser) -> None:
                    help="the first build with the fix (earlier builds still count it)")
 
 
-def cmd_problem_resolve(app: Context, args: argparse.Namespace) -> int:
+def cmd_problem_resolve(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .beta import resolve_problem
     from .evidence import build_order
 
@@ -182,7 +183,7 @@ def _setup_reopen(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why it is back (kept in the audit log)")
 
 
-def cmd_problem_reopen(app: Context, args: argparse.Namespace) -> int:
+def cmd_problem_reopen(app: ChannelsApp, args: argparse.Namespace) -> int:
     from .beta import get_problem, reopen_problem
 
     with app.ledger.write() as conn:

@@ -13,7 +13,7 @@ is later, because it was made later from what was known then.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -22,21 +22,11 @@ from releases.deployments import first_success_at
 from releases.errors import ReleasesError
 from releases.version import Version
 
+from .app import ChannelsApp
 from .beta import all_problems, signoffs_for
 from .errors import ChannelsError
 from .gates import GateFacts, GateResult, GateSettings, Hold, ScheduledPush, evaluate
 from .store import CANCELLED, active_hold, current_schedule
-
-
-class GateContext(Protocol):
-    """What promotion_gates needs of pipeline's App."""
-
-    config: Any
-    ledger: Any
-
-    def clock(self) -> Any: ...
-
-    def gate_settings(self, tier: str) -> GateSettings: ...
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -72,7 +62,7 @@ def beta_tier(tiers: Sequence[Any]) -> str:
                         hint="set channel = \"beta\" on the staging tier in the configuration")
 
 
-def gather_facts(app: GateContext, conn: Connection, build_id: str, tier_name: str,
+def gather_facts(app: ChannelsApp, conn: Connection, build_id: str, tier_name: str,
                  extra: Iterable[GateResult] = ()) -> GateFacts:
     """Everything the gates of `tier_name` judge about the build, as of the app's clock."""
     before = tier_before(app.config.tiers, tier_name)
@@ -94,7 +84,7 @@ def gather_facts(app: GateContext, conn: Connection, build_id: str, tier_name: s
     )
 
 
-def promotion_gates(app: GateContext, build: Any, tier_name: str,
+def promotion_gates(app: ChannelsApp, build: Any, tier_name: str,
                     extra: Iterable[GateResult] = ()) -> list[GateResult]:
     """Every gate the build must pass to enter `tier_name`, in order, with the facts behind each.
 

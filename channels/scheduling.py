@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_
 
-from releases.ledger import Ledger
+from releases.ledger import Ledger, inserted_id
 
 from .errors import ChannelsError
 from .settings import zone_of
@@ -91,7 +91,7 @@ def set_schedule(ledger: Ledger, conn: Connection, build_id: str, *, start: date
         detail["previous_start"] = active.window_start.isoformat()
     ledger.record(conn, "schedule.move" if active else "schedule.set", build_id, reason=text,
                   detail=detail)
-    row = Schedule(int(result.inserted_primary_key[0]), build_id, start.astimezone(UTC),
+    row = Schedule(inserted_id(result), build_id, start.astimezone(UTC),
                    end.astimezone(UTC), state, text, now, ledger.actor.who)
     return ScheduleChange(row, current, changed=True)
 
@@ -111,7 +111,7 @@ def cancel_schedule(ledger: Ledger, conn: Connection, build_id: str, *, reason: 
         state=CANCELLED, reason=reason.strip(), created_at=now, created_by=ledger.actor.who))
     ledger.record(conn, "schedule.cancel", build_id, reason=reason.strip(),
                   detail={"start": current.window_start.isoformat(), "end": current.window_end.isoformat()})
-    return Schedule(int(result.inserted_primary_key[0]), build_id, current.window_start, current.window_end,
+    return Schedule(inserted_id(result), build_id, current.window_start, current.window_end,
                     CANCELLED, reason.strip(), now, ledger.actor.who)
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
     select,
 )
 
-from releases.ledger import Ledger, Schema, UTCDateTime
+from releases.ledger import Ledger, Schema, UTCDateTime, inserted_id
 
 from .errors import ChannelsError
 
@@ -257,7 +257,7 @@ def ensure_org(ledger: Ledger, conn: Connection, name: str) -> int:
     result = conn.execute(organisations.insert().values(name=clean, name_key=org_key(clean),
                                                         created_at=ledger.clock()))
     ledger.record(conn, "org.add", f"org:{clean}")
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result)
 
 
 def enrolled_org_ids(conn: Connection) -> set[int]:

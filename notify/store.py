@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from channels.contacts import Contact
-from releases.ledger import Compiled, UTCDateTime
+from releases.ledger import Compiled, UTCDateTime, inserted_id
 
 from .vocabulary import State
 
@@ -241,7 +241,7 @@ def insert_notice(conn: Connection, values: dict[str, object], recipients: Seque
                   default_zone: str, now: datetime) -> NoticeRecord:
     """The notice and all its pending delivery rows in the caller's transaction (one batch insert)."""
     result = conn.execute(notices.insert().values(**values, recipients=len(recipients)))
-    notice_id = int(result.inserted_primary_key[0])
+    notice_id = inserted_id(result)
     if recipients:
         rows = [{"notice_id": notice_id, "email": c.email, "email_key": c.email.lower(), "name": c.name,
                  "organisation": c.organisation, "time_zone": c.time_zone or default_zone,
@@ -406,7 +406,7 @@ def start_run(conn: Connection, notice_id: int, host: str, pid: int, transport: 
     result = conn.execute(notice_runs.insert().values(notice_id=notice_id, host=host, pid=pid,
                                                       transport=transport, started_at=now,
                                                       heartbeat_at=now))
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result)
 
 
 def heartbeat(conn: Connection, run_id: int, now: datetime) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 
 from channels.calendar import parse_local_datetime
 from channels.errors import ChannelsError
+from releases.ledger import inserted_id
 
 from .compose import Training
 from .errors import NotifyError
@@ -78,7 +79,7 @@ def add_training(conn: Connection, build_id: str, *, at: datetime, link: str, ti
                             f"{at:%Y-%m-%d %H:%M} UTC (#{duplicate.id})")
     result = conn.execute(trainings.insert().values(build_id=build_id, title=title, at=at, link=link,
                                                     created_at=now, created_by=by))
-    return TrainingRecord(int(result.inserted_primary_key[0]), build_id, title, at, link, now, by)
+    return TrainingRecord(inserted_id(result), build_id, title, at, link, now, by)
 
 
 def list_trainings(conn: Connection, build_id: str, *, as_of: datetime | None = None) -> list[TrainingRecord]:

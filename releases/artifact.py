@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from .errors import ArtifactError
 
@@ -57,7 +57,7 @@ def _normalise(info: tarfile.TarInfo, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def pack_tar(source: tarfile.TarFile, dest: BinaryIO, *, mtime: int, version_text: str | None) -> None:
+def pack_tar(source: tarfile.TarFile, dest: IO[bytes], *, mtime: int, version_text: str | None) -> None:
     """Re-pack `source` into a normalised tar.gz on `dest`, adding VERSION at the root.
 
     Only regular files, directories and symlinks are carried; anything else in
@@ -161,7 +161,7 @@ class ArtifactStore:
             )
         return path
 
-    def temp_file(self) -> tempfile._TemporaryFileWrapper[bytes]:
+    def temp_file(self) -> IO[bytes]:
         self.root.mkdir(parents=True, exist_ok=True)
         return tempfile.NamedTemporaryFile(dir=self.root, prefix=".incoming-", suffix=".tar.gz",
                                            delete=False)

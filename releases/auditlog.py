@@ -13,8 +13,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from .ledger import GENESIS, AuditEntry, audit, entry_hash
 
@@ -31,7 +32,7 @@ class ChainReport:
         return self.first_bad is None
 
 
-def _entries(conn: Connection, query: object = None) -> Iterator[AuditEntry]:
+def _entries(conn: Connection, query: Select[Any] | None = None) -> Iterator[AuditEntry]:
     rows = conn.execute(query if query is not None else select(audit).order_by(audit.c.id))
     for r in rows:
         yield AuditEntry(r.id, r.at, r.actor, r.command, r.action, r.subject, r.reason,

@@ -15,6 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .artifact import sha256_file
 from .auditlog import verify_chain
@@ -124,13 +125,13 @@ def prune_backups(backups_dir: Path, keep: int) -> list[Path]:
     return old
 
 
-def check_backup(path: Path) -> dict[str, object]:
+def check_backup(path: Path) -> dict[str, Any]:
     """The manifest, after proving every file is present, unchanged, and nothing was added."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise BackupError(f"{path} is not a backup: it has no {MANIFEST}")
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         files: dict[str, str] = manifest["files"]
     except (ValueError, KeyError, TypeError) as err:
         raise BackupError(f"{manifest_path} is damaged: {err}") from err
@@ -164,7 +165,7 @@ def restore_backup(path: Path, ledger_path: Path, artifacts_dir: Path, *, now: d
         kept_aside = ledger_path.with_name(f"{ledger_path.name}.before-restore-{now:%Y%m%dT%H%M%S}Z")
         _copy_ledger(ledger_path, kept_aside)
     artifacts_dir.mkdir(parents=True, exist_ok=True)
-    for name in manifest["files"]:  # type: ignore[union-attr]
+    for name in manifest["files"]:
         if name.startswith("artifacts/"):
             target = artifacts_dir / name.removeprefix("artifacts/")
             if not target.exists():

@@ -1,61 +1,27 @@
 """The build and status commands: what a release manager runs to make builds and see where they run.
 
-Handlers get a `Context` from pipeline.py (configuration values, the ledger,
-consoles, and hooks such as the next push date that need other packages), so
+Handlers get pipeline's App as a `releases.app.ReleasesApp` (configuration values, the
+ledger, consoles, and hooks such as the next push date that need other packages), so
 this package never imports channels or notify.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import ReleasesError
 
 if TYPE_CHECKING:
-    from .reads import Rows
+    from .app import ReleasesApp
+
+if TYPE_CHECKING:
+    pass
 
 
 class UnknownBuild(ReleasesError):
     """A BUILD argument names no build in the ledger."""
-
-
-class Context(Protocol):
-    """What the handlers use of pipeline's App; the hooks reach channels and notify without importing them."""
-
-    config: Any
-    ledger: Any
-    out: Any
-    err: Any
-    json: bool
-
-    def emit_json(self, payload: Any) -> None: ...
-
-    def confirm(self, question: str, yes: bool) -> bool: ...
-
-    def next_push(self) -> Any: ...
-
-    def clock(self) -> Any: ...
-
-    def ledger_rows(self, others: Mapping[str, int] | None = None) -> AbstractContextManager[Rows]:
-        """One read of the ledger (releases.reads.reading): no SQLAlchemy on a SQLite ledger."""
-
-    @property
-    def store(self) -> Any: ...
-
-    def resolve_build(self, spec: str) -> Any: ...
-
-    def connect_settings(self) -> Any: ...
-
-    def promotion_gates(self, build: Any, tier: str) -> list[Any]:
-        """Results with .gate, .passed, .detail: channels' gates and the notice gates."""
-
-    def record_override(self, build: Any, tier: str, gates: list[str], reason: str) -> None: ...
-
-    def after_promotion(self, build: Any, tier: str) -> None:
-        """Called once after a rollout succeeded: notices, the release tag."""
 
 
 Add = Callable[..., None]
@@ -66,7 +32,7 @@ def _setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref", help="branch, tag or commit to build (default: [project].branch)")
 
 
-def cmd_build(app: Context, args: argparse.Namespace) -> int:
+def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.artifact import ArtifactStore
     from releases.builds import BuildRecipe, make_build
     from releases.gitrepo import AppRepo
@@ -101,7 +67,7 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def released_versions(app: Context) -> list[Any]:
+def released_versions(app: ReleasesApp) -> list[Any]:
     """Versions that completed a rollout on the last tier: shipped, so a hotfix goes above them."""
     from releases.builds import get_build
     from releases.deployments import builds_released_on
@@ -112,7 +78,7 @@ def released_versions(app: Context) -> list[Any]:
         return [Version.parse(b.version) for b in (get_build(conn, i) for i in ids) if b]
 
 
-def resolve_build(app: Context, spec: str) -> Any:
+def resolve_build(app: ReleasesApp, spec: str) -> Any:
     """BUILD on the command line: a build id, a sha256 prefix, `latest`, or `@TIER`."""
     from releases.buildview import find_by_sha_prefix, get_build, latest_build
     from releases.tierview import host_statuses
@@ -153,7 +119,7 @@ def _setup_builds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=50, help="newest N builds (default 50)")
 
 
-def cmd_builds(app: Context, args: argparse.Namespace) -> int:
+def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from releases.builds import list_builds
@@ -180,7 +146,7 @@ def _setup_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
 
 
-def cmd_show(app: Context, args: argparse.Namespace) -> int:
+def cmd_show(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.deployments import host_statuses
 
     build = resolve_build(app, args.build)
@@ -221,7 +187,8 @@ def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
         if (tier.name, host.url) in excluded:
             state = "excluded"
         hosts.append({"url": host.url, "role": host.role, "build": s.build_id if s else None,
-                      "state": state, "step": row.step if row and last.state != "succeeded" else None,
+                      "state": state,
+                      "step": row.step if row and last and last.state != "succeeded" else None,
                       "error": row.error if row else None,
                       "excluded": excluded.get((tier.name, host.url))})
     running = {h["build"] for h in hosts if h["build"]}
@@ -240,7 +207,7 @@ def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
                                                "command": lock.command, "holder": lock.holder}}
 
 
-def cmd_status(app: Context, args: argparse.Namespace) -> int:
+def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.tierview import active_exclusions, host_statuses
 
     cfg = app.config

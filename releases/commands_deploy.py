@@ -1,7 +1,7 @@
 """The deployment commands: promote, rollback and unlock, with their live progress and tables.
 
 Kept apart from the build commands because this is where the rollout is
-watched host by host; both share the Context that pipeline.py provides.
+watched host by host; both take pipeline's App as a releases.app.ReleasesApp.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import argparse
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .commands import Context, state_style
+from .app import ReleasesApp
+from .commands import state_style
 
 if TYPE_CHECKING:
     from .buildview import Build
@@ -30,7 +31,7 @@ def _setup_promote(p: argparse.ArgumentParser) -> None:
                    help="leave HOST (its URL or name) out, until it catches up; repeatable; needs --reason")
 
 
-def _tier_target(app: Context, tier: Any) -> Any:
+def _tier_target(app: ReleasesApp, tier: Any) -> Any:
     from releases.install import Commands
     from releases.rollout import TierTarget
 
@@ -40,7 +41,7 @@ def _tier_target(app: Context, tier: Any) -> Any:
                       connect=app.connect_settings())
 
 
-def promotion_request(app: Context, build: Build, tier: Any, **options: Any) -> PromotionRequest:
+def promotion_request(app: ReleasesApp, build: Build, tier: Any, **options: Any) -> PromotionRequest:
     """The PromotionRequest of `build` to the configured `tier`; `options` as PromotionRequest takes them."""
     from releases.promote import PromotionRequest
 
@@ -48,7 +49,7 @@ def promotion_request(app: Context, build: Build, tier: Any, **options: Any) -> 
                             **options)
 
 
-def cmd_promote(app: Context, args: argparse.Namespace) -> int:
+def cmd_promote(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.promote import check_reasons
 
     check_reasons(force=args.force, exclude=bool(args.exclude), reason=args.reason)
@@ -59,7 +60,7 @@ def cmd_promote(app: Context, args: argparse.Namespace) -> int:
     return run_promotion(app, request, yes=args.yes)
 
 
-def run_promotion(app: Context, request: PromotionRequest, *, yes: bool) -> int:
+def run_promotion(app: ReleasesApp, request: PromotionRequest, *, yes: bool) -> int:
     """Promote through releases.promote with the app's gates, override record and question, and show
     what happened as `promote` does; `tick` and the demo promote through here too."""
     from releases.promote import promote
@@ -72,7 +73,7 @@ def run_promotion(app: Context, request: PromotionRequest, *, yes: bool) -> int:
     return show_promotion(app, outcome)
 
 
-def show_promotion(app: Context, outcome: PromotionOutcome) -> int:
+def show_promotion(app: ReleasesApp, outcome: PromotionOutcome) -> int:
     """The outcome for people or --json; a failed rollout raises PromotionFailed after its table,
     a successful one is followed by what follows it (app.after_promotion)."""
     from releases.promotion import PromotionFailed
@@ -99,7 +100,7 @@ def show_promotion(app: Context, outcome: PromotionOutcome) -> int:
 class _Report:
     """What `promote` shows while it runs: the gate table, then each host's live progress."""
 
-    def __init__(self, app: Context) -> None:
+    def __init__(self, app: ReleasesApp) -> None:
         self.app = app
 
     def gates(self, request: PromotionRequest, verdicts: Sequence[GateVerdict], failing: Sequence[str], *,
@@ -133,7 +134,7 @@ def _gate_table(gates: Sequence[Any], title: str) -> Any:
     return table
 
 
-def _already_running(app: Context, build_id: str, target: Any, plan: Any) -> int:
+def _already_running(app: ReleasesApp, build_id: str, target: Any, plan: Any) -> int:
     others = f" (except the excluded {', '.join(plan.excluded)})" if plan.excluded else ""
     if app.json:
         app.emit_json({"build": build_id, "tier": target.name, "kind": plan.kind,
@@ -146,8 +147,8 @@ def _already_running(app: Context, build_id: str, target: Any, plan: Any) -> int
     return 0
 
 
-def _show_dry_run(app: Context, plan: Any, target: Any, artifact: Any, gates: list[Any], failing: list[str],
-                  lock: Any) -> int:
+def _show_dry_run(app: ReleasesApp, plan: Any, target: Any, artifact: Any, gates: list[Any],
+                  failing: list[str], lock: Any) -> int:
     from releases.rollout import preview
 
     planned = preview(plan.rollout(target, artifact))
@@ -175,7 +176,7 @@ def _show_dry_run(app: Context, plan: Any, target: Any, artifact: Any, gates: li
     return 0
 
 
-def _progress(app: Context, target: Any) -> Any:
+def _progress(app: ReleasesApp, target: Any) -> Any:
     """One live line per host with its current step (on a terminal); the callback feeding it."""
     import contextlib
     import time
@@ -227,7 +228,7 @@ def _host_json(h: Any) -> dict[str, Any]:
             "seconds": round(sum(t.seconds for t in h.steps), 3)}
 
 
-def _show_outcome(app: Context, outcome: Any, target: Any, *, gates: list[Any] = (),  # type: ignore[assignment]
+def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: list[Any] = (),  # type: ignore[assignment]
                   overridden: list[str] = ()) -> None:  # type: ignore[assignment]
     result = outcome.result
     hosts = [_host_json(h) for h in result.hosts]
@@ -272,7 +273,7 @@ def _setup_rollback(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask before changing a tier with outside users")
 
 
-def cmd_rollback(app: Context, args: argparse.Namespace) -> int:
+def cmd_rollback(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.promote import outside_users
     from releases.promotion import (
         PromotionFailed,
@@ -317,7 +318,7 @@ def _setup_unlock(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", required=True, help="why the lock is stale: recorded in the audit trail")
 
 
-def cmd_unlock(app: Context, args: argparse.Namespace) -> int:
+def cmd_unlock(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.deployments import break_lock
     from releases.errors import UsageRefused
 

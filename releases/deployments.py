@@ -35,7 +35,7 @@ from sqlalchemy import (
 from . import buildview, tierview
 from .buildview import PROMOTIONS
 from .errors import LockError, ReleasesError
-from .ledger import Ledger, UTCDateTime
+from .ledger import Ledger, UTCDateTime, inserted_id
 from .reads import rows_of
 from .tierview import Deployment, HostProgress, HostStatus, Lock
 
@@ -130,7 +130,7 @@ def start_deployment(ledger: Ledger, conn: Connection, *, build_id: str, tier: s
     result = conn.execute(deployments.insert().values(
         build_id=build_id, tier=tier, kind=kind, state="running", started_at=now,
         started_by=ledger.actor.who, forced_reason=forced_reason, resumed_from=resumed_from))
-    deployment_id = int(result.inserted_primary_key[0])
+    deployment_id = inserted_id(result)
     for position, (host, before) in enumerate(previous.items()):
         state = "verified" if host in carried else "excluded" if host in excluded else "pending"
         conn.execute(host_states.insert().values(
@@ -201,7 +201,7 @@ def record_host(ledger: Ledger, conn: Connection, *, deployment_id: int, host: s
         values["error"] = error
     conn.execute(host_states.update().where(and_(host_states.c.deployment_id == deployment_id,
                                                  host_states.c.host == host)).values(**values))
-    changed = row.state != state
+    changed: bool = row.state != state
     if changed:
         ledger.record(conn, f"host.{state}", f"{row.build_id}@{row.tier}:{host}",
                       reason=None if error is KEEP else error,

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    CursorResult,
     DateTime,
     Engine,
     Integer,
@@ -37,6 +38,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from .errors import LedgerError
+from .settings import mask_password
 
 Clock = Callable[[], datetime]
 
@@ -254,7 +256,7 @@ class Ledger:
             self.engine = _make_engine(url)
             self._ensure_schema()
         except SQLAlchemyError as err:
-            raise LedgerError(f"cannot open the ledger at {_safe_url(url)}: {_first_line(err)}",
+            raise LedgerError(f"cannot open the ledger at {mask_password(url)}: {_first_line(err)}",
                               hint="check [ledger].url in the configuration") from err
 
     @contextmanager
@@ -380,11 +382,9 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def _safe_url(url: str) -> str:
-    """Never show a database password, even in an error."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
-        return "<unparseable ledger URL>"
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id the database gave the row an INSERT just wrote (every ledger table's key is `id`)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise LedgerError("the ledger did not report the id of the row it just wrote")
+    return int(key[0])

@@ -24,9 +24,6 @@ from sqlalchemy import Connection
 
 from .deployments import (
     KEEP,
-    Deployment,
-    HostStatus,
-    Lock,
     acquire_lock,
     build_before,
     current_lock,
@@ -47,6 +44,7 @@ from .install import HostResult, HostState, StepCallback, rollback_host
 from .ledger import Ledger
 from .remote import open_remote
 from .rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
+from .tierview import Deployment, HostStatus, Lock
 from .unpack import CheckedArtifact
 
 LEASE = timedelta(minutes=2)

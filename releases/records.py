@@ -5,24 +5,9 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
+from .app import ReleasesApp
 from .errors import ReleasesError
-
-
-class Context(Protocol):
-    config: Any
-    ledger: Any
-    out: Any
-    json: bool
-
-    def emit_json(self, payload: Any) -> None: ...
-
-    def confirm(self, question: str, yes: bool) -> bool: ...
-
-    def resolve_build(self, spec: str) -> Any: ...
-
-    def clock(self) -> datetime: ...
 
 
 class ChainBroken(ReleasesError):
@@ -36,7 +21,7 @@ def _setup_log(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
 
 
-def cmd_log(app: Context, args: argparse.Namespace) -> int:
+def cmd_log(app: ReleasesApp, args: argparse.Namespace) -> int:
     from .auditlog import read_log
 
     since = None
@@ -67,7 +52,7 @@ def cmd_log(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_log_verify(app: Context, args: argparse.Namespace) -> int:
+def cmd_log_verify(app: ReleasesApp, args: argparse.Namespace) -> int:
     from .auditlog import verify_chain
 
     with app.ledger.read() as conn:
@@ -84,8 +69,8 @@ def cmd_log_verify(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _backups_dir(app: Context) -> Path:
-    return app.config.base_dir / app.config.sections["backup"]["dir"]
+def _backups_dir(app: ReleasesApp) -> Path:
+    return app.config.base_dir / str(app.config.section("backup")["dir"])
 
 
 def _setup_backup(p: argparse.ArgumentParser) -> None:
@@ -93,12 +78,12 @@ def _setup_backup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
 
 
-def cmd_backup(app: Context, args: argparse.Namespace) -> int:
+def cmd_backup(app: ReleasesApp, args: argparse.Namespace) -> int:
     from .backup import create_backup
 
     target = Path(args.to) if args.to else _backups_dir(app)
     info = create_backup(app.ledger, app.config.artifacts_dir, target,
-                         keep=app.config.sections["backup"]["keep"])
+                         keep=int(app.config.section("backup")["keep"]))
     if app.json:
         app.emit_json({"path": str(info.path), "created_at": info.created_at, "files": info.files,
                        "bytes": info.bytes, "audit_entries": info.audit_entries,
@@ -114,7 +99,7 @@ def _setup_restore(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="do not ask before replacing the ledger")
 
 
-def cmd_restore(app: Context, args: argparse.Namespace) -> int:
+def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
     from .backup import check_backup, restore_backup, sqlite_path
 
     source = Path(args.backup)

@@ -1,0 +1,32 @@
+"""What the channels package needs of the application that runs it, stated once.
+
+It is what releases needs (releases.app.ReleasesApp: the configuration, the
+ledger, consoles, the build a BUILD argument names) and the two values built
+from channels' own part of the configuration, which pipeline builds because
+only it reads the file. notify extends this Protocol (notify.app.NotifyApp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from releases.app import ReleasesApp
+
+if TYPE_CHECKING:
+    from releases.buildview import Build
+
+    from .gates import GateResult, GateSettings
+    from .settings import CalendarRule
+
+
+class ChannelsApp(ReleasesApp, Protocol):
+    """What channels' commands and gates use of pipeline's App."""
+
+    def calendar_rule(self) -> CalendarRule: ...
+
+    def gate_settings(self, tier: str) -> GateSettings: ...
+
+    def promotion_gates(self, build: Build, tier: str) -> Sequence[GateResult]:
+        """Every gate's verdict for the build entering the tier, the notice gates included."""
+        ...
