@@ -13,11 +13,28 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from releases.errors import GatesRefused, HintedError, UsageRefused
+
+if TYPE_CHECKING:  # the App's values, typed without importing their packages at start-up
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from channels.calendar import PushWindow
+    from channels.gates import GateResult, GateSettings
+    from channels.settings import CalendarRule
+    from notes.settings import NotesSettings
+    from notify.notes_input import NoticeNotes
+    from notify.settings import NotifySettings
+    from releases.artifact import ArtifactStore
+    from releases.buildview import Build
+    from releases.ledger import Ledger
+    from releases.reads import Rows
+    from releases.remote import ConnectSettings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATES = 0, 1, 2, 3
 
@@ -199,11 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             app.close()
 
 
-def _console(app: App | None) -> Any:
+def _console(app: App | None) -> Console:
     return app.err if app is not None else _stderr()
 
 
-def _failed(err: Any, exc: Exception, verbose: bool) -> int:
+def _failed(err: Console, exc: Exception, verbose: bool) -> int:
     """One red line (and a hint) for what went wrong; the exit code says what kind of failure."""
     if not _is_domain_error(exc):
         err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {_escape(str(exc))}")
@@ -222,7 +239,8 @@ def _is_domain_error(exc: BaseException) -> bool:
     return isinstance(exc, HintedError | NotesError)
 
 
-def _stderr() -> Any:
+def _stderr() -> Console:
+
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, emoji=False)
@@ -240,7 +258,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _report(err: Any, exc: BaseException, verbose: bool) -> None:
+def _report(err: Console, exc: BaseException, verbose: bool) -> None:
     err.print(f"[red]error:[/red] {_escape(str(exc))}")
     hint = getattr(exc, "hint", None)
     if hint:
@@ -590,8 +608,8 @@ class App:
         self.argv = argv
         self.json = bool(getattr(args, "json", False))
         self._config: Config | None = None
-        self._ledger: Any = None
-        self._clock: Callable[[], Any] | None = None
+        self._ledger: Ledger | None = None
+        self._clock: Callable[[], datetime] | None = None
 
     @property
     def config_path(self) -> Path:
@@ -604,7 +622,7 @@ class App:
         return self._config
 
     @property
-    def clock(self) -> Callable[[], Any]:
+    def clock(self) -> Callable[[], datetime]:
         """UTC now; QUARTERDECK_NOW pins it for the demo's simulated weeks and for tests."""
         if self._clock is None:
             from datetime import UTC, datetime
@@ -623,7 +641,7 @@ class App:
         return self._clock
 
     @property
-    def ledger(self) -> Any:
+    def ledger(self) -> Ledger:
         if self._ledger is None:
             from releases.ledger import Actor, Ledger
 
@@ -633,7 +651,7 @@ class App:
         return self._ledger
 
     @cached_property
-    def out(self) -> Any:
+    def out(self) -> Console:
         """Rich's console, imported when first printed to: --json and --help never load Rich's.
 
         No emoji: a commit subject or host name with `:name:` in it is shown as written, and
@@ -643,7 +661,7 @@ class App:
         return Console(highlight=False, emoji=False)
 
     @cached_property
-    def err(self) -> Any:
+    def err(self) -> Console:
         return _stderr()
 
     @property
@@ -661,12 +679,12 @@ class App:
             return True
         if not sys.stdin.isatty():
             raise UsageRefused(f"{question} needs confirmation and there is no terminal",
-                             hint="run again with --yes")
+                               hint="run again with --yes")
         from rich.prompt import Confirm
 
         return Confirm.ask(question, console=self.err, default=False)
 
-    def next_push(self) -> Any:
+    def next_push(self) -> PushWindow | None:
         """The next quarterly push window after now, from the configured calendar."""
         from channels.calendar import next_pushes
 
@@ -677,36 +695,36 @@ class App:
     # package's commands can ask for them without importing what it must not.
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ArtifactStore:
         from releases.artifact import ArtifactStore
 
         return ArtifactStore(self.config.artifacts_dir)
 
-    def calendar_rule(self) -> Any:
+    def calendar_rule(self) -> CalendarRule:
         return calendar_rule(self.config)
 
-    def gate_settings(self, tier: str) -> Any:
+    def gate_settings(self, tier: str) -> GateSettings:
         """The [gates.TIER] table as channels' GateSettings (notice gates are evaluated apart)."""
         from channels.settings import gate_settings
 
         return gate_settings(self.config.gates.get(self.config.tier(tier).name, {}))
 
-    def resolve_build(self, spec: str) -> Any:
+    def resolve_build(self, spec: str) -> Build:
         from releases.commands import resolve_build
 
         return resolve_build(self, spec)
 
-    def notes_settings(self) -> Any:
+    def notes_settings(self) -> NotesSettings:
         from notes.settings import from_table
 
         return from_table(self.config.section("notes"), self.config.base_dir)
 
-    def notify_settings(self) -> Any:
+    def notify_settings(self) -> NotifySettings:
         from notify.settings import NotifySettings
 
         return NotifySettings.from_config(self.config.section("notify"), self.config.base_dir)
 
-    def connect_settings(self) -> Any:
+    def connect_settings(self) -> ConnectSettings:
         from releases.settings import connect_settings
 
         return connect_settings(self.config.sections["ssh"], self.config.base_dir)
@@ -723,7 +741,7 @@ class App:
         return running.commit if running else None
 
     @contextmanager
-    def ledger_rows(self, others: Mapping[str, int] | None = None) -> Iterator[Any]:
+    def ledger_rows(self, others: Mapping[str, int] | None = None) -> Iterator[Rows]:
         """One read of the ledger, with the schemas named in `others` ({component: version}) current:
         releases.reads' runner, through sqlite3 on a SQLite ledger (no SQLAlchemy), else the ledger's."""
         from releases.reads import reading
@@ -731,7 +749,7 @@ class App:
         with reading(self.config.ledger_url, lambda: self.ledger, others) as rows:
             yield rows
 
-    def promotion_gates(self, build: Any, tier: str) -> list[Any]:
+    def promotion_gates(self, build: Build, tier: str) -> list[GateResult]:
         """Every gate the build must pass to enter the tier: channels' gates plus the notice gates."""
         from channels.evidence import promotion_gates
 
@@ -742,7 +760,7 @@ class App:
             extra = list(notice_gates(self, build))
         return promotion_gates(self, build, tier, extra=extra)
 
-    def record_override(self, build: Any, tier: str, gates: list[str], reason: str) -> None:
+    def record_override(self, build: Build, tier: str, gates: list[str], reason: str) -> None:
         """Record which failing gates `--force` overrode, by whom and why."""
         from channels.store import record_override
 
@@ -761,7 +779,7 @@ class App:
             found = get_build(rows, before) if before else None
         return found.commit if found else None
 
-    def notice_notes(self, build: Any, audience: str) -> Any:
+    def notice_notes(self, build: Build, audience: str) -> NoticeNotes:
         """The notes a notice carries: approved text while the approval stands, else generated."""
         import dataclasses
 
@@ -770,7 +788,7 @@ class App:
 
         return NoticeNotes(**dataclasses.asdict(notes_for_notice(self, build, audience)))
 
-    def after_promotion(self, build: Any, tier: str) -> None:
+    def after_promotion(self, build: Build, tier: str) -> None:
         """What follows a successful rollout: the beta announcement, or on the last tier the
         release tag, the changelog and the completion notice. A failure here is reported but
         does not undo the rollout, which already succeeded."""
@@ -804,7 +822,7 @@ class App:
             self._ledger.close()
 
 
-def calendar_rule(config: Config) -> Any:
+def calendar_rule(config: Config) -> CalendarRule:
     """The [calendar] table as the channels package's CalendarRule value."""
     from channels.settings import calendar_rule as rule_of
 
@@ -920,7 +938,7 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
     problems: list[str] = []
     builders: list[Callable[[], Any]] = [app.calendar_rule, app.notes_settings, app.notify_settings,
                                          app.connect_settings]
-    builders += [lambda tier=tier: app.gate_settings(tier) for tier in config.gates]
+    builders += [partial(app.gate_settings, tier) for tier in config.gates]
     for build in builders:  # what a later command builds, built now: its checks are the same
         try:
             build()

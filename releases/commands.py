@@ -15,9 +15,7 @@ from .errors import ReleasesError
 
 if TYPE_CHECKING:
     from .app import ReleasesApp
-
-if TYPE_CHECKING:
-    pass
+    from .buildview import Build
 
 
 class UnknownBuild(ReleasesError):
@@ -78,7 +76,7 @@ def released_versions(app: ReleasesApp) -> list[Any]:
         return [Version.parse(b.version) for b in (get_build(conn, i) for i in ids) if b]
 
 
-def resolve_build(app: ReleasesApp, spec: str) -> Any:
+def resolve_build(app: ReleasesApp, spec: str) -> Build:
     """BUILD on the command line: a build id, a sha256 prefix, `latest`, or `@TIER`."""
     from releases.buildview import find_by_sha_prefix, get_build, latest_build
     from releases.tierview import host_statuses
