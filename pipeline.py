@@ -30,11 +30,11 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from notes.settings import NotesSettings
     from notify.notes_input import NoticeNotes
     from notify.settings import NotifySettings
-    from releases.artifact import ArtifactStore
-    from releases.buildview import Build
-    from releases.ledger import Ledger
-    from releases.reads import Rows
-    from releases.remote import ConnectSettings
+    from releases.artifacts.artifact import ArtifactStore
+    from releases.artifacts.buildview import Build
+    from releases.hosts.remote import ConnectSettings
+    from releases.records.ledger import Ledger
+    from releases.records.reads import Rows
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATES = 0, 1, 2, 3
 
@@ -290,7 +290,7 @@ class TierConfig:
 
     name: str
     channel: str
-    hosts: tuple[Any, ...]  # releases.hostspec.HostSpec
+    hosts: tuple[Any, ...]  # releases.hosts.hostspec.HostSpec
     deploy_path: str
     health_check: str
     pre_activate: str
@@ -570,7 +570,7 @@ def _tiers(raw_tiers: Any, base: Path, problems: list[str]) -> tuple[list[TierCo
 def _hosts(values: dict[str, Any], where: str, base: Path, problems: list[str]) -> list[Any]:
     """One tier's hosts, each read by releases' parse_host; every bad one named by its path."""
     from releases.errors import ReleasesError
-    from releases.hostspec import parse_host
+    from releases.hosts.hostspec import parse_host
 
     hosts = []
     for index, host in enumerate(values.get("hosts", [])):
@@ -643,7 +643,7 @@ class App:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            from releases.ledger import Actor, Ledger
+            from releases.records.ledger import Actor, Ledger
 
             self._ledger = Ledger(self.config.ledger_url, ledger_schemas(),
                                   actor=Actor(who=actor_name(self.config.repo), command=self.command_line),
@@ -696,7 +696,7 @@ class App:
 
     @property
     def store(self) -> ArtifactStore:
-        from releases.artifact import ArtifactStore
+        from releases.artifacts.artifact import ArtifactStore
 
         return ArtifactStore(self.config.artifacts_dir)
 
@@ -731,7 +731,7 @@ class App:
 
     def tier_commit(self, channel: str) -> str | None:
         """The commit of the build running on the tier that serves `channel`, if one runs there."""
-        from releases.buildview import newest_running
+        from releases.artifacts.buildview import newest_running
 
         tier = next((t for t in self.config.tiers if t.channel == channel), None)
         if tier is None:
@@ -743,8 +743,9 @@ class App:
     @contextmanager
     def ledger_rows(self, others: Mapping[str, int] | None = None) -> Iterator[Rows]:
         """One read of the ledger, with the schemas named in `others` ({component: version}) current:
-        releases.reads' runner, through sqlite3 on a SQLite ledger (no SQLAlchemy), else the ledger's."""
-        from releases.reads import reading
+        releases.records.reads' runner, through sqlite3 on a SQLite ledger (no SQLAlchemy), else
+        the ledger's."""
+        from releases.records.reads import reading
 
         with reading(self.config.ledger_url, lambda: self.ledger, others) as rows:
             yield rows
@@ -769,7 +770,7 @@ class App:
 
     def tier_commit_before(self, channel: str, build_id: str) -> str | None:
         """The commit of the build that ran on the channel's tier before `build_id` arrived there."""
-        from releases.buildview import build_before, get_build
+        from releases.artifacts.buildview import build_before, get_build
 
         tier = next((t for t in self.config.tiers if t.channel == channel), None)
         if tier is None:
@@ -845,8 +846,8 @@ def ledger_schemas() -> list[Any]:
     from channels.store import SCHEMA as channels_schema
     from notes import store as notes_store
     from notify import store as notify_store
-    from releases.ledger import Schema
-    from releases.schema import SCHEMA as releases_schema
+    from releases.records.ledger import Schema
+    from releases.records.schema import SCHEMA as releases_schema
 
     return [releases_schema, channels_schema,
             Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,)),
@@ -857,7 +858,7 @@ def actor_name(repo: Path | None = None) -> str:
     """Who acts, for the audit trail: git's user.email, else the login name."""
     import getpass
 
-    from releases.gitrepo import git_identity
+    from releases.artifacts.gitrepo import git_identity
 
     return git_identity(repo if repo and repo.exists() else None) or getpass.getuser()
 
@@ -981,8 +982,8 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
     second tick finds nothing left; a window that closed unattended is reported, never started."""
     from datetime import timedelta
 
-    from releases.deployments import acquire_lock, break_lock, current_lock, release_lock
     from releases.errors import LockError
+    from releases.tiers.deployments import acquire_lock, break_lock, current_lock, release_lock
 
     lease = timedelta(minutes=TICK_LEASE_MINUTES)
     try:
@@ -1019,7 +1020,7 @@ def _once(app: App, action: str, subject: str, reason: str) -> bool:
     """Record a tick finding in the audit trail the first time it is made; True if it is new."""
     from sqlalchemy import select
 
-    from releases.ledger import audit
+    from releases.records.ledger import audit
 
     with app.ledger.write() as conn:
         seen = conn.execute(select(audit.c.id).where(audit.c.action == action,
@@ -1031,9 +1032,9 @@ def _once(app: App, action: str, subject: str, reason: str) -> bool:
 
 def _tick_pushes(app: App) -> list[dict[str, str]]:
     from channels.store import schedules_in_force
-    from releases.builds import get_build
+    from releases.artifacts.builds import get_build
     from releases.commands_deploy import promotion_request, run_promotion
-    from releases.deployments import succeeded_on
+    from releases.tiers.deployments import succeeded_on
 
     last = app.config.tiers[-1].name
     now = app.clock()

@@ -2,7 +2,7 @@
 (parallel = 8) against the same promotion to a tier of one host.
 
 Target at most 1.5x. The CLI is timed for the ratio; the per-step breakdown
-(upload, verify, unpack, switch, health) comes from `releases.rollout.roll_out`
+(upload, verify, unpack, switch, health) comes from `releases.hosts.rollout.roll_out`
 called directly, because the CLI reports only each host's total.
 
 A reference with nothing of Quarterdeck in it is timed too: the same host work
@@ -122,11 +122,11 @@ def _timed_promote(root: Path, template: Path, cluster: object, servers: list[ob
 def _breakdown(root: Path, template: Path, cluster: object, servers: list[object],
                parallel: int) -> dict[str, float]:
     """Mean seconds per step over the hosts of one `roll_out` (called directly, for its StepTimings)."""
-    from releases.hostspec import parse_host
-    from releases.install import Commands
-    from releases.remote import ConnectSettings
-    from releases.rollout import DeployPlan, TierTarget, roll_out
-    from releases.unpack import check_archive
+    from releases.hosts.hostspec import parse_host
+    from releases.hosts.install import Commands
+    from releases.hosts.remote import ConnectSettings
+    from releases.hosts.rollout import DeployPlan, TierTarget, roll_out
+    from releases.hosts.unpack import check_archive
 
     artifact_path = next((template / ".quarterdeck" / "artifacts").glob("*.tar.gz"))
     artifact = check_archive(artifact_path)
@@ -165,7 +165,7 @@ def _check_blob(release: Path, label: str) -> None:
 
 def _bare_ssh(root: Path, cluster: object, servers: list[object], artifact: Path) -> float:
     """Wall seconds of the bare host work on every server at once: one `ssh` per host, nothing else."""
-    from releases.unpack import extract_argv
+    from releases.hosts.unpack import extract_argv
 
     with contextlib.ExitStack() as stack:
         procs = []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from releases.app import ReleasesApp
 
 if TYPE_CHECKING:
-    from releases.buildview import Build
+    from releases.artifacts.buildview import Build
 
     from .gates import GateResult, GateSettings
     from .settings import CalendarRule

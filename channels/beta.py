@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from releases.deployments import first_success_at
-from releases.ledger import Ledger, inserted_id
+from releases.records.ledger import Ledger, inserted_id
+from releases.tiers.deployments import first_success_at
 
 from .errors import ChannelsError, SignoffError
 from .gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff

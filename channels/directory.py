@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from releases.ledger import Ledger
+from releases.records.ledger import Ledger
 
 from .contacts import Contact, ContactChanges, diff_contacts
 from .errors import ChannelsError

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from releases.builds import list_builds
-from releases.deployments import first_success_at
+from releases.artifacts.builds import list_builds
+from releases.artifacts.version import Version
 from releases.errors import ReleasesError
-from releases.version import Version
+from releases.tiers.deployments import first_success_at
 
 from .app import ChannelsApp
 from .beta import all_problems, signoffs_for

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_
 
-from releases.ledger import Ledger, inserted_id
+from releases.records.ledger import Ledger, inserted_id
 
 from .errors import ChannelsError
 from .settings import zone_of

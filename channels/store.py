@@ -38,7 +38,7 @@ from sqlalchemy import (
     select,
 )
 
-from releases.ledger import Ledger, Schema, UTCDateTime, inserted_id
+from releases.records.ledger import Ledger, Schema, UTCDateTime, inserted_id
 
 from .errors import ChannelsError
 

@@ -26,7 +26,7 @@ class Rows(Protocol):
     back as mappings and the columns named in `times` as aware UTC datetimes.
 
     notes imports no other package, so it states the runner it takes here; the application's
-    (releases.reads) and notes.store.rows_of both fit it.
+    (releases.records.reads) and notes.store.rows_of both fit it.
     """
 
     def __call__(self, sql: str, params: Mapping[str, object] | None = None, *,

@@ -45,7 +45,7 @@ from .model import Correction
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out (SQLite would hand back naive ones).
 
-    The ledger's own column type (releases.ledger.UTCDateTime) does the same; notes imports no
+    The ledger's own column type (releases.records.ledger.UTCDateTime) does the same; notes imports no
     other package, so its tables carry this one, used by no other package's tables, and
     tests/foundation/test_reads.py fails if the two ever store, read or refuse a time differently.
     """

@@ -7,7 +7,7 @@ through an event, an execution context built for each statement.
 
 So on a SQLite ledger the run holds one connection (`Ledger.hold_sqlite`, set
 up as every ledger connection is), the statements of notify.store (CLAIM,
-SETTLE, HEARTBEAT) are compiled once for it (`releases.ledger.Compiled`, the
+SETTLE, HEARTBEAT) are compiled once for it (`releases.records.ledger.Compiled`, the
 ledger's one way to run a statement on the driver's connection), and each
 commit runs them in `HeldSqlite.commit`, begun and ended as `Ledger.write()`
 does. Same statements, same values, same transaction boundaries, and each
@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
-from releases.ledger import Compiled, HeldSqlite
+from releases.records.ledger import Compiled, HeldSqlite
 
 from .store import CLAIM, HEARTBEAT, SETTLE, claim_params
 from .vocabulary import State

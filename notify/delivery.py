@@ -87,7 +87,7 @@ class RetryPolicy:
 class NoticeEnv:
     """Everything sending needs, as values: built by `env_from_app` or directly by tests and tools."""
 
-    ledger: Any                                   # releases.ledger.Ledger (clock, actor, write/read)
+    ledger: Any                                   # releases.records.ledger.Ledger (clock, actor, write/read)
     settings: NotifySettings
     project: str
     timezone: str

@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from channels.contacts import Contact
-from releases.ledger import Compiled, UTCDateTime, inserted_id
+from releases.records.ledger import Compiled, UTCDateTime, inserted_id
 
 from .vocabulary import State
 
@@ -262,7 +262,7 @@ def _insert_positional(conn: Connection, rows: Sequence[dict[str, object]]) -> b
     """Insert delivery rows as positional tuples straight to the driver's executemany; False (nothing
     written) where the dialect does not take positional parameters.
 
-    The same INSERT and the same values (`releases.ledger.Compiled`), but each repeated value (the
+    The same INSERT and the same values (`releases.records.ledger.Compiled`), but each repeated value (the
     notice, state, count and time) converted once instead of once a row, and no per-row parameter
     handling by SQLAlchemy: a notice to ten thousand recipients starts sending sooner.
     """

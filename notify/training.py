@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from channels.calendar import parse_local_datetime
 from channels.errors import ChannelsError
-from releases.ledger import inserted_id
+from releases.records.ledger import inserted_id
 
 from .compose import Training
 from .errors import NotifyError

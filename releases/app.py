@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .artifact import ArtifactStore
-    from .buildview import Build
-    from .hostspec import HostSpec
-    from .ledger import Ledger
-    from .promote import GateVerdict
-    from .reads import Rows
-    from .remote import ConnectSettings
+    from releases.artifacts.artifact import ArtifactStore
+    from releases.artifacts.buildview import Build
+    from releases.hosts.hostspec import HostSpec
+    from releases.hosts.remote import ConnectSettings
+    from releases.records.ledger import Ledger
+    from releases.records.reads import Rows
+    from releases.tiers.promote import GateVerdict
 
 
 class TierSettings(Protocol):
@@ -121,7 +121,7 @@ class ReleasesApp(Protocol):
     def next_push(self) -> Window | None: ...
 
     def ledger_rows(self, others: Mapping[str, int] | None = None) -> AbstractContextManager[Rows]:
-        """One read of the ledger (releases.reads.reading): no SQLAlchemy on a SQLite ledger."""
+        """One read of the ledger (releases.records.reads.reading): no SQLAlchemy on a SQLite ledger."""
         ...
 
     def resolve_build(self, spec: str) -> Build: ...

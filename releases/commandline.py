@@ -15,7 +15,7 @@ Add = Callable[..., None]
 def register(add: Add) -> None:
     builds = "releases.commands:"
     deploy = "releases.commands_deploy:"
-    records = "releases.records:"
+    records = "releases.commands_records:"
     add("build", "make an immutable, checksummed build of a commit",
         builds + "cmd_build", builds + "_setup_build", json=True)
     add("builds", "list builds, newest first", builds + "cmd_builds", builds + "_setup_builds", json=True)

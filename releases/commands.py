@@ -11,11 +11,11 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import ReleasesError
+from releases.errors import ReleasesError
 
 if TYPE_CHECKING:
-    from .app import ReleasesApp
-    from .buildview import Build
+    from releases.app import ReleasesApp
+    from releases.artifacts.buildview import Build
 
 
 class UnknownBuild(ReleasesError):
@@ -31,9 +31,9 @@ def _setup_build(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.artifact import ArtifactStore
-    from releases.builds import BuildRecipe, make_build
-    from releases.gitrepo import AppRepo
+    from releases.artifacts.artifact import ArtifactStore
+    from releases.artifacts.builds import BuildRecipe, make_build
+    from releases.artifacts.gitrepo import AppRepo
 
     cfg = app.config
     window = app.next_push()
@@ -67,9 +67,9 @@ def _size(n: int) -> str:
 
 def released_versions(app: ReleasesApp) -> list[Any]:
     """Versions that completed a rollout on the last tier: shipped, so a hotfix goes above them."""
-    from releases.builds import get_build
-    from releases.deployments import builds_released_on
-    from releases.version import Version
+    from releases.artifacts.builds import get_build
+    from releases.artifacts.version import Version
+    from releases.tiers.deployments import builds_released_on
 
     with app.ledger.read() as conn:
         ids = builds_released_on(conn, app.config.tiers[-1].name)
@@ -78,8 +78,8 @@ def released_versions(app: ReleasesApp) -> list[Any]:
 
 def resolve_build(app: ReleasesApp, spec: str) -> Build:
     """BUILD on the command line: a build id, a sha256 prefix, `latest`, or `@TIER`."""
-    from releases.buildview import find_by_sha_prefix, get_build, latest_build
-    from releases.tierview import host_statuses
+    from releases.artifacts.buildview import find_by_sha_prefix, get_build, latest_build
+    from releases.tiers.tierview import host_statuses
 
     with app.ledger_rows() as rows:  # no SQLAlchemy on a SQLite ledger: BUILD comes before most commands
         if spec == "latest":
@@ -120,7 +120,7 @@ def _setup_builds(p: argparse.ArgumentParser) -> None:
 def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from releases.builds import list_builds
+    from releases.artifacts.builds import list_builds
 
     with app.ledger.read() as conn:
         items = list_builds(conn, limit=args.limit)
@@ -145,7 +145,7 @@ def _setup_show(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_show(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.deployments import host_statuses
+    from releases.tiers.deployments import host_statuses
 
     build = resolve_build(app, args.build)
     with app.ledger.read() as conn:
@@ -170,7 +170,7 @@ def cmd_show(app: ReleasesApp, args: argparse.Namespace) -> int:
 def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
                  excluded: dict[tuple[str, str], str], now: Any) -> dict[str, Any]:
     """One tier for `status`: what each host runs, and the newest rollout if it did not succeed."""
-    from releases.tierview import current_lock, deployment_hosts, latest_deployment
+    from releases.tiers.tierview import current_lock, deployment_hosts, latest_deployment
 
     last = latest_deployment(rows, tier.name)
     progress = {r.host: r for r in deployment_hosts(rows, last.id)} if last else {}
@@ -206,7 +206,7 @@ def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
 
 
 def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.tierview import active_exclusions, host_statuses
+    from releases.tiers.tierview import active_exclusions, host_statuses
 
     cfg = app.config
     now = app.clock()

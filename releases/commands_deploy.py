@@ -10,12 +10,12 @@ import argparse
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .app import ReleasesApp
-from .commands import state_style
+from releases.app import ReleasesApp
+from releases.commands import state_style
 
 if TYPE_CHECKING:
-    from .buildview import Build
-    from .promote import GateVerdict, PromotionOutcome, PromotionRequest
+    from releases.artifacts.buildview import Build
+    from releases.tiers.promote import GateVerdict, PromotionOutcome, PromotionRequest
 
 
 def _setup_promote(p: argparse.ArgumentParser) -> None:
@@ -32,8 +32,8 @@ def _setup_promote(p: argparse.ArgumentParser) -> None:
 
 
 def _tier_target(app: ReleasesApp, tier: Any) -> Any:
-    from releases.install import Commands
-    from releases.rollout import TierTarget
+    from releases.hosts.install import Commands
+    from releases.hosts.rollout import TierTarget
 
     return TierTarget(tier.name, tuple(tier.hosts), parallel=tier.parallel, on_failure=tier.on_failure,
                       keep=tier.keep, shared=tuple(tier.shared),
@@ -43,14 +43,14 @@ def _tier_target(app: ReleasesApp, tier: Any) -> Any:
 
 def promotion_request(app: ReleasesApp, build: Build, tier: Any, **options: Any) -> PromotionRequest:
     """The PromotionRequest of `build` to the configured `tier`; `options` as PromotionRequest takes them."""
-    from releases.promote import PromotionRequest
+    from releases.tiers.promote import PromotionRequest
 
     return PromotionRequest(build, _tier_target(app, tier), tuple(app.config.tier_names()), tier.channel,
                             **options)
 
 
 def cmd_promote(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.promote import check_reasons
+    from releases.tiers.promote import check_reasons
 
     check_reasons(force=args.force, exclude=bool(args.exclude), reason=args.reason)
     tier = app.config.tier(args.tier)
@@ -61,9 +61,9 @@ def cmd_promote(app: ReleasesApp, args: argparse.Namespace) -> int:
 
 
 def run_promotion(app: ReleasesApp, request: PromotionRequest, *, yes: bool) -> int:
-    """Promote through releases.promote with the app's gates, override record and question, and show
+    """Promote through releases.tiers.promote with the app's gates, override record and question, and show
     what happened as `promote` does; `tick` and the demo promote through here too."""
-    from releases.promote import promote
+    from releases.tiers.promote import promote
 
     build, tier = request.build, request.tier
     outcome = promote(app.ledger, app.store, request, gates=[lambda: app.promotion_gates(build, tier)],
@@ -76,7 +76,7 @@ def run_promotion(app: ReleasesApp, request: PromotionRequest, *, yes: bool) -> 
 def show_promotion(app: ReleasesApp, outcome: PromotionOutcome) -> int:
     """The outcome for people or --json; a failed rollout raises PromotionFailed after its table,
     a successful one is followed by what follows it (app.after_promotion)."""
-    from releases.promotion import PromotionFailed
+    from releases.tiers.promotion import PromotionFailed
 
     request, plan = outcome.request, outcome.plan
     if outcome.status == "already-running":
@@ -149,7 +149,7 @@ def _already_running(app: ReleasesApp, build_id: str, target: Any, plan: Any) ->
 
 def _show_dry_run(app: ReleasesApp, plan: Any, target: Any, artifact: Any, gates: list[Any],
                   failing: list[str], lock: Any) -> int:
-    from releases.rollout import preview
+    from releases.hosts.rollout import preview
 
     planned = preview(plan.rollout(target, artifact))
     locked = None if lock is None else f"{lock.owner} since {lock.acquired_at.isoformat()} ({lock.command})"
@@ -274,8 +274,8 @@ def _setup_rollback(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rollback(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.promote import outside_users
-    from releases.promotion import (
+    from releases.tiers.promote import outside_users
+    from releases.tiers.promotion import (
         PromotionFailed,
         PromotionRefused,
         TierLease,
@@ -319,8 +319,8 @@ def _setup_unlock(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_unlock(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.deployments import break_lock
     from releases.errors import UsageRefused
+    from releases.tiers.deployments import break_lock
 
     tier = app.config.tier(args.tier)
     reason = args.reason.strip()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .promote import GateVerdict
+    from releases.tiers.promote import GateVerdict
 
 
 class HintedError(Exception):

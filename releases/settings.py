@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .remote import ConnectSettings
+    from releases.hosts.remote import ConnectSettings
 
 Spec = dict[str, dict[str, Any]]
 
@@ -87,7 +87,7 @@ TIER: Spec = {
 }
 def connect_settings(ssh: dict[str, Any], base_dir: Path) -> ConnectSettings:
     """The checked [ssh] table as the values `ssh://` hosts are reached with."""
-    from .remote import ConnectSettings
+    from releases.hosts.remote import ConnectSettings
 
     return ConnectSettings(
         identity_file=str(base_dir / ssh["identity_file"]) if ssh["identity_file"] else None,

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, func, select
 
 import pipeline
 from channels import store
-from releases.deployments import finish_deployment, start_deployment
-from releases.ledger import Actor, Ledger, audit
+from releases.records.ledger import Actor, Ledger, audit
+from releases.tiers.deployments import finish_deployment, start_deployment
 from tests.conftest import Project
 
 # A fixed "now": Monday 5 October 2026, 07:00 in Chicago. The next push (second Saturday of

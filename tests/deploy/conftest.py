@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from releases.hostspec import HostSpec, parse_host
-from releases.remote import ConnectSettings, Remote, open_remote
-from releases.unpack import CheckedArtifact, check_archive
+from releases.hosts.hostspec import HostSpec, parse_host
+from releases.hosts.remote import ConnectSettings, Remote, open_remote
+from releases.hosts.unpack import CheckedArtifact, check_archive
 from tests.support.sshd import SshdCluster, require_binaries, start_cluster
 
 from .helpers import HostFactory, build_artifact

@@ -8,7 +8,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from releases.hostspec import HostSpec
+from releases.hosts.hostspec import HostSpec
 
 HostFactory = Callable[..., HostSpec]  # makes a host with a fresh deploy directory
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from releases.hostspec import HostSpec
-from releases.install import Commands, InstallJob, install_host
-from releases.remote import Remote
-from releases.unpack import CheckedArtifact, extract_argv
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import Commands, InstallJob, install_host
+from releases.hosts.remote import Remote
+from releases.hosts.unpack import CheckedArtifact, extract_argv
 
 from .helpers import HostFactory
 

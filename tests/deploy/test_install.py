@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from releases.hostspec import HostSpec
-from releases.install import (
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import (
     INSTALL_STEPS,
     Commands,
     HostResult,
@@ -19,8 +19,8 @@ from releases.install import (
     install_host,
     rollback_host,
 )
-from releases.remote import Remote
-from releases.unpack import CheckedArtifact
+from releases.hosts.remote import Remote
+from releases.hosts.unpack import CheckedArtifact
 
 from .helpers import HostFactory
 

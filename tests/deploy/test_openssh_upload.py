@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from releases import openssh
 from releases.errors import DeployError, HostUnreachableError
-from releases.hostspec import HostSpec
-from releases.install import Commands
-from releases.remote import ConnectSettings, Remote, open_remote
-from releases.rollout import DeployPlan, TierTarget, roll_out
-from releases.ssh import SSHRemote
-from releases.unpack import CheckedArtifact
+from releases.hosts import openssh
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import Commands
+from releases.hosts.remote import ConnectSettings, Remote, open_remote
+from releases.hosts.rollout import DeployPlan, TierTarget, roll_out
+from releases.hosts.ssh import SSHRemote
+from releases.hosts.unpack import CheckedArtifact
 from tests.support.sshd import SshdCluster
 
 from .helpers import HostFactory

@@ -20,16 +20,16 @@ import pipeline
 from channels.gates import GateResult
 from channels.store import record_override
 from pipeline import exit_code
-from releases.artifact import ArtifactStore
-from releases.builds import get_build
-from releases.buildview import Build
+from releases.artifacts.artifact import ArtifactStore
+from releases.artifacts.builds import get_build
+from releases.artifacts.buildview import Build
 from releases.errors import GatesRefused, UsageRefused
-from releases.hostspec import HostSpec, parse_host
-from releases.install import Commands, HostState, StepCallback
-from releases.ledger import Actor, Ledger
-from releases.promote import PromotionRequest, promote
-from releases.promotion import PromotionRefused
-from releases.rollout import TierTarget
+from releases.hosts.hostspec import HostSpec, parse_host
+from releases.hosts.install import Commands, HostState, StepCallback
+from releases.hosts.rollout import TierTarget
+from releases.records.ledger import Actor, Ledger
+from releases.tiers.promote import PromotionRequest, promote
+from releases.tiers.promotion import PromotionRefused
 from tests.conftest import Project
 
 ORDER = ("dev", "staging", "production")

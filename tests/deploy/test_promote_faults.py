@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import pipeline
-from releases.deployments import acquire_lock, break_lock, current_lock
-from releases.ledger import Actor, Ledger
-from releases.promotion import TierLease
-from releases.schema import SCHEMA
+from releases.records.ledger import Actor, Ledger
+from releases.records.schema import SCHEMA
+from releases.tiers.deployments import acquire_lock, break_lock, current_lock
+from releases.tiers.promotion import TierLease
 from tests.conftest import Project
 from tests.support.sshd import SshdCluster
 

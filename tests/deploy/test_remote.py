@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from releases.errors import DeployError, HostUnreachableError
-from releases.hostspec import HostSpec
-from releases.remote import ConnectSettings, Remote, command_line
-from releases.ssh import SSHRemote
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.remote import ConnectSettings, Remote, command_line
+from releases.hosts.ssh import SSHRemote
 
 from .helpers import HostFactory
 

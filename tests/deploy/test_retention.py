@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from releases.errors import DeployError
-from releases.hostspec import HostSpec
-from releases.remote import Remote
-from releases.retention import choose_removals, prune_host
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.remote import Remote
+from releases.hosts.retention import choose_removals, prune_host
 
 from .helpers import HostFactory
 

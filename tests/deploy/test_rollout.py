@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from releases.hostspec import HostSpec
-from releases.install import Commands
-from releases.remote import ConnectSettings
-from releases.rollout import DeployPlan, RolloutResult, TierTarget, preview, roll_out, rollout_order
-from releases.unpack import CheckedArtifact
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import Commands
+from releases.hosts.remote import ConnectSettings
+from releases.hosts.rollout import DeployPlan, RolloutResult, TierTarget, preview, roll_out, rollout_order
+from releases.hosts.unpack import CheckedArtifact
 from tests.support.sshd import SshdCluster
 
 from .helpers import HostFactory

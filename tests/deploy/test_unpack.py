@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from releases.errors import ArtifactError, UnsafeArchiveError
-from releases.unpack import check_archive, check_members
+from releases.hosts.unpack import check_archive, check_members
 
 from .helpers import build_artifact, member
 

@@ -138,7 +138,7 @@ def test_hotfix_from_release_branch(project: Project) -> None:
 
 
 def test_artifact_store_verifies_digest_when_reading(project: Project, tmp_path: Path) -> None:
-    from releases.artifact import ArtifactStore
+    from releases.artifacts.artifact import ArtifactStore
     from releases.errors import ArtifactError
 
     build = project.ok("build", "--json").json()
@@ -155,7 +155,7 @@ def test_artifact_store_verifies_digest_when_reading(project: Project, tmp_path:
 
 
 def test_unsafe_build_output_is_refused(tmp_path: Path) -> None:
-    from releases.artifact import pack_tar
+    from releases.artifacts.artifact import pack_tar
     from releases.errors import ArtifactError
 
     raw = io.BytesIO()

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select, text
 
-from releases.builds import builds, get_build
+from releases.artifacts.builds import builds, get_build
 from releases.errors import LedgerError
-from releases.ledger import Actor, Ledger, Schema, audit
-from releases.schema import SCHEMA
+from releases.records.ledger import Actor, Ledger, Schema, audit
+from releases.records.schema import SCHEMA
 from tests.conftest import Project
 
 DATA = Path(__file__).parents[1] / "data"

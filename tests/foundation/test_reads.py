@@ -1,4 +1,4 @@
-"""Every ledger read runs by both routes of releases.reads and gets the same answer.
+"""Every ledger read runs by both routes of releases.records.reads and gets the same answer.
 
 The sqlite3 route serves `status`, resolving BUILD and `notes show` on a SQLite ledger; the
 SQLAlchemy route (`text()` on the ledger's connection) serves every other database and every
@@ -18,11 +18,12 @@ from sqlalchemy import bindparam, insert, select
 import pipeline
 from notes import ledgerview
 from notes import store as notes_store
-from releases import buildview, tierview
-from releases.builds import get_build as core_build
-from releases.deployments import acquire_lock, exclude_host, get_deployment
-from releases.ledger import Actor, Compiled, Ledger
-from releases.reads import Rows, reading, rows_of, sqlite_rows, utc
+from releases.artifacts import buildview
+from releases.artifacts.builds import get_build as core_build
+from releases.records.ledger import Actor, Compiled, Ledger
+from releases.records.reads import Rows, reading, rows_of, sqlite_rows, utc
+from releases.tiers import tierview
+from releases.tiers.deployments import acquire_lock, exclude_host, get_deployment
 from tests.conftest import Project
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
@@ -199,7 +200,7 @@ def test_notes_time_column_is_the_ledgers() -> None:
 
     from notes.errors import NotesError
     from releases.errors import LedgerError
-    from releases.ledger import UTCDateTime as LedgerTime
+    from releases.records.ledger import UTCDateTime as LedgerTime
 
     kinds = {"ledger": (LedgerTime, LedgerError), "notes": (notes_store.UTCDateTime, NotesError)}
     for dialect in (sqlite.dialect(), postgresql.dialect()):

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 import pipeline
 from channels.calendar import format_window, next_pushes, parse_local_datetime
 from channels.settings import CalendarRule, zone_of, zone_problem
-from releases.deployments import acquire_lock, exclude_host
-from releases.ledger import Actor, Ledger
-from releases.reads import rows_of, sqlite_rows
-from releases.tierview import (
+from releases.records.ledger import Actor, Ledger
+from releases.records.reads import rows_of, sqlite_rows
+from releases.tiers.deployments import acquire_lock, exclude_host
+from releases.tiers.tierview import (
     active_exclusions,
     current_lock,
     deployment_hosts,
@@ -171,7 +171,7 @@ def _in_utc(project: Project) -> None:
 
 
 def test_status_imports_only_what_it_shows(project: Project) -> None:
-    project.ok("status")  # creates the ledger: a new one is made through releases.ledger (SQLAlchemy)
+    project.ok("status")  # creates the ledger: a new one is made through releases.records.ledger (SQLAlchemy)
     config = ["--config", str(project.config)]
     codes, found, _, out = _fresh([[*config, "status"]], project.root, ("json", "zoneinfo", *NOT_FOR_STATUS))
     assert (codes, found) == ([0], ["zoneinfo"])  # the project's zone is America/Chicago

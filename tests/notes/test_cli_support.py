@@ -82,10 +82,10 @@ def run_on(project: Project, build_id: str, tier: str) -> None:
     """Record `build_id` as installed and verified on every host of `tier`.
 
     The promote command is being written by another helper at the same time;
-    until it exists this writes the deployment rows with releases.deployments
+    until it exists this writes the deployment rows with releases.tiers.deployments
     directly, the way a successful rollout leaves them.
     """
-    from releases.deployments import finish_deployment, record_host, start_deployment
+    from releases.tiers.deployments import finish_deployment, record_host, start_deployment
 
     app = make_app(project)
     try:

@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from notes import generation, ledgerview, store
-from releases import buildview
-from releases.reads import rows_of, sqlite_rows
+from releases.artifacts import buildview
+from releases.records.reads import rows_of, sqlite_rows
 from tests.conftest import Project
 from tests.support.fresh import modules_after
 

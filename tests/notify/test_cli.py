@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import pipeline
-from releases.ledger import Actor, Ledger
+from releases.records.ledger import Actor, Ledger
 from tests.conftest import Project
 from tests.notify.test_delivery_support import Clock, Notes, Person
 from tests.support.smtp import SMTP_PASSWORD, SmtpServer

@@ -23,8 +23,8 @@ from notify import store as notify_store
 from notify.delivery import NoticeEnv, RetryPolicy
 from notify.notes_input import NoticeNotes
 from notify.settings import NotifySettings
-from releases.ledger import Actor, Ledger, Schema
-from releases.schema import SCHEMA as RELEASES_SCHEMA
+from releases.records.ledger import Actor, Ledger, Schema
+from releases.records.schema import SCHEMA as RELEASES_SCHEMA
 
 ZONE = "America/Chicago"
 # Friday 16 October 2026: the November push (second Saturday, 14 Nov 22:00 Chicago) is four weeks away.
@@ -53,7 +53,7 @@ class Clock:
 
 @dataclass(frozen=True)
 class BuildValue:
-    """The fields of releases.builds.Build that notify reads."""
+    """The fields of releases.artifacts.builds.Build that notify reads."""
 
     id: str = "2026.4.0+b3"
     version: str = "2026.4.0"

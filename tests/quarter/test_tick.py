@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 import pipeline
-from releases.deployments import acquire_lock
-from releases.ledger import Actor, Ledger
+from releases.records.ledger import Actor, Ledger
+from releases.tiers.deployments import acquire_lock
 from tests.conftest import Project, Result
 
 START = "2026-10-05T12:00:00+00:00"

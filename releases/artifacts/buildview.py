@@ -3,8 +3,8 @@
 Resolving BUILD on the command line (`latest`, an id, a sha256 prefix,
 `@TIER`) comes before nearly every command, `notes show` among them, whose
 start-up counts against raw `git log` (issue 8). So the queries are written
-once, as plain SQL run by a `releases.reads.Rows` (stdlib sqlite3 on a
-SQLite ledger, SQLAlchemy everywhere else); releases.builds keeps the table
+once, as plain SQL run by a `releases.records.reads.Rows` (stdlib sqlite3 on a
+SQLite ledger, SQLAlchemy everywhere else); releases.artifacts.builds keeps the table
 and everything that writes it.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from .reads import Rows
-from .tierview import host_statuses
+from releases.records.reads import Rows
+from releases.tiers.tierview import host_statuses
 
 PROMOTIONS = ("promote", "resume")  # the kinds that put a build on a tier for the first time (not rollbacks)
 _PROMOTED = " AND kind IN (" + ", ".join(f"'{kind}'" for kind in PROMOTIONS) + ")"

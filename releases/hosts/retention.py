@@ -13,11 +13,11 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import BuildError, DeployError
-from .hostspec import HostSpec
-from .install import current_release
-from .remote import Remote
-from .version import BuildId
+from releases.artifacts.version import BuildId
+from releases.errors import BuildError, DeployError
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import current_release
+from releases.hosts.remote import Remote
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .artifact import sha256_file
-from .auditlog import verify_chain
-from .builds import builds
-from .errors import ReleasesError
-from .ledger import Ledger
+from releases.artifacts.artifact import sha256_file
+from releases.artifacts.builds import builds
+from releases.errors import ReleasesError
+from releases.records.auditlog import verify_chain
+from releases.records.ledger import Ledger
 
 MANIFEST = "manifest.json"
 LEDGER_FILE = "ledger.db"

@@ -6,8 +6,8 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .app import ReleasesApp
-from .errors import ReleasesError
+from releases.app import ReleasesApp
+from releases.errors import ReleasesError
 
 
 class ChainBroken(ReleasesError):
@@ -22,7 +22,7 @@ def _setup_log(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_log(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from .auditlog import read_log
+    from releases.records.auditlog import read_log
 
     since = None
     if args.since:
@@ -53,7 +53,7 @@ def cmd_log(app: ReleasesApp, args: argparse.Namespace) -> int:
 
 
 def cmd_log_verify(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from .auditlog import verify_chain
+    from releases.records.auditlog import verify_chain
 
     with app.ledger.read() as conn:
         report = verify_chain(conn)
@@ -79,7 +79,7 @@ def _setup_backup(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_backup(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from .backup import create_backup
+    from releases.records.backup import create_backup
 
     target = Path(args.to) if args.to else _backups_dir(app)
     info = create_backup(app.ledger, app.config.artifacts_dir, target,
@@ -100,7 +100,7 @@ def _setup_restore(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from .backup import check_backup, restore_backup, sqlite_path
+    from releases.records.backup import check_backup, restore_backup, sqlite_path
 
     source = Path(args.backup)
     if not source.is_absolute() and not source.exists():

@@ -1,9 +1,9 @@
 """What runs where, read from the ledger: deployments, hosts, locks and exclusions as `status` shows them.
 
-The queries are written once, as plain SQL run by a `releases.reads.Rows`
+The queries are written once, as plain SQL run by a `releases.records.reads.Rows`
 (stdlib sqlite3 for `status` on a SQLite ledger, SQLAlchemy everywhere
 else), so that `status` starts without SQLAlchemy. The write side and the
-table definitions stay in releases.deployments.
+table definitions stay in releases.tiers.deployments.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .reads import Rows
+from releases.records.reads import Rows
 
 # Every value class here has a docstring: dataclass() would otherwise build one from
 # inspect.signature() on every `status`.

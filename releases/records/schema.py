@@ -6,9 +6,10 @@ commit subject to builds and the deployment tables.
 
 from __future__ import annotations
 
-from . import builds, deployments
-from .ledger import Schema
-from .reads import RELEASES_SCHEMA_VERSION
+from releases.artifacts import builds
+from releases.records.ledger import Schema
+from releases.records.reads import RELEASES_SCHEMA_VERSION
+from releases.tiers import deployments
 
 SCHEMA = Schema(
     component="releases",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import BuildError
+from releases.errors import BuildError
 
 
 @dataclass(frozen=True)

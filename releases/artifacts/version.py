@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from .errors import BuildError
+from releases.errors import BuildError
 
 _VERSION = re.compile(r"^(\d{4})\.([1-4])\.(\d+)$")
 _BUILD_ID = re.compile(r"^(\d{4}\.[1-4]\.\d+)\+b(\d+)$")

@@ -27,10 +27,10 @@ import paramiko
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut, ThreadException
 
-from . import openssh
-from .errors import DeployError, HostUnreachableError, ReleasesError
-from .hostspec import HostSpec
-from .remote import (
+from releases.errors import DeployError, HostUnreachableError, ReleasesError
+from releases.hosts import openssh
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.remote import (
     MAX_TEXT,
     CommandResult,
     ConnectSettings,

@@ -13,7 +13,7 @@ The order, each step of which can end the promotion: the tier order and the
 plan (ledger reads); nothing to do; the gates (GatesRefused unless overridden
 with a reason); the artifact's bytes; the dry run; the confirmation; then,
 holding the tier's lock, the plan again, the override's record and the
-rollout, recorded step by step (releases.promotion).
+rollout, recorded step by step (releases.tiers.promotion).
 """
 
 from __future__ import annotations
@@ -25,16 +25,23 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
-from .artifact import ArtifactStore
-from .buildview import Build
-from .deployments import current_lock, succeeded_on
-from .errors import GatesRefused, ReleasesError, UsageRefused
-from .install import StepCallback
-from .ledger import Ledger
-from .promotion import Outcome, PromotionPlan, PromotionRefused, TierLease, execute_promotion, plan_promotion
-from .rollout import HostOpener, TierTarget
-from .tierview import Lock
-from .unpack import CheckedArtifact, check_archive
+from releases.artifacts.artifact import ArtifactStore
+from releases.artifacts.buildview import Build
+from releases.errors import GatesRefused, ReleasesError, UsageRefused
+from releases.hosts.install import StepCallback
+from releases.hosts.rollout import HostOpener, TierTarget
+from releases.hosts.unpack import CheckedArtifact, check_archive
+from releases.records.ledger import Ledger
+from releases.tiers.deployments import current_lock, succeeded_on
+from releases.tiers.promotion import (
+    Outcome,
+    PromotionPlan,
+    PromotionRefused,
+    TierLease,
+    execute_promotion,
+    plan_promotion,
+)
+from releases.tiers.tierview import Lock
 
 INTERNAL = "internal"  # the channel of staff only: a tier on it changes without a question
 

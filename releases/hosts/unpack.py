@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ArtifactError, UnsafeArchiveError
+from releases.errors import ArtifactError, UnsafeArchiveError
 
 CHUNK = 1 << 20
 MAX_LINK_DEPTH = 40  # the kernel's own limit on nested symlinks

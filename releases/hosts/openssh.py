@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .remote import ConnectSettings
+from releases.hosts.remote import ConnectSettings
 
 PIN_ALIAS = "quarterdeck-pinned-host"
 # What paramiko offers for the control connection, best first, and nothing slower: the ML-KEM hybrid

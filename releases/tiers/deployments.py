@@ -32,12 +32,13 @@ from sqlalchemy import (
     select,
 )
 
-from . import buildview, tierview
-from .buildview import PROMOTIONS
-from .errors import LockError, ReleasesError
-from .ledger import Ledger, UTCDateTime, inserted_id
-from .reads import rows_of
-from .tierview import Deployment, HostProgress, HostStatus, Lock
+from releases.artifacts import buildview
+from releases.artifacts.buildview import PROMOTIONS
+from releases.errors import LockError, ReleasesError
+from releases.records.ledger import Ledger, UTCDateTime, inserted_id
+from releases.records.reads import rows_of
+from releases.tiers import tierview
+from releases.tiers.tierview import Deployment, HostProgress, HostStatus, Lock
 
 metadata = MetaData()
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from .errors import DeployError, ReleasesError
-from .hostspec import HostSpec
+from releases.errors import DeployError, ReleasesError
+from releases.hosts.hostspec import HostSpec
 
 EntryKind = Literal["file", "dir", "symlink", "other"]
 MAX_TEXT = 64 * 1024
@@ -372,6 +372,6 @@ def open_remote(spec: HostSpec, settings: ConnectSettings | None = None) -> Remo
     """The Remote for a host spec; nothing is connected until the first operation."""
     if spec.scheme == "local":
         return LocalRemote(spec)
-    from .ssh import SSHRemote  # Fabric and paramiko load only when an ssh:// host is used
+    from releases.hosts.ssh import SSHRemote  # Fabric and paramiko load only when an ssh:// host is used
 
     return SSHRemote(spec, settings)

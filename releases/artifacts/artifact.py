@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from .errors import ArtifactError
+from releases.errors import ArtifactError
 
 CHUNK = 1 << 20
 VERSION_FILE = "VERSION"

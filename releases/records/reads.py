@@ -3,7 +3,7 @@
 `status`, resolving BUILD and `notes show` must start without importing
 SQLAlchemy (issue 8; benchmarks/bench_startup.py measures them and a test
 checks what they import). So each query they need is written once, as SQL
-that SQLite and PostgreSQL both accept (releases.tierview, releases.buildview,
+that SQLite and PostgreSQL both accept (releases.tiers.tierview, releases.artifacts.buildview,
 notes.ledgerview), and this module runs it, by one of two routes with the
 same contract:
 
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-RELEASES_SCHEMA_VERSION = 2  # releases.schema.SCHEMA's version; sqlite3 reads only a ledger at it
+RELEASES_SCHEMA_VERSION = 2  # releases.records.schema.SCHEMA's version; sqlite3 reads only a ledger at it
 
 
 class Rows(Protocol):
@@ -54,7 +54,7 @@ def rows_of(conn: Connection) -> Rows:
     """Queries run through the ledger's SQLAlchemy connection (any database), in its transaction."""
     from sqlalchemy import text
 
-    from .ledger import UTCDateTime
+    from releases.records.ledger import UTCDateTime
 
     def rows(sql: str, params: Mapping[str, object] | None = None, *,
              times: Collection[str] = ()) -> list[Mapping[str, Any]]:
@@ -79,7 +79,7 @@ def sqlite_rows(url: str, others: Mapping[str, int] | None = None) -> Iterator[R
     None when the URL is not a plain SQLite file, the file does not exist yet,
     or its releases schema (or any schema named in `others`, component ->
     version, for a reader of other packages' tables) is not the current one:
-    opening through releases.ledger creates or upgrades it, which a reader
+    opening through releases.records.ledger creates or upgrades it, which a reader
     must not do.
     """
     path = sqlite_path(url)

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from .errors import ArtifactError, DeployError, HostUnreachableError
-from .hostspec import HostSpec
-from .remote import Remote
-from .unpack import CheckedArtifact, extract_argv
+from releases.errors import ArtifactError, DeployError, HostUnreachableError
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.remote import Remote
+from releases.hosts.unpack import CheckedArtifact, extract_argv
 
 HostState = Literal["pending", "uploading", "switched", "verified", "rolled-back", "failed",
                     "excluded", "not-started", "cancelled"]

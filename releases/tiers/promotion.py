@@ -3,9 +3,9 @@
 What may happen is decided first, from ledger facts and nothing else: the
 plan (which hosts to install, which a resumed deployment already verified,
 which are left out and why); the tier order and the gates are the promotion
-API's (releases.promote), which calls what is here. Then, holding the
+API's (releases.tiers.promote), which calls what is here. Then, holding the
 tier's lock (its lease renewed by a thread for as long as the rollout runs),
-the rollout of releases.rollout does the work while every step it reports
+the rollout of releases.hosts.rollout does the work while every step it reports
 becomes one short write transaction, so that a process killed half-way
 leaves a ledger that tells the truth and can be resumed. At the end each
 host's own final report (what `current` points at) corrects the record.
@@ -22,7 +22,14 @@ from types import TracebackType
 
 from sqlalchemy import Connection
 
-from .deployments import (
+from releases.errors import DeployError, LockError, ReleasesError
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import HostResult, HostState, StepCallback, rollback_host
+from releases.hosts.remote import open_remote
+from releases.hosts.rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
+from releases.hosts.unpack import CheckedArtifact
+from releases.records.ledger import Ledger
+from releases.tiers.deployments import (
     KEEP,
     acquire_lock,
     build_before,
@@ -38,14 +45,7 @@ from .deployments import (
     start_deployment,
     succeeded_on,
 )
-from .errors import DeployError, LockError, ReleasesError
-from .hostspec import HostSpec
-from .install import HostResult, HostState, StepCallback, rollback_host
-from .ledger import Ledger
-from .remote import open_remote
-from .rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
-from .tierview import Deployment, HostStatus, Lock
-from .unpack import CheckedArtifact
+from releases.tiers.tierview import Deployment, HostStatus, Lock
 
 LEASE = timedelta(minutes=2)
 RUNNING_STATES = ("verified", "rolled-back")  # a host in one of these passed its health check on its build

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
-from .ledger import GENESIS, AuditEntry, audit, entry_hash
+from releases.records.ledger import GENESIS, AuditEntry, audit, entry_hash
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from . import buildview
-from .artifact import ArtifactStore, pack_tar, tar_directory
-from .buildview import Build, build_of
-from .errors import BuildError
-from .gitrepo import AppRepo, ResolvedRef, run_build_command
-from .ledger import Ledger, UTCDateTime
-from .reads import rows_of
-from .version import BuildId, Version, plan_version
+from releases.artifacts import buildview
+from releases.artifacts.artifact import ArtifactStore, pack_tar, tar_directory
+from releases.artifacts.buildview import Build, build_of
+from releases.artifacts.gitrepo import AppRepo, ResolvedRef, run_build_command
+from releases.artifacts.version import BuildId, Version, plan_version
+from releases.errors import BuildError
+from releases.records.ledger import Ledger, UTCDateTime
+from releases.records.reads import rows_of
 
 metadata = MetaData()
 

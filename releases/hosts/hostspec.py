@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from .errors import ReleasesError
-from .settings import mask_password
+from releases.errors import ReleasesError
+from releases.settings import mask_password
 
 Role = Literal["primary", "standby"]
 ROLES: tuple[Role, ...] = ("primary", "standby")

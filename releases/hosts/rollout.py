@@ -19,9 +19,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .errors import DeployError
-from .hostspec import HostSpec
-from .install import (
+from releases.errors import DeployError
+from releases.hosts.hostspec import HostSpec
+from releases.hosts.install import (
     Clock,
     Commands,
     HostResult,
@@ -34,9 +34,9 @@ from .install import (
     rollback_host,
     utc_now,
 )
-from .remote import ConnectSettings, Remote, open_remote
-from .retention import PruneResult, prune_host
-from .unpack import CheckedArtifact
+from releases.hosts.remote import ConnectSettings, Remote, open_remote
+from releases.hosts.retention import PruneResult, prune_host
+from releases.hosts.unpack import CheckedArtifact
 
 OnFailure = Literal["rollback", "halt"]
 HostOpener = Callable[[HostSpec], Remote]

@@ -37,8 +37,8 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
-from .errors import LedgerError
-from .settings import mask_password
+from releases.errors import LedgerError
+from releases.settings import mask_password
 
 Clock = Callable[[], datetime]
 

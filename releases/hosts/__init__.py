@@ -1,0 +1,1 @@
+"""Installing an artifact on hosts: reaching them, unpacking, switching, health checks, retention."""
