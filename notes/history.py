@@ -67,24 +67,6 @@ def topo_ranks(commits: Sequence[RawCommit]) -> dict[str, int]:
     return _kahn_ranks(commits, position)
 
 
-def linear_positions(shas: Sequence[str], parents: Sequence[str]) -> bool:
-    """Whether ranks are log positions and no commit is a merge, from columns (notes.batches).
-
-    `parents[i]` is the i-th commit's parent ids as git prints them, separated by
-    spaces: true when no commit has two parents, none is listed twice, and
-    every parent inside the range is listed after its child.
-    """
-    position = {sha: i for i, sha in enumerate(shas)}
-    if len(position) != len(shas):
-        return False
-    outside = len(shas)
-    at = position.get
-    for i, parent in enumerate(parents):  # noqa: SIM110  # a loop: all() of a generator costs more here
-        if " " in parent or at(parent, outside) <= i:
-            return False
-    return True
-
-
 def _kahn_ranks(commits: Sequence[RawCommit], position: Mapping[str, int]) -> dict[str, int]:
     children = dict.fromkeys(position, 0)
     for commit in commits:

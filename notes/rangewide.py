@@ -1,21 +1,19 @@
-"""The range-wide rules, applied only to the commits they concern (pure).
+"""The range-wide rules of `collect`, applied to the commits they concern (pure).
 
-Most ranges are not one line of commits: teams merge pull requests, and now
-and then revert or cherry-pick. Collect's range-wide rules (merged branches,
-reverts cancelling, cherry-picks joining their original, corrections) touch
-few commits of such a range: the merges, reverts and picks themselves, the
-commits on merged branches, what is reverted or picked, what is corrected.
-Every other commit gets exactly the drafts the one pass (`notes.reading`)
-made for it while reading. So instead of reading the whole range again
-through the general path (the old cost per commit, for every commit), this
-module runs `collect._collect_general`'s loop over the concerned commits only
-and splices their drafts back among the others, in rank order.
+Collect's range-wide rules (merged branches, reverts cancelling, cherry-picks
+joining their original, corrections) touch few commits of a range: the
+merges, reverts and picks themselves, the commits on merged branches, what is
+reverted or picked, what is corrected. Every other commit gets exactly the
+drafts the one pass (`notes.reading`) made for it while reading; the concerned
+commits' drafts are decided here, oldest first, and spliced back among the
+others in rank order.
 
 Ranks here are log positions, which they are whenever git printed every
 commit after all its children (the usual case); when it did not (clock skew)
-or a commit is listed twice, `mixed_drafts` answers None and the general
-path decides. tests/notes/test_plain_lane.py compares both on merge-heavy
-generated histories, for every audience.
+or a commit is listed twice, `range_rules` answers None and `collect` reads
+the range again in a topological order. tests/notes/test_plain_lane.py
+compares the notes with those of the oracle in tests/notes/oracle.py, which
+applies every rule to every commit, on generated histories of every shape.
 """
 
 from __future__ import annotations
@@ -24,25 +22,23 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count, islice
-from operator import attrgetter, ne
+from operator import ne
 
 from .batches import CommitBatch
 from .branchwalk import merged_branches
 from .changes import CommitChanges, changes_of
 from .drafting import drafts_of, is_quiet, resolve_corrections
-from .entries import Draft, join_training
+from .entries import Draft
 from .history import ShaIndex, absorbed_by
 from .model import Correction, Skipped
-from .plainlane import QuietKey, plain_draft
+from .plainlane import names_no_reader_trailer, plain_draft
+from .reading import Held, Quiet, RangeReading
 from .reverts import cancelled
 from .settings import CUSTOMER_AUDIENCES, NotesSettings
 
-Held = tuple[str, CommitChanges, int]
-Quiet = tuple[QuietKey, int, CommitBatch, int]
-
 
 @dataclass(frozen=True)
-class MixedDrafts:
+class RuledDrafts:
     """What `collect._sections` needs: every draft, oldest first, the held-back commits, the skipped ones."""
 
     every: list[Draft]
@@ -84,24 +80,19 @@ class _HeadersOnly(dict[str, CommitChanges]):
         self._columns = columns
 
     def __missing__(self, sha: str) -> CommitChanges:
-        change = _new(CommitChanges)
-        values = change.__dict__
-        values.update(sha=sha, kind="commit", changes=(), pull_request=None, reverts=(),
-                      reverted_header=None, cherry_picked_from=())
-        values["header"] = self._columns.message(self._position[sha]).partition("\n")[0].strip()
-        return change
+        header = self._columns.message(self._position[sha]).partition("\n")[0].strip()
+        return CommitChanges(sha, "commit", (), header)
 
 
 def log_ranks(shas: Sequence[str], parents: Sequence[str]) -> dict[str, int] | None:
     """Ranks (= log positions) when every parent in range is listed after its child; else None."""
     outside = len(shas)
-    position = dict(zip(shas, range(outside), strict=True))  # (~10% fewer instructions than a comprehension)
+    position = dict(zip(shas, range(outside), strict=True))
     if len(position) != outside:
         return None
     at = position.get
     # Most commits' parent is the next one listed: comparing the two columns runs at C speed,
-    # and only the other commits (merges, mostly) are looked up. Hashing the parent ids of the
-    # rest for a look-up cost ~60 M instructions on 100,000 commits of pull requests.
+    # and only the other commits (merges, mostly) are looked up.
     following = chain(islice(shas, 1, None), ("",))  # the last commit: a root ("") needs no look
     for i in compress(count(), map(ne, parents, following)):
         line = parents[i]
@@ -114,185 +105,161 @@ def log_ranks(shas: Sequence[str], parents: Sequence[str]) -> dict[str, int] | N
     return position
 
 
-def mixed_drafts(batches: Sequence[CommitBatch], newest_first: Sequence[Draft | None],
-                 general: Mapping[int, CommitChanges], aside: Sequence[int], held: Sequence[Held],
-                 quiet: Sequence[Quiet], settings: NotesSettings, audience: str,
-                 corrections: Mapping[str, Correction]) -> MixedDrafts | None:
-    """The drafts `collect._collect_general` makes, from what the one pass made (see the module).
-
-    `newest_first`: the pass's drafts (None for a commit kept aside);
-    `general`: the changes of the commits the pass read through the general
-    path, by rank; `aside`: ranks of commits kept aside for corrections;
-    `held`/`quiet`: commits the pass held back. None: ranks are not log positions.
-    """
-    columns = _Columns(batches)
+def range_rules(reading: RangeReading, settings: NotesSettings, audience: str,
+                corrections: Mapping[str, Correction]) -> RuledDrafts | None:
+    """Every draft of the range, the range-wide rules applied (see the module); None when ranks
+    are not log positions."""
+    columns = _Columns(reading.batches)
+    if not reading.changes and not reading.aside and _is_line(columns.shas, columns.parents):
+        # one line of ordinary commits, each the parent of the one before: no rule applies
+        return RuledDrafts(reading.newest_first[::-1], reading.held, reading.quiet, ())  # type: ignore[arg-type]
     ranks = log_ranks(columns.shas, columns.parents)
     if ranks is None:
         return None
-    shas = columns.shas
-    read = dict(general)  # every commit read through the general path, by rank: the pass's and those aside
-    for rank in aside:
-        if rank not in read:
-            batch, k = columns.locate(rank)
-            read[rank] = changes_of(batch.commit(k))
-    changes: dict[str, CommitChanges] = dict(zip(map(shas.__getitem__, read), read.values(), strict=True))
-    special = [change for change in map(read.__getitem__, sorted(read))
-               if change.kind != "commit" or change.cherry_picked_from]
-    # Ids are looked up only for corrections, reverts and picks: a range of merges alone
-    # saves lower-casing and hashing every id (~25 ms on 100,000 commits).
-    reverting = any(map(_is_revert, special))  # (one look at each, no generator: ~14,000 merges)
-    named = corrections or reverting or any(map(_picked_from, special))
-    index = ShaIndex(ranks if named else ())
-    fixes = resolve_corrections(corrections, index)
+    return _Rules(reading, columns, ranks, settings, audience, corrections).drafts()
 
-    dead: frozenset[str] = frozenset()
-    if reverting:
-        oldest_first = shas[::-1]
-        dead = cancelled(_HeadersOnly(changes, ranks, columns), oldest_first, index)
-    merges = [change.sha for change in special if change.kind == "merge" and change.changes]
-    branches = merged_branches(merges, shas, columns.parents, ranks)
-    speaking = {sha: branch for sha, branch in branches.items()
-                if any(map(_conventional, changes[sha].changes))}  # (no generator per merge)
-    stepping_aside = {sha for sha, branch in branches.items() if sha not in speaking and branch}
-    owner = absorbed_by(speaking, ranks)
-    picks = {change.sha: cherry_picked_original(change, index, change.sha)
-             for change in special if change.cherry_picked_from}
-    targets = {*owner.values(), *(original for original in picks.values() if original is not None)}
 
-    concerned = set(map(ranks.__getitem__, chain(map(_sha, special), dead, owner, targets, fixes)))
-    concerned.update(aside)
-    lane: dict[int, Draft] = {}  # the pass's one draft of a concerned commit it read through the lane
-    passed: dict[int, list[Draft]] = {}  # the pass's drafts of a concerned commit it read in full
-    kept: list[Draft] = []  # every other draft, oldest first
-    for draft in reversed(newest_first):
-        if draft is None:
-            continue
-        rank = draft.rank
-        if rank in concerned:
+def _is_line(shas: list[str], parents: list[str]) -> bool:
+    """Whether each commit's parent is the next one listed, the last one's is outside the range, and
+    none is listed twice."""
+    listed = set(shas)
+    return (parents[:-1] == shas[1:] and len(listed) == len(shas)
+            and (not parents or parents[-1] not in listed))
+
+
+class _Rules:
+    """The range-wide rules over one range read by `RangeReading`, in the order `collect` states them."""
+
+    def __init__(self, reading: RangeReading, columns: _Columns, ranks: dict[str, int],
+                 settings: NotesSettings, audience: str, corrections: Mapping[str, Correction]) -> None:
+        self.reading, self.columns, self.ranks, self.settings = reading, columns, ranks, settings
+        self.internal_types = frozenset(settings.internal_types) if audience in CUSTOMER_AUDIENCES else None
+        shas = columns.shas
+        read = dict(reading.changes)  # every commit read through the general path, by rank
+        for rank in reading.aside:
             if rank not in read:
-                lane[rank] = draft
-            elif rank in passed:
-                passed[rank].append(draft)
+                batch, k = columns.locate(rank)
+                read[rank] = changes_of(batch.commit(k))
+        self.read = read
+        self.changes: dict[str, CommitChanges] = {shas[rank]: change for rank, change in read.items()}
+        special = [read[rank] for rank in sorted(read) if read[rank].kind != "commit"
+                   or read[rank].cherry_picked_from]
+        self.special = special
+        # Ids are looked up only for corrections, reverts and picks.
+        reverting = any([change.is_revert for change in special])
+        named = corrections or reverting or any([change.cherry_picked_from for change in special])
+        index = ShaIndex(ranks if named else ())
+        self.fixes = resolve_corrections(corrections, index)
+        self.dead: frozenset[str] = frozenset()
+        if reverting:
+            self.dead = cancelled(_HeadersOnly(self.changes, ranks, columns), shas[::-1], index)
+        merges = [change.sha for change in special if change.kind == "merge" and change.changes]
+        branches = merged_branches(merges, shas, columns.parents, ranks)
+        speaking = {sha: branch for sha, branch in branches.items()
+                    if any([parsed.conventional for parsed in self.changes[sha].changes])}
+        self.stepping_aside = {sha for sha, branch in branches.items() if sha not in speaking and branch}
+        self.owner = absorbed_by(speaking, ranks)
+        self.picks = {change.sha: cherry_picked_original(change, index, change.sha)
+                      for change in special if change.cherry_picked_from}
+        self.targets = {*self.owner.values(), *(original for original in self.picks.values() if original)}
+
+    def drafts(self) -> RuledDrafts:
+        reading, ranks, shas = self.reading, self.ranks, self.columns.shas
+        named = chain([change.sha for change in self.special], self.dead, self.owner, self.targets,
+                      self.fixes)
+        concerned = {ranks[sha] for sha in named}
+        concerned.update(reading.aside)
+        self.lane: dict[int, Draft] = {}  # the pass's draft of a concerned commit read through the lane
+        self.passed: dict[int, list[Draft]] = {}  # the pass's drafts of a concerned commit read in full
+        kept: list[Draft] = []  # every other draft, oldest first
+        for draft in reversed(reading.newest_first):
+            if draft is None:
+                continue
+            rank = draft.rank
+            if rank not in concerned:
+                kept.append(draft)
+            elif rank not in self.read:
+                self.lane[rank] = draft
             else:
-                passed[rank] = [draft]
+                self.passed.setdefault(rank, []).append(draft)
+        self.quiet_lane = {entry[1]: entry for entry in reading.quiet if entry[1] in concerned}
+        self.held = [entry for entry in reading.held if entry[2] not in concerned]
+        self.quiet = [entry for entry in reading.quiet if entry[1] not in concerned]
+        self.drafted: dict[str, list[Draft]] = {}
+        self.skipped: list[Skipped] = []
+        later = [found for rank in sorted(concerned, reverse=True)  # oldest first
+                 if (found := self._decide(shas[rank], rank)) is not None]
+        for sha, target, rank in later:
+            self._fold(sha, target, rank)
+        return RuledDrafts(_spliced(kept, self.drafted, ranks), self.held, self.quiet, tuple(self.skipped))
+
+    def _decide(self, sha: str, rank: int) -> tuple[str, str, int] | None:
+        """Draft a concerned commit, hold it back or skip it; or (sha, target, rank) when it is folded
+        into another commit's entry once every entry exists (a branch commit, a cherry-pick)."""
+        if sha in self.dead or sha in self.stepping_aside:
+            return None  # cancelled by a revert, or a merge stepping aside for its branch commits
+        correction = self.fixes.get(sha)
+        if correction is not None and correction.skip:
+            self.skipped.append(Skipped(sha=sha, reason=correction.reason))
+            return None
+        target = self.owner.get(sha)
+        if target is not None:
+            return sha, target, rank  # its merge speaks for it
+        original = self.picks.get(sha)
+        if original is not None and original not in self.dead:
+            return sha, original, rank  # a cherry-pick of a commit in range: the same change
+        if correction is None and rank not in self.read:  # a lane commit: its draft is already made
+            if rank in self.quiet_lane and sha not in self.targets:
+                self.quiet.append(self.quiet_lane[rank])
+                return None
+            draft = self._lane_draft(rank)
+            if draft is not None:
+                self.drafted[sha] = [draft]
+                return None
+        change = self._change(rank)
+        if (self.internal_types is not None and correction is None and sha not in self.targets
+                and is_quiet(change.changes, self.internal_types)):
+            self.held.append((sha, change, rank))
+            return None
+        made = self.passed.get(rank) if correction is None else None  # a merge: drafted by the pass
+        self.drafted[sha] = made or drafts_of(change, rank, self.settings, correction)
+        return None
+
+    def _fold(self, sha: str, target: str, rank: int) -> None:
+        """A branch commit into its merge's entry, a cherry-pick into its original's."""
+        target = self.owner.get(target, target)  # a pick of a branch commit joins that branch's merge
+        group = self.drafted.get(target)
+        if not group:
+            if sha not in self.owner and not (target in self.fixes and self.fixes[target].skip):
+                self.drafted[sha] = drafts_of(self._change(rank), rank, self.settings, self.fixes.get(sha))
+            return
+        quiet = self.quiet_lane.get(rank)
+        if quiet is not None and names_no_reader_trailer(quiet[2].messages[quiet[3]]):
+            group[0].absorb(sha, (), None, None)  # a quiet commit with no trailer to add: its id alone
+            return
+        draft = self._lane_draft(rank) if rank not in self.read else None
+        if draft is not None and not draft.breaking:  # its tickets and training, as absorbing its change
+            group[0].absorb(sha, draft.tickets, None, draft.training)
         else:
-            kept.append(draft)
-    quiet_lane = {entry[1]: entry for entry in quiet if entry[1] in concerned}
+            for parsed in self._change(rank).changes:
+                group[0].absorb_change(parsed, sha)
 
-    hold = audience in CUSTOMER_AUDIENCES
-    internal_types = frozenset(settings.internal_types)
-    new_held = [entry for entry in held if entry[2] not in concerned]
-    new_quiet = [entry for entry in quiet if entry[1] not in concerned]
-
-    def change_of(rank: int) -> CommitChanges:
-        sha = shas[rank]
-        change = changes.get(sha)
-        if change is None:
-            batch, k = columns.locate(rank)
-            change = changes[sha] = changes_of(batch.commit(k))
-        return change
-
-    def as_draft(rank: int) -> Draft | None:
+    def _lane_draft(self, rank: int) -> Draft | None:
         """The lane's draft of a lane commit, quiet or not (None: not one the lane can draft)."""
-        draft = lane.get(rank)
-        if draft is None and rank in quiet_lane:
-            _, _, batch, k = quiet_lane[rank]
+        draft = self.lane.get(rank)
+        if draft is None and rank in self.quiet_lane:
+            _, _, batch, k = self.quiet_lane[rank]
             made = plain_draft(batch.shas[k], batch.messages[k], rank, frozenset())
             draft = made if made.__class__ is Draft else None  # type: ignore[assignment]
         return draft
 
-    drafts: dict[str, list[Draft]] = {}
-    skipped: list[Skipped] = []
-    later: list[tuple[str, str, int]] = []  # (sha, owner or original, rank)
-    ruled = dead | stepping_aside | fixes.keys()  # commits whose rules come before their owner's
-    for rank in sorted(concerned, reverse=True):  # oldest first, as `_collect_general` goes
-        sha = shas[rank]
-        target = owner.get(sha)
-        if target is not None and sha not in ruled:  # most concerned commits: on a merged branch
-            later.append((sha, target, rank))
-            continue
-        if sha in dead or sha in stepping_aside:
-            continue
-        correction = fixes.get(sha)
-        if correction is not None and correction.skip:
-            skipped.append(Skipped(sha=sha, reason=correction.reason))
-            continue
-        if target is not None:
-            later.append((sha, target, rank))
-            continue
-        original = picks.get(sha)
-        if original is not None and original not in dead:
-            later.append((sha, original, rank))
-            continue
-        if correction is None and rank not in read:  # a lane commit: its draft is already made
-            if rank in quiet_lane and sha not in targets:  # (only customer audiences hold commits back)
-                new_quiet.append(quiet_lane[rank])
-                continue
-            draft = as_draft(rank)
-            if draft is not None:
-                drafts[sha] = [draft]
-                continue
-        change = change_of(rank)
-        if hold and correction is None and sha not in targets and is_quiet(change.changes, internal_types):
-            new_held.append((sha, change, rank))
-            continue
-        made = passed.get(rank) if correction is None else None  # most merges: drafted by the pass already
-        drafts[sha] = made or drafts_of(change, rank, settings, correction)
-
-    for sha, target, rank in later:
-        target = owner.get(target, target)  # a pick of a branch commit joins that branch's merge
-        group = drafts.get(target)
-        if group:
-            into = group[0]
-            entry = quiet_lane.get(rank)
-            if entry is None:
-                draft = lane.get(rank)  # what `as_draft` gives of a commit that is not quiet
-            elif _reads_nothing(entry):
-                if sha not in into.shas:
-                    into.shas.append(sha)  # all that absorbing a quiet commit without trailers adds
-                continue
-            else:
-                draft = as_draft(rank) if rank not in read else None
-            if draft is not None and not draft.breaking:
-                _absorb_draft(into, draft, sha)  # what absorbing its one parsed change adds
-            else:
-                for parsed in change_of(rank).changes:
-                    into.absorb(parsed, sha)
-        elif sha not in owner and not (target in fixes and fixes[target].skip):
-            drafts[sha] = drafts_of(change_of(rank), rank, settings, fixes.get(sha))
-
-    return MixedDrafts(_spliced(kept, drafts, ranks), new_held, new_quiet, tuple(skipped))
-
-
-def _reads_nothing(quiet: Quiet) -> bool:
-    """Whether a quiet lane commit has no trailer absorbing reads (tickets, training).
-
-    Such a commit is not breaking (else it would not be quiet) and, with none
-    of those tokens in its body, the lane would draft it with no tickets and no
-    training: absorbing it adds its id only, which saves drafting it again.
-    """
-    _, _, batch, k = quiet
-    message = batch.messages[k]
-    end = message.find("\n")
-    if end < 0:
-        return True
-    body = message[end + 1:].lower()
-    return "refs" not in body and "ticket" not in body and "training" not in body
-
-
-def _absorb_draft(into: Draft, draft: Draft, sha: str) -> None:
-    """`Draft.absorb` of a non-breaking lane commit's one change, from its draft.
-
-    The draft holds what absorbing reads of the change: its tickets, and its
-    training already on one line (`one_line_training` of one line is itself).
-    """
-    if sha not in into.shas:
-        into.shas.append(sha)
-    for ticket in draft.tickets:
-        if ticket not in into.tickets:
-            into.tickets.append(ticket)
-    if draft.training is not None:
-        into.training = join_training(into.training, draft.training)
+    def _change(self, rank: int) -> CommitChanges:
+        sha = self.columns.shas[rank]
+        change = self.changes.get(sha)
+        if change is None:
+            batch, k = self.columns.locate(rank)
+            change = self.changes[sha] = changes_of(batch.commit(k))
+        return change
 
 
 def _spliced(kept: list[Draft], drafts: Mapping[str, list[Draft]], ranks: Mapping[str, int]) -> list[Draft]:
@@ -327,10 +294,3 @@ def cherry_picked_original(change: CommitChanges, index: ShaIndex, sha: str) -> 
         if full is not None and full != sha:
             return full
     return None
-
-
-_new = object.__new__
-_conventional = attrgetter("conventional")
-_is_revert = attrgetter("is_revert")
-_picked_from = attrgetter("cherry_picked_from")
-_sha = attrgetter("sha")

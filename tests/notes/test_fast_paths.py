@@ -8,6 +8,7 @@ fast paths' interesting branches.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from notes.changes import _may_start_squash, _squashed_header
 from notes.collect import collect
-from notes.commits import RawCommit, _parse
+from notes.commits import RawCommit, clean_message, parse_header, split_message
 from notes.errors import NonConventionalError
 from notes.gitlog import parse_log_stream
 from notes.history import _kahn_ranks, topo_ranks
@@ -44,8 +45,41 @@ COMMIT_LIKE = st.lists(st.one_of(LINES, st.sampled_from(["", " ", "\t"])), min_s
 
 @given(st.one_of(MESSAGES, COMMIT_LIKE))
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
-def test_regular_split_parses_exactly_like_the_general_split(message: str) -> None:
-    assert _parse(message) == _parse(message, fast=False)
+def test_the_split_finds_what_a_line_by_line_split_finds(message: str) -> None:
+    assert split_message(message) == _line_by_line_split(message)
+
+
+def _line_by_line_split(message: str) -> tuple[str, list[str]]:
+    """The oracle of `commits.split_message`: git's cleanup, then line by line, as git describes it:
+    blank lines before the header dropped, lines right-stripped, paragraphs between blank lines."""
+    lines = [line.rstrip() for line in clean_message(message).split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    header = lines[0].strip() if lines else ""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in [*lines[1:], ""]:
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    return header, paragraphs
+
+
+# Conventional Commits 1.0.0's header, as the specification reads (the oracle of commits.parse_header).
+HEADER_DEFINITION = re.compile(r"(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?"
+                               r": +(?P<description>\S.*)")
+
+
+@given(st.one_of(MESSAGES, COMMIT_LIKE, LINES))
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+def test_the_header_rule_reads_what_the_specification_reads(line: str) -> None:
+    match = HEADER_DEFINITION.fullmatch(line.strip())
+    expected = None if match is None else (
+        match["type"].lower(), (match["scope"] or "").strip() or None, match["bang"] is not None,
+        match["description"].strip())
+    assert parse_header(line) == expected
 
 
 HEADER_LIKE = st.tuples(
