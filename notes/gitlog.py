@@ -1,8 +1,8 @@
 """Reading a range of history with one streaming `git log` (I/O).
 
 One subprocess, NUL-separated fields, read in large chunks and split as the
-bytes arrive: no object per commit through GitPython (ten times slower on a
-100,000-commit range) and no need to hold git's whole output in memory.
+bytes arrive: no object per commit through GitPython (much slower on a long
+range) and no need to hold git's whole output in memory.
 Path filters go to git, which is far faster at them than we could be.
 """
 
@@ -130,8 +130,8 @@ def _field_runs(repo: Path, until: str, since: str | None,
     for path in paths:
         check_ref(path, "path filter")
     # GIT_FLUSH=0: git log flushes its output after every commit when it writes to a pipe
-    # (for a reader watching it live); we read in bulk, and per-commit writes cost ~100,000
-    # system calls and as many wake-ups of this process on a long range (~0.5 s).
+    # (for a reader watching it live); we read in bulk, and per-commit writes would cost a
+    # system call per commit and as many wake-ups of this process on a long range.
     env = {**git_env(), "GIT_FLUSH": "0"}
     with tempfile.TemporaryFile() as errors:
         try:

@@ -19,17 +19,16 @@ applies every rule to every commit, on generated histories of every shape.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count, islice
 from operator import ne
 
 from .batches import CommitBatch
-from .branchwalk import merged_branches
 from .changes import CommitChanges, changes_of
 from .drafting import drafts_of, is_quiet, resolve_corrections
 from .entries import Draft
-from .history import ShaIndex, absorbed_by
+from .history import ShaIndex, absorbed_by, branch_commits
 from .model import Correction, Skipped
 from .plainlane import names_no_reader_trailer, plain_draft
 from .reading import Held, Quiet, RangeReading
@@ -64,6 +63,23 @@ class _Columns:
     def message(self, rank: int) -> str:
         batch, k = self.locate(rank)
         return batch.messages[k]
+
+
+class _Parents(Mapping[str, tuple[str, ...]]):
+    """Parent ids by commit id, split only for the commits a branch walk visits (a few near each merge)."""
+
+    def __init__(self, position: Mapping[str, int], lines: Sequence[str]) -> None:
+        self._position = position
+        self._lines = lines
+
+    def __getitem__(self, sha: str) -> tuple[str, ...]:
+        return tuple(self._lines[self._position[sha]].split())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
 
 
 class _HeadersOnly(dict[str, CommitChanges]):
@@ -154,7 +170,8 @@ class _Rules:
         if reverting:
             self.dead = cancelled(_HeadersOnly(self.changes, ranks, columns), shas[::-1], index)
         merges = [change.sha for change in special if change.kind == "merge" and change.changes]
-        branches = merged_branches(merges, shas, columns.parents, ranks)
+        parents = _Parents(ranks, columns.parents)
+        branches = {sha: branch_commits(sha, parents, ranks) for sha in merges}
         speaking = {sha: branch for sha, branch in branches.items()
                     if any([parsed.conventional for parsed in self.changes[sha].changes])}
         self.stepping_aside = {sha for sha, branch in branches.items() if sha not in speaking and branch}
