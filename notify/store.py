@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from channels.contacts import Contact
-from notes.store import UTCDateTime
+from notes.review.store import UTCDateTime
 
 from .vocabulary import State
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from notes.changes import CommitChanges, changes_of
-from notes.collect import reader_groups
-from notes.commits import RawCommit
-from notes.drafting import drafts_of, resolve_corrections
-from notes.entries import Draft
-from notes.history import ShaIndex, absorbed_by, branch_commits, topo_ranks
-from notes.listing import frozen_sections
+from notes.collect.collect import reader_groups
+from notes.collect.drafting import drafts_of, resolve_corrections
+from notes.collect.entries import Draft
+from notes.collect.listing import frozen_sections
+from notes.collect.rangewide import cherry_picked_original
+from notes.commits.changes import CommitChanges, changes_of
+from notes.commits.parsing import RawCommit
+from notes.commits.reverts import cancelled
+from notes.history.graph import ShaIndex, absorbed_by, branch_commits, topo_ranks
 from notes.model import Correction, ReleaseNotes, Skipped
-from notes.rangewide import cherry_picked_original
-from notes.reverts import cancelled
 from notes.settings import NotesSettings, check_audience
 
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.gitlog import iter_commits
-from notes.history import _absorbed_by_size, absorbed_by, branch_commits
-from notes.rangewide import log_ranks
+from notes.collect.rangewide import log_ranks
+from notes.history.gitlog import iter_commits
+from notes.history.graph import _absorbed_by_size, absorbed_by, branch_commits
 
 from .gitrepo import GitRepo
 

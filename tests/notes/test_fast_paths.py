@@ -17,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.changes import _may_start_squash, _squashed_header
-from notes.collect import collect
-from notes.commits import RawCommit, clean_message, parse_header, split_message
+from notes.collect.collect import collect
+from notes.commits.changes import _may_start_squash, _squashed_header
+from notes.commits.parsing import RawCommit, clean_message, parse_header, split_message
 from notes.errors import NonConventionalError
-from notes.gitlog import parse_log_stream
-from notes.history import _kahn_ranks, topo_ranks
-from notes.markdown import _ENTITIES, _ESCAPE_RE, _LINE_START_RE, md_escape
+from notes.history.gitlog import parse_log_stream
+from notes.history.graph import _kahn_ranks, topo_ranks
 from notes.model import Entry, ReleaseNotes, Section, Ticket
-from notes.render import TEMPLATES, Renderer, render, sample_notes
+from notes.render.markdown import _ENTITIES, _ESCAPE_RE, _LINE_START_RE, md_escape
+from notes.render.render import TEMPLATES, Renderer, render, sample_notes
 from notes.settings import DEFAULT_SECTION_TITLES, INTERNAL, NotesSettings
 
 from .test_collect import chain
@@ -102,11 +102,11 @@ def test_squash_hint_finds_every_line_that_can_start_a_squashed_change(line: str
         assert _may_start_squash(line)
 
 
-# ---------------------------------------------------------------- rendering: notes.layout vs the templates
+# ------------------------------------------------------- rendering: notes.render.layout vs the templates
 
 @pytest.fixture(scope="module")
 def jinja_renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
-    """The shipped templates, copied as an override: rendered by Jinja, not by notes.layout."""
+    """The shipped templates, copied as an override: rendered by Jinja, not by notes.render.layout."""
     directory = tmp_path_factory.mktemp("shipped-templates")
     for name in TEMPLATES.values():
         (directory / name).write_text(resources.files("notes").joinpath("templates", name).read_text("utf-8"),

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from notes import generation, ledgerview, store
+from notes.review import generation, ledgerview, store
 from releases import buildview
 from releases.deployments import rows_of
 from releases.tierview import sqlite_rows

@@ -14,12 +14,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.collect import collect_listing
-from notes.commits import RawCommit
+from notes.collect.collect import collect_listing
+from notes.collect.listing import Listing
+from notes.commits.parsing import RawCommit
 from notes.errors import NotesError
-from notes.layout import markdown
-from notes.listing import Listing
-from notes.render import Renderer
+from notes.render.layout import markdown
+from notes.render.render import Renderer
 from notes.settings import AUDIENCES, NotesSettings
 
 from .oracle import oracle_notes

@@ -1,8 +1,8 @@
 """`collect` gives exactly what the oracle gives (pure).
 
-`collect` reads ordinary commits through `notes.plainlane` in one pass
-(`notes.reading`) and applies the range-wide rules to the commits they concern
-(`notes.rangewide`); the oracle in tests/notes/oracle.py applies every rule to
+`collect` reads ordinary commits through `notes.collect.plainlane` in one pass
+(`notes.collect.reading`) and applies the range-wide rules to the commits they concern
+(`notes.collect.rangewide`); the oracle in tests/notes/oracle.py applies every rule to
 every commit. Generated histories mix everything the lane must step aside
 for: merges, reverts, squashes, cherry-picks, every trailer, corrections,
 `\\r`, `#` lines, unicode, duplicates, clock skew.
@@ -16,16 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.batches import CommitBatch
-from notes.collect import collect
-from notes.commits import RawCommit
-from notes.entries import Draft, one_line, upper_first
+from notes.collect.collect import collect
+from notes.collect.entries import Draft, one_line, upper_first
+from notes.collect.plainlane import plain_draft
+from notes.collect.rangewide import range_rules
+from notes.collect.reading import RangeReading
+from notes.commits.parsing import RawCommit
 from notes.errors import NotesError
-from notes.gitlog import LOG_FORMAT, iter_commits, parse_log_batches
+from notes.history.batches import CommitBatch
+from notes.history.gitlog import LOG_FORMAT, iter_commits, parse_log_batches
 from notes.model import Correction
-from notes.plainlane import plain_draft
-from notes.rangewide import range_rules
-from notes.reading import RangeReading
 from notes.settings import AUDIENCES, NotesSettings
 
 from .gitrepo import GitRepo
@@ -243,7 +243,7 @@ def test_merge_heavy_ranges_give_the_oracles_notes_for_every_audience(
 
 
 class _Log:
-    """What notes.gitlog.CommitLog offers collect: batches cut from git's raw output."""
+    """What notes.history.gitlog.CommitLog offers collect: batches cut from git's raw output."""
 
     def __init__(self, data: bytes, size: int) -> None:
         self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
@@ -310,7 +310,7 @@ def test_text_shortcuts_give_what_the_plain_definitions_give(text: str) -> None:
 
 
 def test_a_real_repository_read_in_batches_gives_the_oracles_notes(repo: GitRepo) -> None:
-    """Through notes.gitlog's batches, on a real history: a line, then a merge, a revert and a pick."""
+    """Through notes.history.gitlog's batches, on a real history: a line, a merge, a revert, a pick."""
     repo.commit("feat(ui): dark mode (#12)\n\nWhy.\n\nRefs: HOS-1\nSigned-off-by: D <d@example.org>\n")
     repo.commit("chore: bump deps")
     fix = repo.commit("fix: keep night shifts\n\nTraining: 5 minutes")

@@ -1,6 +1,6 @@
 """A commit's changes become drafts: one per change, a stored correction applied (pure).
 
-Split out of `collect` so that the one pass over a range (`notes.reading`)
+Split out of `collect` so that the one pass over a range (`notes.collect.reading`)
 and the general path over it (`collect`) draft with the very same code.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .changes import CommitChanges
-from .commits import ParsedCommit, parse_header
+from ..commits.changes import CommitChanges
+from ..commits.parsing import ParsedCommit, parse_header
+from ..errors import CorrectionError
+from ..history.graph import ShaIndex
+from ..model import Correction
+from ..settings import NotesSettings
 from .entries import EMPTY_TEXT, Draft, one_line, one_line_training, upper_first
-from .errors import CorrectionError
-from .history import ShaIndex
-from .model import Correction
-from .settings import NotesSettings
 
 
 def resolve_corrections(corrections: Mapping[str, Correction], index: ShaIndex) -> dict[str, Correction]:

@@ -1,10 +1,10 @@
 """One pass over a range, as git writes it: drafts made as the commits arrive (pure).
 
-Ordinary commits go through the plain lane (`notes.plainlane`), the others
+Ordinary commits go through the plain lane (`notes.collect.plainlane`), the others
 through the general path (`changes_of`, `drafting.drafts_of`); merges are
 read here through the general path, as their body is their change. Reverts,
 cherry-picks and commits named by a stored correction are read but not
-drafted: the range-wide rules (`notes.rangewide`) decide them, once every
+drafted: the range-wide rules (`notes.collect.rangewide`) decide them, once every
 commit of the range is known, and keep what this pass drafted for every other
 commit.
 """
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .batches import CommitBatch
-from .changes import CommitChanges, changes_of
+from ..commits.changes import CommitChanges, changes_of
+from ..history.batches import CommitBatch
+from ..model import Correction
+from ..settings import CUSTOMER_AUDIENCES, NotesSettings
 from .drafting import drafts_of, is_quiet
 from .entries import Draft
-from .model import Correction
 from .plainlane import QuietKey, plain_draft
-from .settings import CUSTOMER_AUDIENCES, NotesSettings
 
 Held = tuple[str, CommitChanges, int]  # (sha, changes, rank): held back by the general path
 Quiet = tuple[QuietKey, int, CommitBatch, int]  # (key, rank, batch, place in batch): held back by the lane

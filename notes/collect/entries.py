@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .commits import ParsedCommit
-from .model import Entry, Ticket
-from .settings import BREAKING, CUSTOMER_AUDIENCES, INTERNAL, OTHER, TRAINING, NotesSettings
+from ..commits.parsing import ParsedCommit
+from ..model import Entry, Ticket
+from ..settings import BREAKING, CUSTOMER_AUDIENCES, INTERNAL, OTHER, TRAINING, NotesSettings
 
 TICKET_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
 EMPTY_TEXT = "(no commit message)"  # what readers see for a change with no description

@@ -15,14 +15,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ..commits.parsing import RawCommit
+from ..errors import GitError
 from .batches import FIELDS, CommitBatch, batches_of, commit_of_fields
-from .commits import RawCommit
-from .errors import GitError
 
 # Fields: sha, parents, raw message. Neither of the first two can contain NUL, and
 # git cannot print a NUL inside a message, so NUL separates fields and (with -z)
 # commits without ambiguity.
-LOG_FORMAT = "%H%x00%P%x00%B"  # the FIELDS of notes.batches
+LOG_FORMAT = "%H%x00%P%x00%B"  # the FIELDS of notes.history.batches
 CHUNK = 1 << 20
 
 
@@ -215,7 +215,7 @@ def _commits(fields: list[str], count: int) -> Iterator[RawCommit]:
 
 
 class GitGraph:
-    """The ancestry questions range resolution asks, answered by git (see notes.ranges.Graph)."""
+    """The ancestry questions range resolution asks, answered by git (see notes.history.ranges.Graph)."""
 
     def __init__(self, repo: Path, tag_pattern: str = "v*") -> None:
         self.repo = repo

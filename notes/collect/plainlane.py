@@ -24,14 +24,14 @@ header and "BREAKING" alone: its trailers are not read at all.
 tests/notes/test_plain_lane.py checks on generated histories that the notes
 are those of the oracle in tests/notes/oracle.py, for every audience.
 
-The caller (`notes.reading`) checks what needs the whole range: that the
+The caller (`notes.collect.reading`) checks what needs the whole range: that the
 commit has at most one parent, that no revert or cherry-pick in range touches
 it, that no correction is stored for it.
 """
 
 from __future__ import annotations
 
-from .changes import (
+from ..commits.changes import (
     CHERRY_PICK_MARK,
     is_merge_header,
     is_revert_header,
@@ -39,7 +39,14 @@ from .changes import (
     request_number,
     strip_request_text,
 )
-from .commits import HEADER_RE, body_blocks, footer_fields, header_fields, reader_trailers, ticket_refs
+from ..commits.parsing import (
+    HEADER_RE,
+    body_blocks,
+    footer_fields,
+    header_fields,
+    reader_trailers,
+    ticket_refs,
+)
 from .drafting import is_quiet_change, reader_text
 from .entries import Draft, one_line_training
 

@@ -13,7 +13,7 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
 
-from .commits import RawCommit
+from ..commits.parsing import RawCommit
 
 
 class ShaIndex:

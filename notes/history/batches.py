@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
-from .commits import RawCommit
+from ..commits.parsing import RawCommit
 
-# Fields of one commit in `git log -z` output made with notes.gitlog.LOG_FORMAT:
+# Fields of one commit in `git log -z` output made with notes.history.gitlog.LOG_FORMAT:
 # sha, parents, raw message.
 FIELDS = 3
 COMMITS_PER_BATCH = 4096  # when batches are made from RawCommit values (tests, other callers)

@@ -23,8 +23,8 @@ The order of decisions, each one a small step:
    whole run fail naming every offending commit, as the settings say; a
    reworded commit has been looked at by a person and always passes.
 
-How: one pass reads the range as git writes it (`notes.reading`), ordinary
-commits through the plain lane (`notes.plainlane`); then `notes.rangewide`
+How: one pass reads the range as git writes it (`notes.collect.reading`), ordinary
+commits through the plain lane (`notes.collect.plainlane`); then `notes.collect.rangewide`
 applies rules 2-5 to the commits they concern and keeps the pass's drafts of
 all others, and this module applies 5-8. Every rule is one function, which
 the lane and the general path both call. When git's order is not a
@@ -39,19 +39,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
-from .batches import CommitBatch, batches_of
-from .commits import RawCommit
+from ..commits.parsing import RawCommit
+from ..errors import NonConventionalError
+from ..history.batches import CommitBatch, batches_of
+from ..history.graph import topo_ranks
+from ..model import Correction, ReleaseNotes, Skipped
+from ..settings import NotesSettings, check_audience
 from .drafting import drafts_of, reader_text
 from .entries import Draft, grouped_drafts, merge_duplicates, merge_key, one_line
 from .entries import ticket as ticket  # re-exported: part of this module's interface before the split
-from .errors import NonConventionalError
-from .history import topo_ranks
 from .listing import Groups, Listing, gc_paused
-from .model import Correction, ReleaseNotes, Skipped
 from .plainlane import plain_draft, plain_text
 from .rangewide import range_rules
 from .reading import Held, Quiet, RangeReading
-from .settings import NotesSettings, check_audience
 
 __all__ = ["collect", "collect_listing", "one_line", "reader_groups", "ticket"]
 
@@ -103,7 +103,7 @@ def _collect_groups(commits: Iterable[RawCommit], settings: NotesSettings, audie
     One pass reads the range as git writes it (git log runs on another core
     meanwhile); the range-wide rules then decide the commits they concern.
     """
-    batches = getattr(commits, "batches", None)  # a notes.gitlog.CommitLog gives columns directly
+    batches = getattr(commits, "batches", None)  # a notes.history.gitlog.CommitLog gives columns directly
     reading = RangeReading(settings, audience, corrections)
     for batch in batches() if batches is not None else batches_of(commits):
         reading.read(batch)

@@ -21,10 +21,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from . import layout
+from ..model import ReleaseNotes, Section
+from ..render import layout
+from ..settings import NotesSettings
 from .entries import Draft, entry_action, entry_tickets, freeze
-from .model import ReleaseNotes, Section
-from .settings import NotesSettings
 
 # (section key, its drafts in the order readers see them), sections in the configured order
 Groups = Sequence[tuple[str, Sequence[Draft]]]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .commits import ParsedCommit, RawCommit, clean_message, parse_header, parse_message
+from .parsing import ParsedCommit, RawCommit, clean_message, parse_header, parse_message
 
 GITHUB_MERGE_RE = re.compile(r"Merge pull request #(?P<number>\d+) from \S+.*")
 GITLAB_MERGE_RE = re.compile(r"Merge branch '[^']+' into '[^']+'.*")

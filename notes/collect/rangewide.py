@@ -4,7 +4,7 @@ Collect's range-wide rules (merged branches, reverts cancelling, cherry-picks
 joining their original, corrections) touch few commits of a range: the
 merges, reverts and picks themselves, the commits on merged branches, what is
 reverted or picked, what is corrected. Every other commit gets exactly the
-drafts the one pass (`notes.reading`) made for it while reading; the concerned
+drafts the one pass (`notes.collect.reading`) made for it while reading; the concerned
 commits' drafts are decided here, oldest first, and spliced back among the
 others in rank order.
 
@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count, islice
 from operator import ne
 
-from .batches import CommitBatch
-from .changes import CommitChanges, changes_of
+from ..commits.changes import CommitChanges, changes_of
+from ..commits.reverts import cancelled
+from ..history.batches import CommitBatch
+from ..history.graph import ShaIndex, absorbed_by, branch_commits
+from ..model import Correction, Skipped
+from ..settings import CUSTOMER_AUDIENCES, NotesSettings
 from .drafting import drafts_of, is_quiet, resolve_corrections
 from .entries import Draft
-from .history import ShaIndex, absorbed_by, branch_commits
-from .model import Correction, Skipped
 from .plainlane import names_no_reader_trailer, plain_draft
 from .reading import Held, Quiet, RangeReading
-from .reverts import cancelled
-from .settings import CUSTOMER_AUDIENCES, NotesSettings
 
 
 @dataclass(frozen=True)
