@@ -784,7 +784,7 @@ class App:
         """The notes a notice carries: approved text while the approval stands, else generated."""
         import dataclasses
 
-        from notes.workflow import notes_for_notice
+        from notes.review.workflow import notes_for_notice
         from notify.notes_input import NoticeNotes
 
         return NoticeNotes(**dataclasses.asdict(notes_for_notice(self, build, audience)))
@@ -800,7 +800,7 @@ class App:
         if channel == "beta":
             steps.append(("beta-available notice", lambda: send_notice(self, "beta-available", build)))
         if tier == self.config.tiers[-1].name:
-            from notes.workflow import publish_release
+            from notes.review.workflow import publish_release
 
             steps.append(("release tag", lambda: publish_release(self, build)))
             steps.append(("completed notice", lambda: send_notice(self, "completed", build)))
@@ -844,7 +844,7 @@ def _outcome_lines(label: str, outcome: Any) -> list[str]:
 def ledger_schemas() -> list[Any]:
     """Every package's tables; the ledger creates or upgrades each on open."""
     from channels.store import SCHEMA as channels_schema
-    from notes import store as notes_store
+    from notes.review import store as notes_store
     from notify import store as notify_store
     from releases.records.ledger import Schema
     from releases.records.schema import SCHEMA as releases_schema

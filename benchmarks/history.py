@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 TYPES = ("feat", "fix", "chore", "perf", "docs", "refactor", "fix", "feat", "test")
@@ -24,13 +25,14 @@ def commit_stream(count: int) -> bytes:
     return b"".join(chunks)
 
 
-def merge_stream(count: int) -> bytes:
+def merge_stream(count: int, message: Callable[[int], str] | None = None) -> bytes:
     """GitHub flow: direct commits on main and, every fifth step, a branch of 1-3 commits merged
     with "Merge pull request #N from org/topic-N" and the pull request's conventional title as body.
 
     `count` commits in all (branch commits and merges included); the messages of the
-    commits themselves are made as in `commit_stream`.
+    commits themselves are made by `message` (as in `commit_stream` when None).
     """
+    write = message or _message
     chunks = []
     made = 0
     main = 0  # mark of main's tip
@@ -56,13 +58,13 @@ def merge_stream(count: int) -> bytes:
         if step % 5 == 0 and made + size + 1 <= count:
             base = tip = main
             for _ in range(size):
-                tip = commit("refs/heads/topic", _message(made + 1), (tip,) if tip else ())
+                tip = commit("refs/heads/topic", write(made + 1), (tip,) if tip else ())
             kind = TYPES[step % len(TYPES)]
             title = f"{kind}(mod{step % 40}): pull request {step} for the clinical app\n"
             main = commit("refs/heads/main", f"Merge pull request #{step} from org/topic-{step}\n\n{title}",
                           (main, tip) if base else (tip,))
         else:
-            main = commit("refs/heads/main", _message(made + 1), (main,) if main else ())
+            main = commit("refs/heads/main", write(made + 1), (main,) if main else ())
     return b"".join(chunks)
 
 
@@ -78,19 +80,55 @@ def _message(n: int) -> str:
     return message
 
 
-def make_history(path: Path, count: int, *, merges: bool = False) -> Path:
+PARAGRAPHS = (
+    "The rota page loaded every shift of the quarter before showing the first week, which made\n"
+    "the ward managers wait on slow connections; it now loads the visible week first.",
+    "Night shifts that cross midnight were counted on the day they ended. They now count on the\n"
+    "day they start, as the ward's own paper rota always did.",
+    "No migration is needed: the old values are read as before and written in the new form the\n"
+    "next time a shift is saved.",
+    "Tested on the staging ward with a copy of last month's rota.",
+)
+REAL_TRAILERS = (
+    "Refs: HOS-{n}\nSigned-off-by: Dev <dev@example.org>",
+    "Reviewed-by: Lead <lead@example.org>\nSigned-off-by: Dev <dev@example.org>",
+    "Refs: HOS-{n}\nTraining: a five-minute video for ward managers\nCo-authored-by: Pair <pair@example.org>",
+)
+
+
+def real_message(n: int) -> str:
+    """A message as real projects write them: a header, one to three paragraphs of body, and in one
+    commit of three a block of trailers (tickets, sign-offs, now and then training)."""
+    kind = TYPES[n % len(TYPES)]
+    paragraphs = [f"{kind}(mod{n % 40}): change number {n} to the clinical app"]
+    paragraphs.extend(PARAGRAPHS[(n + k) % len(PARAGRAPHS)] for k in range(1 + n % 3))
+    if n % 3 == 0:
+        paragraphs.append(REAL_TRAILERS[(n // 3) % len(REAL_TRAILERS)].format(n=n))
+    if n % 997 == 0:
+        paragraphs.append("BREAKING CHANGE: the export format changed")
+    return "\n\n".join(paragraphs) + "\n"
+
+
+SHAPES = {"line": lambda count: commit_stream(count), "merges": lambda count: merge_stream(count),
+          "real": lambda count: merge_stream(count, real_message)}
+
+
+def make_history(path: Path, count: int, *, merges: bool = False, shape: str | None = None) -> Path:
     """A repository at `path` with `count` commits on main (reused if it already has them).
 
-    `merges`: pull requests merged every few commits (`merge_stream`), else one line of commits.
+    `merges`: pull requests merged every few commits (`merge_stream`), else one line of commits;
+    `shape` "real": the same flow with every commit's message shaped like a real project's
+    (`real_message`).
     """
-    marker = path / ".git" / (f"bench-merges-{count}" if merges else f"bench-{count}")
+    shape = shape or ("merges" if merges else "line")
+    marker = path / ".git" / (f"bench-{count}" if shape == "line" else f"bench-{shape}-{count}")
     if marker.exists():
         return path
     path.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"],
-                   input=merge_stream(count) if merges else commit_stream(count), check=True, env=env)
+                   input=SHAPES[shape](count), check=True, env=env)
     subprocess.run(["git", "-C", str(path), "checkout", "-q", "-f", "main"], check=True, env=env)
     subprocess.run(["git", "-C", str(path), "config", "user.email", "bench@example.org"], check=True)
     marker.write_text("ok\n")

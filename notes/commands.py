@@ -1,7 +1,7 @@
 """`quarterdeck notes ...`: show, correct, edit, approve and check a build's release notes.
 
 Handlers get pipeline's App as a `Context` (declared here, never imported)
-and leave the work to notes.workflow. `notes show` writes the notes and
+and leave the work to notes.review.workflow. `notes show` writes the notes and
 nothing else to stdout, in every format, so that it can be piped; remarks
 about the range go to stderr.
 """
@@ -16,15 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import NotesError
-from .render import FORMATS
+from .render.render import FORMATS
 from .settings import AUDIENCES
 
 if TYPE_CHECKING:
-    from .review import Review, ToApprove
+    from .review.review import Review, ToApprove
+    from .review.store import StoredCorrection
     from .settings import NotesSettings
-    from .store import StoredCorrection
 
-# The handlers import notes.workflow (and with it SQLAlchemy, and the parsers) when they
+# The handlers import notes.review.workflow (and with it SQLAlchemy, and the parsers) when they
 # run, not at module level: start-up reads this module's argument set-ups (issue 8).
 
 
@@ -86,7 +86,7 @@ def _setup_show(p: argparse.ArgumentParser) -> None:
 def cmd_show(app: Context, args: argparse.Namespace) -> int:
     build = app.resolve_build(args.build)
     if args.draft:
-        from . import workflow
+        from .review import workflow
 
         if args.format == "json" or args.since:
             raise NotesError("--draft shows an edited text: it has no json form and no --since",
@@ -96,7 +96,9 @@ def cmd_show(app: Context, args: argparse.Namespace) -> int:
         text = workflow.render_markdown(current.draft.markdown if current.draft else generated.markdown,
                                         args.format)
     else:
-        from . import generation  # not workflow: its store and publishing side import SQLAlchemy and git
+        from .review import (
+            generation,  # not workflow: its store and publishing side import SQLAlchemy and git
+        )
 
         generated = generation.generate(app, build, args.audience, since=args.since)
         _remarks(app, generated.range.remarks)
@@ -126,7 +128,7 @@ def _setup_reword(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_skip(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
+    from .review import workflow
 
     full = workflow.skip(app, args.sha, args.reason)
     app.out.print(f"commit [bold]{full[:12]}[/bold] is left out of every build's notes "
@@ -135,8 +137,8 @@ def cmd_skip(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_reword(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
-    from .collect import one_line
+    from .collect.collect import one_line
+    from .review import workflow
 
     full = workflow.reword(app, args.sha, args.text)
     app.out.print(f"commit [bold]{full[:12]}[/bold] now reads: {_escape(one_line(args.text))}")
@@ -144,7 +146,7 @@ def cmd_reword(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_unskip(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
+    from .review import workflow
 
     full = workflow.unskip(app, args.sha)
     app.out.print(f"commit [bold]{full[:12]}[/bold] is no longer skipped")
@@ -152,7 +154,7 @@ def cmd_unskip(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_unreword(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
+    from .review import workflow
 
     full = workflow.unreword(app, args.sha)
     app.out.print(f"commit [bold]{full[:12]}[/bold] reads as its commit message again")
@@ -165,7 +167,7 @@ def _correction_json(c: StoredCorrection) -> dict[str, Any]:
 
 
 def cmd_corrections(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
+    from .review import workflow
 
     items = workflow.list_corrections(app)
     if app.json:
@@ -200,10 +202,10 @@ def _setup_edit(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_edit(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
-    from .editor import edit_text
-    from .render import notes_sha256
-    from .review import ReviewError
+    from .render.render import notes_sha256
+    from .review import workflow
+    from .review.editor import edit_text
+    from .review.review import ReviewError
 
     build = app.resolve_build(args.build)
     current, generated = workflow.current_review(app, build, args.audience)
@@ -252,7 +254,7 @@ def _setup_approve(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_approve(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
+    from .review import workflow
 
     build = app.resolve_build(args.build)
 
@@ -282,8 +284,8 @@ def cmd_approve(app: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: Context, args: argparse.Namespace) -> int:
-    from . import workflow
-    from .review import APPROVED, WITHDRAWN
+    from .review import workflow
+    from .review.review import APPROVED, WITHDRAWN
 
     build = app.resolve_build(args.build)
     current, generated = workflow.current_review(app, build, args.audience)

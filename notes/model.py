@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ticket:
     id: str
     url: str | None  # None when no ticket URL pattern is configured
@@ -26,7 +26,7 @@ class Correction:
     text: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     section: str  # section key, see notes.settings
     type: str | None  # conventional type, None for a non-conventional message

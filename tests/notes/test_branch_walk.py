@@ -1,13 +1,14 @@
-"""`branchwalk.merged_branches` gives exactly what `history.branch_commits` gives, merge by merge.
+"""`history.branch_commits` gives each merge the branch the plain definition gives.
 
-The walk takes a shortcut for branches that are a line of commits and hands
-every other shape to `branch_commits`; generated graphs mix the shapes the
-shortcut must prove or refuse: pull requests forked at the first parent,
-long-lived branches the main line passed, branches forked from branches,
-merges on branches, criss-cross and octopus merges, merges of merges,
-duplicate parents, roots, parents outside the range, and log orders other
-than creation order. `rangewide.log_ranks` and `history.absorbed_by` took
-shortcuts too; they are compared with their plain definitions here.
+A merge's branch is what its other parents reach inside the range and its
+first parent does not; the heap walk stops as soon as it has proved that,
+so generated graphs mix the shapes where stopping early could go wrong:
+pull requests forked at the first parent, long-lived branches the main line
+passed, branches forked from branches, merges on branches, criss-cross and
+octopus merges, merges of merges, duplicate parents, roots, parents outside
+the range, and log orders other than creation order. `rangewide.log_ranks`
+and `history.absorbed_by` take shortcuts too; they are compared with their
+plain definitions here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from collections.abc import Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.branchwalk import _Range, _walked, merged_branches
-from notes.gitlog import iter_commits
-from notes.history import _absorbed_by_size, absorbed_by, branch_commits
-from notes.rangewide import log_ranks
+from notes.collect.rangewide import log_ranks
+from notes.history.gitlog import iter_commits
+from notes.history.graph import _absorbed_by_size, absorbed_by, branch_commits
 
 from .gitrepo import GitRepo
 
@@ -118,18 +118,32 @@ def _by_heap(graph: Graph, position: Mapping[str, int]) -> dict[str, set[str]]:
     return {sha: branch_commits(sha, parents, position) for sha, own in graph if len(own) > 1}
 
 
+def _reachable(start: str, parents: Mapping[str, tuple[str, ...]]) -> set[str]:
+    """Commits of the range `start` reaches, itself included."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        sha = stack.pop()
+        if sha in parents and sha not in seen:
+            seen.add(sha)
+            stack.extend(parents[sha])
+    return seen
+
+
+def _by_definition(graph: Graph) -> dict[str, set[str]]:
+    """What each merge's other parents reach in the range, less what its first parent reaches."""
+    parents = dict(graph)
+    return {sha: set().union(*(_reachable(p, parents) for p in own[1:])) - _reachable(own[0], parents)
+            for sha, own in graph if len(own) > 1}
+
+
 @given(graphs())
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-def test_every_merge_has_the_branch_the_heap_walk_finds(graph: Graph) -> None:
-    shas, lines, position = _columns(graph)
-    expected = _by_heap(graph, position)
-    assert merged_branches(list(expected), shas, lines, position) == expected
-    stranger = OUTSIDE[0]  # an id not in the range: no branch, as the heap walk says
-    assert merged_branches([stranger], shas, lines, position) == {
-        stranger: branch_commits(stranger, dict(graph), position)}
-    walk = _Range(shas, lines, position)
-    for merge, branch in expected.items():  # the shortcut alone: exact whenever it answers
-        assert _walked(merge, walk) in (None, branch)
+def test_every_merge_has_the_branch_the_definition_gives(graph: Graph) -> None:
+    _, _, position = _columns(graph)
+    assert _by_heap(graph, position) == _by_definition(graph)
+    stranger = OUTSIDE[0]  # an id not in the range: no branch
+    assert branch_commits(stranger, dict(graph), position) == set()
 
 
 @given(graphs())
@@ -160,8 +174,8 @@ def test_log_ranks_are_positions_exactly_when_every_parent_is_listed_after_its_c
     assert log_ranks(shas, lines) == (position if topological else None)
 
 
-def test_pull_requests_of_a_real_repository_are_read_off_by_the_walk(repo: GitRepo) -> None:
-    """GitHub flow, with a branch the main line passed and a branch forked from a branch (the heap's)."""
+def test_pull_requests_of_a_real_repository_have_their_branches(repo: GitRepo) -> None:
+    """GitHub flow, with a branch the main line passed and a branch forked from a branch."""
     repo.commit("feat: base")
     repo.branch("short")
     short = [repo.commit("fix: on short"), repo.commit("chore: tidy short")]
@@ -178,10 +192,6 @@ def test_pull_requests_of_a_real_repository_are_read_off_by_the_walk(repo: GitRe
     third = repo.merge("stacked", "Merge pull request #3 from org/stacked\n\nfeat: stacked")
     commits = list(iter_commits(repo.path, "main"))
     graph = [(c.sha, c.parents) for c in commits]
-    shas, lines, position = _columns(graph)
-    walk = _Range(shas, lines, position)
-    assert _walked(first, walk) == set(short)
-    assert _walked(second, walk) == set(long)  # older than the first parent: proved by its only child
-    assert _walked(third, walk) is None  # it reaches `short`'s first commit, which has two children
-    assert merged_branches([first, second, third], shas, lines, position) == {
-        first: set(short), second: set(long), third: set(stacked)} == _by_heap(graph, position)
+    _, _, position = _columns(graph)
+    assert _by_heap(graph, position) == {
+        first: set(short), second: set(long), third: set(stacked)} == _by_definition(graph)

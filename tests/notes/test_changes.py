@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from notes.changes import changes_of
-from notes.commits import RawCommit
+from notes.commits.changes import changes_of
+from notes.commits.parsing import RawCommit
 
 SHA = "f" * 40
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notes import workflow
 from notes.errors import GitError
+from notes.review import workflow
 from tests.conftest import Project
 
 from .test_cli_support import History, audit, build, history, hooked_app, make_app, run_on

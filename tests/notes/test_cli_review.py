@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from notes import workflow
-from notes.plaintext import markdown_to_text
-from notes.render import markdown_to_html, notes_sha256
+from notes.render.plaintext import markdown_to_text
+from notes.render.render import markdown_to_html, notes_sha256
+from notes.review import workflow
 from tests.conftest import Project
 
 from .test_cli_support import (

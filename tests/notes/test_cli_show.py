@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-from notes.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+from notes.render.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from tests.conftest import Project
 
 from .test_cli_support import History, audit, build, history

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from notes.collect import collect
-from notes.commits import RawCommit
+from notes.collect.collect import collect
+from notes.commits.parsing import RawCommit
 from notes.errors import CorrectionError, NonConventionalError, SettingsError
 from notes.model import Correction, ReleaseNotes
 from notes.settings import NotesSettings

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from notes.commits import parse_message
+from notes.commits.parsing import parse_message
 
 NO: tuple[tuple[str, str], ...] = ()
 

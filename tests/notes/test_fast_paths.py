@@ -8,6 +8,7 @@ fast paths' interesting branches.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -16,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.changes import _may_start_squash, _squashed_header
-from notes.collect import collect
-from notes.commits import RawCommit, _parse
+from notes.collect.collect import collect
+from notes.commits.changes import _may_start_squash, _squashed_header
+from notes.commits.parsing import RawCommit, clean_message, parse_header, split_message
 from notes.errors import NonConventionalError
-from notes.gitlog import parse_log_stream
-from notes.history import _kahn_ranks, topo_ranks
-from notes.markdown import _ENTITIES, _ESCAPE_RE, _LINE_START_RE, md_escape
+from notes.history.gitlog import parse_log_stream
+from notes.history.graph import _kahn_ranks, topo_ranks
 from notes.model import Entry, ReleaseNotes, Section, Ticket
-from notes.render import TEMPLATES, Renderer, render, sample_notes
+from notes.render.markdown import _ENTITIES, _ESCAPE_RE, _LINE_START_RE, md_escape
+from notes.render.render import TEMPLATES, Renderer, render, sample_notes
 from notes.settings import DEFAULT_SECTION_TITLES, INTERNAL, NotesSettings
 
 from .test_collect import chain
@@ -44,8 +45,41 @@ COMMIT_LIKE = st.lists(st.one_of(LINES, st.sampled_from(["", " ", "\t"])), min_s
 
 @given(st.one_of(MESSAGES, COMMIT_LIKE))
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
-def test_regular_split_parses_exactly_like_the_general_split(message: str) -> None:
-    assert _parse(message) == _parse(message, fast=False)
+def test_the_split_finds_what_a_line_by_line_split_finds(message: str) -> None:
+    assert split_message(message) == _line_by_line_split(message)
+
+
+def _line_by_line_split(message: str) -> tuple[str, list[str]]:
+    """The oracle of `commits.split_message`: git's cleanup, then line by line, as git describes it:
+    blank lines before the header dropped, lines right-stripped, paragraphs between blank lines."""
+    lines = [line.rstrip() for line in clean_message(message).split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    header = lines[0].strip() if lines else ""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in [*lines[1:], ""]:
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    return header, paragraphs
+
+
+# Conventional Commits 1.0.0's header, as the specification reads (the oracle of commits.parse_header).
+HEADER_DEFINITION = re.compile(r"(?P<type>[A-Za-z][A-Za-z0-9_-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?"
+                               r": +(?P<description>\S.*)")
+
+
+@given(st.one_of(MESSAGES, COMMIT_LIKE, LINES))
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+def test_the_header_rule_reads_what_the_specification_reads(line: str) -> None:
+    match = HEADER_DEFINITION.fullmatch(line.strip())
+    expected = None if match is None else (
+        match["type"].lower(), (match["scope"] or "").strip() or None, match["bang"] is not None,
+        match["description"].strip())
+    assert parse_header(line) == expected
 
 
 HEADER_LIKE = st.tuples(
@@ -68,11 +102,11 @@ def test_squash_hint_finds_every_line_that_can_start_a_squashed_change(line: str
         assert _may_start_squash(line)
 
 
-# ---------------------------------------------------------------- rendering: notes.layout vs the templates
+# ------------------------------------------------------- rendering: notes.render.layout vs the templates
 
 @pytest.fixture(scope="module")
 def jinja_renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
-    """The shipped templates, copied as an override: rendered by Jinja, not by notes.layout."""
+    """The shipped templates, copied as an override: rendered by Jinja, not by notes.render.layout."""
     directory = tmp_path_factory.mktemp("shipped-templates")
     for name in TEMPLATES.values():
         (directory / name).write_text(resources.files("notes").joinpath("templates", name).read_text("utf-8"),

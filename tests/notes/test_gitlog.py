@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from notes.errors import GitError
-from notes.gitlog import LOG_FORMAT, iter_commits, parse_log_stream
+from notes.history.gitlog import LOG_FORMAT, iter_commits, parse_log_stream
 
 from .gitrepo import GitRepo
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from notes import generation, ledgerview, store
+from notes.review import generation, ledgerview, store
 from releases.artifacts import buildview
 from releases.records.reads import rows_of, sqlite_rows
 from tests.conftest import Project

@@ -14,14 +14,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.collect import _collect, collect_listing
-from notes.commits import RawCommit
+from notes.collect.collect import collect_listing
+from notes.collect.listing import Listing
+from notes.commits.parsing import RawCommit
 from notes.errors import NotesError
-from notes.layout import markdown
-from notes.listing import Listing
-from notes.render import Renderer
+from notes.render.layout import markdown
+from notes.render.render import Renderer
 from notes.settings import AUDIENCES, NotesSettings
 
+from .oracle import oracle_notes
 from .test_collect import chain
 from .test_plain_lane import SETTINGS, histories, pull_request_histories
 
@@ -49,8 +50,9 @@ def test_markdown_from_the_drafts_is_the_markdown_of_the_frozen_notes(
         notes = listing.notes()
         assert listing.markdown() == markdown(notes)
         assert listing.notes() == notes  # writing the Markdown changed no draft
-        assert (notes.sections, notes.skipped, notes.commit_count) == _collect(
-            commits, settings_, listing.head.audience, {})
+        oracle = oracle_notes(commits, settings_, listing.head.audience)
+        assert (notes.sections, notes.skipped, notes.commit_count) == (
+            oracle.sections, oracle.skipped, oracle.commit_count)
 
 
 def test_every_kind_of_line_is_written_alike() -> None:

@@ -1,10 +1,11 @@
-"""The plain lane and the one-pass reading give exactly what the general path gives (pure).
+"""`collect` gives exactly what the oracle gives (pure).
 
-`collect` reads ordinary commits through `notes.plainlane` and proves once per
-range that no range-wide rule applies (`notes.reading`); `_collect(..., lane=False)`
-takes the general path for every commit. Generated histories mix everything
-the lane must step aside for: merges, reverts, squashes, cherry-picks, every
-trailer, corrections, `\\r`, `#` lines, unicode, duplicates, clock skew.
+`collect` reads ordinary commits through `notes.collect.plainlane` in one pass
+(`notes.collect.reading`) and applies the range-wide rules to the commits they concern
+(`notes.collect.rangewide`); the oracle in tests/notes/oracle.py applies every rule to
+every commit. Generated histories mix everything the lane must step aside
+for: merges, reverts, squashes, cherry-picks, every trailer, corrections,
+`\\r`, `#` lines, unicode, duplicates, clock skew.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.batches import CommitBatch
-from notes.collect import _collect, collect
-from notes.commits import RawCommit
-from notes.entries import Draft, one_line, upper_first
+from notes.collect.collect import collect
+from notes.collect.entries import Draft, one_line, upper_first
+from notes.collect.plainlane import plain_draft
+from notes.collect.rangewide import range_rules
+from notes.collect.reading import RangeReading
+from notes.commits.parsing import RawCommit
 from notes.errors import NotesError
-from notes.gitlog import LOG_FORMAT, iter_commits, parse_log_batches
+from notes.history.batches import CommitBatch
+from notes.history.gitlog import LOG_FORMAT, iter_commits, parse_log_batches
 from notes.model import Correction
-from notes.plainlane import plain_draft
-from notes.reading import RangeReading
 from notes.settings import AUDIENCES, NotesSettings
 
 from .gitrepo import GitRepo
+from .oracle import oracle_notes
 from .test_collect import chain
 from .test_properties import MESSAGES
 
@@ -120,18 +123,18 @@ def corrections(draw: st.DrawFn, commits: list[RawCommit]) -> dict[str, Correcti
 def both_paths(commits: object, raws: list[RawCommit], settings_: NotesSettings, audience: str,
                fixes: dict[str, Correction]) -> None:
     try:
-        general = _collect(raws, settings_, audience, fixes, lane=False)
+        expected = oracle_notes(raws, settings_, audience, fixes)
     except NotesError as err:
         with pytest.raises(type(err)) as again:
-            _collect(commits, settings_, audience, fixes)  # type: ignore[arg-type]
+            collect(commits, settings_, audience, corrections=fixes)  # type: ignore[arg-type]
         assert str(again.value) == str(err)
         return
-    assert _collect(commits, settings_, audience, fixes) == general  # type: ignore[arg-type]
+    assert collect(commits, settings_, audience, corrections=fixes) == expected  # type: ignore[arg-type]
 
 
 @given(histories(), SETTINGS, st.data())
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-def test_the_lane_gives_what_the_general_path_gives_for_every_audience(
+def test_the_notes_are_the_oracles_for_every_audience(
         commits: list[RawCommit], settings_: NotesSettings, data: st.DataObject) -> None:
     fixes = data.draw(st.one_of(st.just({}), corrections(commits)))
     for audience in AUDIENCES:
@@ -232,7 +235,7 @@ def pull_request_histories(draw: st.DrawFn) -> list[RawCommit]:
 
 @given(pull_request_histories(), SETTINGS, st.data())
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-def test_merge_heavy_ranges_give_what_the_general_path_gives_for_every_audience(
+def test_merge_heavy_ranges_give_the_oracles_notes_for_every_audience(
         commits: list[RawCommit], settings_: NotesSettings, data: st.DataObject) -> None:
     fixes = data.draw(st.one_of(st.just({}), corrections(commits)))
     for audience in AUDIENCES:
@@ -240,7 +243,7 @@ def test_merge_heavy_ranges_give_what_the_general_path_gives_for_every_audience(
 
 
 class _Log:
-    """What notes.gitlog.CommitLog offers collect: batches cut from git's raw output."""
+    """What notes.history.gitlog.CommitLog offers collect: batches cut from git's raw output."""
 
     def __init__(self, data: bytes, size: int) -> None:
         self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
@@ -272,20 +275,24 @@ def test_ordinary_commits_take_the_lane_and_a_plain_range_needs_no_second_pass()
     # a reader token in prose, with no ": " or " #" anywhere below the header, is no trailer: still the lane
     prose = plain_draft("a" * 40, "fix: tickets\n\nThe ticket refs in prose, training too.", 0, quiet)
     assert isinstance(prose, Draft) and (prose.text, prose.tickets, prose.training) == ("Tickets", [], None)
+    # trailers over several lines are read by the general path's own footer rules
+    continued = plain_draft("a" * 40, "feat: x\n\nRefs: A\n  B\nTraining: a\n  b", 0, quiet)
+    assert isinstance(continued, Draft) and (continued.tickets, continued.training) == (["A", "B"], "a b")
     for refused in ("Merge branch 'x'", "Revert \"feat: x\"", "feat: x\n\nBREAKING CHANGE: y", "feat: x\r\n",
                     "feat: x\n# comment", "feat: x\n\n* feat: a\n* fix: b", " feat: x",
-                    "fix: x\n\n(cherry picked from commit 0123456)", "feat: x\n\nRefs: A\n  B"):
+                    "fix: x\n\n(cherry picked from commit 0123456)"):
         assert plain_draft("a" * 40, refused, 0, quiet) is None, refused
 
-    reading = RangeReading(NotesSettings(), "production", {}, lane=True)
-    for batch in (CommitBatch.from_commits(chain("feat: a", "chore: b", "fix: c\n\nRefs: T-1")),):
-        reading.read(batch)
-    assert reading.finish() and not reading.changes  # no commit needed the general path
-    assert [d.text for d in reading.drafts()[0]] == ["A", "C"] and len(reading.quiet) == 1
-    merged = RangeReading(NotesSettings(), "production", {}, lane=True)
+    reading = RangeReading(NotesSettings(), "production", {})
+    reading.read(CommitBatch.from_commits(chain("feat: a", "chore: b", "fix: c\n\nRefs: T-1")))
+    assert not reading.changes  # no commit needed the general path
+    assert [d.text for d in reading.newest_first[::-1]] == ["A", "C"] and len(reading.quiet) == 1  # type: ignore[union-attr]
+    ruled = range_rules(reading, NotesSettings(), "production", {})
+    assert ruled is not None and [d.text for d in ruled.every] == ["A", "C"]
+    merged = RangeReading(NotesSettings(), "production", {})
     merged.read(CommitBatch.from_commits([RawCommit(_sha(2), (_sha(1), _sha(0)), "feat: m"),
                                           *chain("fix: b")]))
-    assert not merged.finish()  # a merge: the general path decides
+    assert list(merged.changes) == [0]  # a merge: the general path reads it
 
 
 TEXTS = st.one_of(st.text(), st.text(st.sampled_from(list("abzAZ \t\n\xa0\u2028\u3000é1.-")), max_size=12))
@@ -302,16 +309,16 @@ def test_text_shortcuts_give_what_the_plain_definitions_give(text: str) -> None:
     assert upper_first(text) == (text[0].upper() + text[1:] if lower_word else text)
 
 
-def test_a_real_repository_read_in_batches_gives_the_general_notes(repo: GitRepo) -> None:
-    """Through notes.gitlog's batches, on a real history: a line, then a merge, a revert and a pick."""
+def test_a_real_repository_read_in_batches_gives_the_oracles_notes(repo: GitRepo) -> None:
+    """Through notes.history.gitlog's batches, on a real history: a line, a merge, a revert, a pick."""
     repo.commit("feat(ui): dark mode (#12)\n\nWhy.\n\nRefs: HOS-1\nSigned-off-by: D <d@example.org>\n")
     repo.commit("chore: bump deps")
     fix = repo.commit("fix: keep night shifts\n\nTraining: 5 minutes")
     settings_ = NotesSettings(ticket_url="https://t.example.org/{ticket}")
-    lined = RangeReading(settings_, "production", {}, lane=True)
+    lined = RangeReading(settings_, "production", {})
     for batch in iter_commits(repo.path, "main").batches():
         lined.read(batch)
-    assert lined.finish() and not lined.changes  # every commit through the lane
+    assert not lined.changes  # every commit through the lane
     repo.branch("topic")
     repo.commit("feat: on topic")
     repo.checkout("main")
@@ -319,33 +326,31 @@ def test_a_real_repository_read_in_batches_gives_the_general_notes(repo: GitRepo
     repo.cherry_pick(repo.head("topic"))
     repo.merge("topic", "Merge branch 'topic'")
     for audience in AUDIENCES:
-        general = _collect(list(iter_commits(repo.path, "main")), settings_, audience, {}, lane=False)
-        assert _collect(iter_commits(repo.path, "main"), settings_, audience, {}) == general
+        expected = oracle_notes(list(iter_commits(repo.path, "main")), settings_, audience)
+        assert collect(iter_commits(repo.path, "main"), settings_, audience) == expected
         partly = iter_commits(repo.path, "main")
         newest = next(partly)  # a log already read in part: the rest, in batches
-        rest = _collect(list(iter_commits(repo.path, "main"))[1:], settings_, audience, {}, lane=False)
-        assert _collect(partly, settings_, audience, {}) == rest and newest.message.startswith("Merge")
+        rest = oracle_notes(list(iter_commits(repo.path, "main"))[1:], settings_, audience)
+        assert collect(partly, settings_, audience) == rest and newest.message.startswith("Merge")
 
 
 def test_a_merged_pull_request_is_decided_without_reading_its_branch_again() -> None:
     """Only the merge goes through the general path; its branch commits' lane drafts are absorbed."""
-    from notes.rangewide import mixed_drafts
-
     base = RawCommit(_sha(0), (), "feat: base")
     one = RawCommit(_sha(1), (_sha(0),), "fix: on branch\n\nRefs: HOS-4")
     two = RawCommit(_sha(2), (_sha(1),), "chore: tidy\n\nTraining: 5 minutes")
     merge = RawCommit(_sha(3), (_sha(0), _sha(2)),
                       "Merge pull request #7 from org/b\n\nfeat(rota): swap shifts")
-    reading = RangeReading(NotesSettings(), "production", {}, lane=True)
+    reading = RangeReading(NotesSettings(), "production", {})
     reading.read(CommitBatch.from_commits([merge, two, one, base]))
-    assert not reading.finish() and list(reading.changes) == [0]  # the merge alone was read in full
-    mixed = mixed_drafts(reading.batches, reading.newest_first, reading.changes, [], reading.held,
-                         reading.quiet, NotesSettings(), "production", {})
-    assert mixed is not None
-    assert [(d.text, d.shas, d.tickets, d.training) for d in mixed.every] == [
+    assert list(reading.changes) == [0]  # the merge alone was read in full
+    ruled = range_rules(reading, NotesSettings(), "production", {})
+    assert ruled is not None
+    assert [(d.text, d.shas, d.tickets, d.training) for d in ruled.every] == [
         ("Base", [_sha(0)], [], None), ("Swap shifts", [_sha(3), _sha(1), _sha(2)], ["HOS-4"], "5 minutes")]
-    skewed = RangeReading(NotesSettings(), "production", {}, lane=True)
+    skewed = RangeReading(NotesSettings(), "production", {})
     skewed.read(CommitBatch.from_commits([merge, two, base, one]))  # a parent listed before its child
-    assert not skewed.finish()
-    assert mixed_drafts(skewed.batches, skewed.newest_first, skewed.changes, [], skewed.held, skewed.quiet,
-                        NotesSettings(), "production", {}) is None
+    assert range_rules(skewed, NotesSettings(), "production", {}) is None
+    for audience in AUDIENCES:  # collect then reads it again in a topological order
+        assert collect([merge, two, base, one], NotesSettings(), audience) == oracle_notes(
+            [merge, two, base, one], NotesSettings(), audience)

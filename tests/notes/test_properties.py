@@ -5,12 +5,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.changes import changes_of
-from notes.collect import collect, one_line
-from notes.commits import RawCommit, parse_message
-from notes.markdown import md_escape, md_unescape, parse_notes_markdown
+from notes.collect.collect import collect, one_line
+from notes.commits.changes import changes_of
+from notes.commits.parsing import RawCommit, parse_message
 from notes.model import Entry, ReleaseNotes, Section, Ticket
-from notes.render import markdown_to_html, render
+from notes.render.markdown import md_escape, md_unescape, parse_notes_markdown
+from notes.render.render import markdown_to_html, render
 from notes.settings import DEFAULT_SECTION_TITLES, NotesSettings
 
 from .test_collect import chain

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from notes.changelog import changelog_section, prepend_changelog
 from notes.errors import GitError
 from notes.model import ReleaseNotes
-from notes.publish import Identity, commit_changelog, tag_release
-from notes.render import sample_notes
+from notes.render.changelog import changelog_section, prepend_changelog
+from notes.render.render import sample_notes
+from notes.review.publish import Identity, commit_changelog, tag_release
 
 from .gitrepo import GitRepo
 

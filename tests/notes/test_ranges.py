@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from notes.collect import collect
-from notes.gitlog import iter_commits
+from notes.collect.collect import collect
+from notes.history.gitlog import iter_commits
 from notes.model import ReleaseNotes
 from notes.settings import NotesSettings
 

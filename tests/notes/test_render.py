@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from notes.collect import collect
+from notes.collect.collect import collect
 from notes.errors import TemplateError
-from notes.markdown import parse_notes_markdown
 from notes.model import ReleaseNotes
-from notes.render import (
+from notes.render.markdown import parse_notes_markdown
+from notes.render.render import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
     Renderer,

@@ -1,6 +1,6 @@
 """A commit's changes become drafts: one per change, a stored correction applied (pure).
 
-Split out of `collect` so that the one pass over a range (`notes.reading`)
+Split out of `collect` so that the one pass over a range (`notes.collect.reading`)
 and the general path over it (`collect`) draft with the very same code.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .changes import CommitChanges
-from .commits import ParsedCommit, parse_header
+from ..commits.changes import CommitChanges
+from ..commits.parsing import ParsedCommit, parse_header
+from ..errors import CorrectionError
+from ..history.graph import ShaIndex
+from ..model import Correction
+from ..settings import NotesSettings
 from .entries import EMPTY_TEXT, Draft, one_line, one_line_training, upper_first
-from .errors import CorrectionError
-from .history import ShaIndex
-from .model import Correction
-from .settings import NotesSettings
 
 
 def resolve_corrections(corrections: Mapping[str, Correction], index: ShaIndex) -> dict[str, Correction]:
@@ -35,10 +35,14 @@ def resolve_corrections(corrections: Mapping[str, Correction], index: ShaIndex) 
 
 
 def is_quiet(changes: tuple[ParsedCommit, ...], internal_types: frozenset[str]) -> bool:
-    """Every change of the commit is a non-breaking one of an internal type."""
-    if len(changes) == 1:  # nearly always: no generator for it
-        return not changes[0].breaking and changes[0].type in internal_types
-    return all(not parsed.breaking and parsed.type in internal_types for parsed in changes)
+    """Every change of the commit is quiet (see `is_quiet_change`)."""
+    return all([is_quiet_change(parsed.type, parsed.breaking, internal_types) for parsed in changes])
+
+
+def is_quiet_change(ctype: str | None, breaking: bool, internal_types: frozenset[str]) -> bool:
+    """A non-breaking change of an internal type: customer audiences never see it, unless a breaking
+    duplicate of it brings it back (`collect._revived`)."""
+    return not breaking and ctype in internal_types
 
 
 def drafts_of(change: CommitChanges, rank: int, settings: NotesSettings,
@@ -53,7 +57,8 @@ def drafts_of(change: CommitChanges, rank: int, settings: NotesSettings,
     text = one_line(correction.text)
     first = drafts[0]
     for other in drafts[1:]:
-        first.absorb(_as_parsed(other), change.sha)
+        action = one_line("\n\n".join(other.actions) or other.text) if other.breaking else None
+        first.absorb(change.sha, other.tickets, action, other.training)
     first.reworded = True
     fields = parse_header(text)
     if fields is not None:
@@ -66,32 +71,19 @@ def drafts_of(change: CommitChanges, rank: int, settings: NotesSettings,
     return [first]
 
 
-def _as_parsed(draft: Draft) -> ParsedCommit:
-    return ParsedCommit(header=draft.text, type=draft.type, scope=draft.scope, breaking=draft.breaking,
-                        breaking_description="\n\n".join(draft.actions) or None, description=draft.text,
-                        body="", footers=(), conventional=draft.conventional,
-                        tickets=tuple(draft.tickets), training=draft.training, internal=draft.internal)
-
-
-def reader_text(parsed: ParsedCommit, is_revert: bool, description: str | None = None) -> str:
+def reader_text(release_note: str | None, description: str, reverted: bool) -> str:
     """What readers see for a change: its release note, else its description (a revert says so)."""
-    if parsed.release_note:
-        return one_line(parsed.release_note)
-    if description is None:
-        description = one_line(parsed.description) or EMPTY_TEXT
-    if parsed.type == "revert" and is_revert:
-        return f"Reverted: {upper_first(description)}"
-    return upper_first(description)
+    if release_note:
+        return one_line(release_note)
+    text = upper_first(one_line(description) or EMPTY_TEXT)
+    return f"Reverted: {text}" if reverted else text
 
 
 def draft(parsed: ParsedCommit, sha: str, pull_request: str | None, is_revert: bool, rank: int,
           position: int) -> Draft:
     """The draft of one change of commit `sha` (its `position`-th)."""
     description = one_line(parsed.description) or EMPTY_TEXT
-    if parsed.release_note or parsed.type == "revert":
-        text = reader_text(parsed, is_revert, description)
-    else:
-        text = upper_first(description)  # what _reader_text comes to for nearly every change
+    text = reader_text(parsed.release_note, description, parsed.type == "revert" and is_revert)
     actions: list[str] = []
     if parsed.breaking and parsed.breaking_description:
         note = one_line(parsed.breaking_description)

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..collect.collect import one_line
+from ..errors import CorrectionError, NotesError
+from ..history.gitlog import resolve_commit
+from ..render.changelog import changelog_section
+from ..render.plaintext import markdown_to_text
+from ..render.render import markdown_to_html, notes_sha256
 from . import generation, store
-from .changelog import changelog_section
-from .collect import one_line
-from .errors import CorrectionError, NotesError
 from .generation import PRODUCTION, Generated, NotesApp, render_generated
-from .gitlog import resolve_commit
-from .plaintext import markdown_to_text
 from .publish import ChangelogResult, TagResult, commit_changelog, tag_release
-from .render import markdown_to_html, notes_sha256
 from .review import Review, ReviewError, ToApprove, already_approved, review, text_to_approve
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Published:
 
 def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: str | None = None,
              conn: Connection | None = None) -> Generated:
-    """notes.generation.generate, inside the caller's transaction when `conn` is given."""
+    """notes.review.generation.generate, inside the caller's transaction when `conn` is given."""
     rows = store.rows_of(conn) if conn is not None else None
     return generation.generate(app, build, audience, since=since, rows=rows)
 

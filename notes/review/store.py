@@ -35,11 +35,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from ..errors import NotesError
+from ..model import Correction
 from . import ledgerview
-from .errors import NotesError
 from .ledgerview import SCHEMA_VERSION as SCHEMA_VERSION
 from .ledgerview import Approval, Rows, StoredCorrection
-from .model import Correction
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from ..model import Entry, ReleaseNotes
 from .markdown import md_escape
-from .model import Entry, ReleaseNotes
 
 KAC_ORDER = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
 TYPE_GROUPS = {"feat": "Added", "fix": "Fixed", "revert": "Fixed", "security": "Security",

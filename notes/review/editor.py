@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import NotesError
+from ..errors import NotesError
 
 
 class EditorError(NotesError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .model import Correction
+from ..model import Correction
 
 SCHEMA_VERSION = 1  # notes.store's tables; a reader through sqlite3 reads only a ledger at it
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .changelog import prepend_changelog
-from .errors import GitError
-from .gitlog import check_ref, git_env, resolve_commit
+from ..errors import GitError
+from ..history.gitlog import check_ref, git_env, resolve_commit
+from ..render.changelog import prepend_changelog
 
 
 @dataclass(frozen=True)

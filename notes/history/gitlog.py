@@ -1,8 +1,8 @@
 """Reading a range of history with one streaming `git log` (I/O).
 
 One subprocess, NUL-separated fields, read in large chunks and split as the
-bytes arrive: no object per commit through GitPython (ten times slower on a
-100,000-commit range) and no need to hold git's whole output in memory.
+bytes arrive: no object per commit through GitPython (much slower on a long
+range) and no need to hold git's whole output in memory.
 Path filters go to git, which is far faster at them than we could be.
 """
 
@@ -15,14 +15,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ..commits.parsing import RawCommit
+from ..errors import GitError
 from .batches import FIELDS, CommitBatch, batches_of, commit_of_fields
-from .commits import RawCommit
-from .errors import GitError
 
 # Fields: sha, parents, raw message. Neither of the first two can contain NUL, and
 # git cannot print a NUL inside a message, so NUL separates fields and (with -z)
 # commits without ambiguity.
-LOG_FORMAT = "%H%x00%P%x00%B"  # the FIELDS of notes.batches
+LOG_FORMAT = "%H%x00%P%x00%B"  # the FIELDS of notes.history.batches
 CHUNK = 1 << 20
 
 
@@ -130,8 +130,8 @@ def _field_runs(repo: Path, until: str, since: str | None,
     for path in paths:
         check_ref(path, "path filter")
     # GIT_FLUSH=0: git log flushes its output after every commit when it writes to a pipe
-    # (for a reader watching it live); we read in bulk, and per-commit writes cost ~100,000
-    # system calls and as many wake-ups of this process on a long range (~0.5 s).
+    # (for a reader watching it live); we read in bulk, and per-commit writes would cost a
+    # system call per commit and as many wake-ups of this process on a long range.
     env = {**git_env(), "GIT_FLUSH": "0"}
     with tempfile.TemporaryFile() as errors:
         try:
@@ -215,7 +215,7 @@ def _commits(fields: list[str], count: int) -> Iterator[RawCommit]:
 
 
 class GitGraph:
-    """The ancestry questions range resolution asks, answered by git (see notes.ranges.Graph)."""
+    """The ancestry questions range resolution asks, answered by git (see notes.history.ranges.Graph)."""
 
     def __init__(self, repo: Path, tag_pattern: str = "v*") -> None:
         self.repo = repo

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .errors import NotesError
+from ..errors import NotesError
 from .store import Approval, Draft
 
 DRAFT, APPROVED, WITHDRAWN = "draft", "approved", "withdrawn"

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from ..collect.collect import collect_listing
+from ..collect.listing import Listing
+from ..history.gitlog import GitGraph, iter_commits
+from ..history.ranges import NotesRange, TierCommits, resolve_range
+from ..model import ReleaseNotes
+from ..render.render import Renderer, markdown_to_html, notes_sha256
+from ..settings import NotesSettings, check_audience
 from . import ledgerview
-from .collect import collect_listing
-from .gitlog import GitGraph, iter_commits
 from .ledgerview import Rows
-from .listing import Listing
-from .model import ReleaseNotes
-from .ranges import NotesRange, TierCommits, resolve_range
-from .render import Renderer, markdown_to_html, notes_sha256
-from .settings import NotesSettings, check_audience
 
 PRODUCTION = "production"
 CHANNEL_OF_TIER = {"production": "everyone", "staging": "beta"}

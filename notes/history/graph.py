@@ -3,9 +3,7 @@
 Only commits inside the range are known here (that is what `git log since..until`
 returns); parents outside it are simply absent. Everything is linear or
 n·log n in the size of the range except `branch_commits`, which walks from a
-merge down to where its branch forked, like git's own merge-base search
-(`notes.branchwalk` finds most branches with a cheaper walk, and this one
-for the others).
+merge down to where its branch forked, like git's own merge-base search.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
 
-from .commits import RawCommit
+from ..commits.parsing import RawCommit
 
 
 class ShaIndex:
@@ -34,7 +32,7 @@ class ShaIndex:
             return [prefix]
         if self._sorted is None:
             # Most ranges never look up an abbreviated id (no reverts, picks or
-            # corrections by prefix): sorting 100,000 ids only when one comes saves ~50 ms.
+            # corrections by prefix): the ids are sorted only when one comes.
             self._sorted = sorted(self._set)
         start = bisect.bisect_left(self._sorted, prefix)
         found = []
@@ -62,27 +60,9 @@ def topo_ranks(commits: Sequence[RawCommit]) -> dict[str, int]:
     if _log_order_is_topological(commits, position):
         # Kahn's algorithm picking the lowest log position first returns the log order
         # itself when every parent comes after its children: a check in one pass saves
-        # the heap, which costs ~0.2 s on 100,000 commits.
+        # the heap on a long range.
         return position
     return _kahn_ranks(commits, position)
-
-
-def linear_positions(shas: Sequence[str], parents: Sequence[str]) -> bool:
-    """Whether ranks are log positions and no commit is a merge, from columns (notes.batches).
-
-    `parents[i]` is the i-th commit's parent ids as git prints them, separated by
-    spaces: true when no commit has two parents, none is listed twice, and
-    every parent inside the range is listed after its child.
-    """
-    position = {sha: i for i, sha in enumerate(shas)}
-    if len(position) != len(shas):
-        return False
-    outside = len(shas)
-    at = position.get
-    for i, parent in enumerate(parents):  # noqa: SIM110  # a loop: all() of a generator costs more here
-        if " " in parent or at(parent, outside) <= i:
-            return False
-    return True
 
 
 def _kahn_ranks(commits: Sequence[RawCommit], position: Mapping[str, int]) -> dict[str, int]:

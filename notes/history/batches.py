@@ -1,11 +1,10 @@
 """Commits in batches of columns: the form in which `collect` reads a range (pure).
 
 `collect` needs a commit's three fields (id, parents, message), and for most
-commits only once, on the way to a draft. A frozen `RawCommit` for each
-of 100,000 commits cost about a tenth of the whole per-commit budget of
-`notes show` (issue 8). A batch keeps git's fields as they were split from its
-output, and the three columns `collect` reads are list slices of them, taken
-at C speed; a `RawCommit` is made only for a commit the general path reads.
+commits only once, on the way to a draft, so a `RawCommit` per commit would be
+made only to be read once and dropped. A batch keeps git's fields as they were
+split from its output, and the three columns `collect` reads are list slices
+of them; a `RawCommit` is made only for a commit the general path reads.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
-from .commits import RawCommit
+from ..commits.parsing import RawCommit
 
-# Fields of one commit in `git log -z` output made with notes.gitlog.LOG_FORMAT:
+# Fields of one commit in `git log -z` output made with notes.history.gitlog.LOG_FORMAT:
 # sha, parents, raw message.
 FIELDS = 3
 COMMITS_PER_BATCH = 4096  # when batches are made from RawCommit values (tests, other callers)
@@ -77,18 +76,6 @@ def batches_of(commits: Iterable[RawCommit]) -> Iterator[CommitBatch]:
 
 
 def commit_of_fields(fields: list[str], start: int) -> RawCommit:
-    """The RawCommit of the three fields from `start`.
-
-    A frozen dataclass filled through its instance dict: on a long range the
-    object.__setattr__ calls of __init__ cost about three times these stores.
-    """
+    """The RawCommit of the three fields from `start`."""
     sha, parents, message = fields[start:start + FIELDS]
-    commit = _new(RawCommit)
-    values = commit.__dict__
-    values["sha"] = sha.lstrip("\n")
-    values["parents"] = tuple(parents.split())
-    values["message"] = message
-    return commit
-
-
-_new = object.__new__
+    return RawCommit(sha.lstrip("\n"), tuple(parents.split()), message)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..history.graph import ShaIndex
 from .changes import CommitChanges, strip_request_text
-from .history import ShaIndex
 
 MAX_CHAIN = 64
 

@@ -3,8 +3,9 @@
 Why a step before `ReleaseNotes`: `notes show` in Markdown (and every
 generation, which stores the Markdown's sha256) reads each entry once, to
 write its line. Freezing an `Entry` per draft first, only to read it back
-and free it, was ~8% of `notes show` on 100,000 commits. A Listing writes
-the shipped Markdown layout straight from the drafts (`markdown`), and
+and free it, was a noticeable part of `notes show` on a long range. A
+Listing writes the shipped Markdown layout straight from the drafts, with
+the layout's own line writer (`layout.markdown_of`, `layout.md_item`), and
 freezes them into ReleaseNotes only for what needs the values
 (`notes`: JSON, plain text, template overrides, the review workflow).
 tests/notes/test_listing.py checks that both give the same Markdown.
@@ -20,10 +21,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from . import layout
+from ..model import ReleaseNotes, Section
+from ..render import layout
+from ..settings import NotesSettings
 from .entries import Draft, entry_action, entry_tickets, freeze
-from .model import ReleaseNotes, Section
-from .settings import NotesSettings
 
 # (section key, its drafts in the order readers see them), sections in the configured order
 Groups = Sequence[tuple[str, Sequence[Draft]]]
@@ -72,11 +73,11 @@ def gc_paused() -> Iterator[None]:
 
     Collecting makes several long-lived objects per commit and no cycles;
     with the collector on, each burst of allocations set off a pass over
-    everything made so far (~20% of the time on 100,000 commits). Afterwards
+    everything made so far, a large part of the time on a long range. Afterwards
     the objects made meanwhile (the notes, mostly) go straight to the oldest
     generation (freeze, then unfreeze: two list splices) instead of being
-    traversed once as young objects when the collector is back on (~0.1 s on
-    100,000 commits); they are still collected like any other object.
+    traversed once as young objects when the collector is back on; they are
+    still collected like any other object.
     """
     was_enabled = gc.isenabled()
     gc.disable()

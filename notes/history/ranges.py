@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .settings import check_audience
+from ..settings import check_audience
 
 
 class Graph(Protocol):

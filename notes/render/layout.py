@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
+from ..model import Entry, ReleaseNotes, Ticket
 from .markdown import TRAINING_NO_DETAILS, md_escape
-from .model import Entry, ReleaseNotes, Ticket
 
 T = TypeVar("T")
 Escape = Callable[[str], str]
@@ -57,7 +57,7 @@ def markdown_of(head: ReleaseNotes, sections: Sequence[tuple[str, T]],
                 lines: Callable[[list[str], Escape, T], None]) -> str:
     """What notes.md.j2 renders, from `head`'s title fields (its sections are not read) and each
     section's title and entries, whatever form those entries have: `lines` writes a section's
-    entries with `md_item` (Entry values here, drafts in notes.listing)."""
+    entries with `md_item` (Entry values here, drafts in notes.collect.listing)."""
     esc = _memo(md_escape)  # scopes, ticket ids and section titles repeat across entries
     out = [f"# {md_escape(_title(head, ' — '))}\n\n"]
     if head.date:

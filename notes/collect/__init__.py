@@ -1,0 +1,1 @@
+"""Which commits an audience sees, drafted, merged and sectioned (pure)."""

@@ -1,0 +1,1 @@
+"""What one commit says and contributes: parsing, changes, reverts."""

@@ -1,0 +1,1 @@
+"""Notes as Markdown, plain text, HTML, JSON and changelog text (pure)."""

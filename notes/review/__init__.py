@@ -1,0 +1,1 @@
+"""Generated notes stored per build, corrections, edits, approval and publishing."""
