@@ -1,6 +1,6 @@
 """`quarterdeck notes ...`: show, correct, edit, approve and check a build's release notes.
 
-Handlers get pipeline's App as a `Context` (declared here, never imported)
+Handlers get pipeline's App as a `notes.app.NotesApp` (declared there, never imported)
 and leave the work to notes.review.workflow. `notes show` writes the notes and
 nothing else to stdout, in every format, so that it can be piped; remarks
 about the range go to stderr.
@@ -13,37 +13,19 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .errors import NotesError
 from .render.render import FORMATS
 from .settings import AUDIENCES
 
 if TYPE_CHECKING:
+    from .app import NotesApp
+    from .review.ledgerview import StoredCorrection
     from .review.review import Review, ToApprove
-    from .review.store import StoredCorrection
-    from .settings import NotesSettings
 
 # The handlers import notes.review.workflow (and with it SQLAlchemy, and the parsers) when they
 # run, not at module level: start-up reads this module's argument set-ups (issue 8).
-
-
-class Context(Protocol):
-    config: Any
-    ledger: Any
-    out: Any
-    err: Any
-    json: bool
-
-    def emit_json(self, payload: Any) -> None: ...
-
-    def confirm(self, question: str, yes: bool) -> bool: ...
-
-    def resolve_build(self, spec: str) -> Any: ...
-
-    def tier_commit(self, channel: str) -> str | None: ...
-
-    def notes_settings(self) -> NotesSettings: ...
 
 
 Add = Callable[..., None]
@@ -55,35 +37,28 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _remarks(app: Context, remarks: tuple[str, ...]) -> None:
+def _remarks(app: NotesApp, remarks: tuple[str, ...]) -> None:
     for remark in remarks:
         app.err.print(f"[yellow]note:[/yellow] {_escape(remark)}")
 
 
-def _setup_build(p: argparse.ArgumentParser, *, json: bool = False) -> None:
+def setup_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
     p.add_argument("--audience", choices=AUDIENCES, default="production",
                    help="whose notes (default: production)")
-    if json:
-        p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
-
-
-def cmd_notes(app: Context, args: argparse.Namespace) -> int:
-    args.parser.print_help()
-    return 2
 
 
 # ---------------------------------------------------------------- show
 
 def _setup_show(p: argparse.ArgumentParser) -> None:
-    _setup_build(p)
+    setup_build(p)
     p.add_argument("--format", choices=FORMATS, default="md", help="md (default), html, text or json")
     p.add_argument("--since", metavar="REF", help="start the range here instead of at what the tier runs")
     p.add_argument("--draft", action="store_true",
                    help="show the edited draft (the generated notes when there is none)")
 
 
-def cmd_show(app: Context, args: argparse.Namespace) -> int:
+def cmd_show(app: NotesApp, args: argparse.Namespace) -> int:
     build = app.resolve_build(args.build)
     if args.draft:
         from .review import workflow
@@ -127,7 +102,7 @@ def _setup_reword(p: argparse.ArgumentParser) -> None:
                    help="what readers see instead; a header like 'fix(api): ...' also moves the entry")
 
 
-def cmd_skip(app: Context, args: argparse.Namespace) -> int:
+def cmd_skip(app: NotesApp, args: argparse.Namespace) -> int:
     from .review import workflow
 
     full = workflow.skip(app, args.sha, args.reason)
@@ -136,7 +111,7 @@ def cmd_skip(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reword(app: Context, args: argparse.Namespace) -> int:
+def cmd_reword(app: NotesApp, args: argparse.Namespace) -> int:
     from .collect.collect import one_line
     from .review import workflow
 
@@ -145,7 +120,7 @@ def cmd_reword(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_unskip(app: Context, args: argparse.Namespace) -> int:
+def cmd_unskip(app: NotesApp, args: argparse.Namespace) -> int:
     from .review import workflow
 
     full = workflow.unskip(app, args.sha)
@@ -153,7 +128,7 @@ def cmd_unskip(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_unreword(app: Context, args: argparse.Namespace) -> int:
+def cmd_unreword(app: NotesApp, args: argparse.Namespace) -> int:
     from .review import workflow
 
     full = workflow.unreword(app, args.sha)
@@ -166,7 +141,7 @@ def _correction_json(c: StoredCorrection) -> dict[str, Any]:
             "updated_by": c.updated_by, "updated_at": c.updated_at.isoformat()}
 
 
-def cmd_corrections(app: Context, args: argparse.Namespace) -> int:
+def cmd_corrections(app: NotesApp, args: argparse.Namespace) -> int:
     from .review import workflow
 
     items = workflow.list_corrections(app)
@@ -195,13 +170,13 @@ def cmd_corrections(app: Context, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- edit
 
 def _setup_edit(p: argparse.ArgumentParser) -> None:
-    _setup_build(p)
+    setup_build(p)
     p.add_argument("--fresh", action="store_true",
                    help="start from the generated notes, not the draft "
                         "(saving them unchanged drops the draft)")
 
 
-def cmd_edit(app: Context, args: argparse.Namespace) -> int:
+def cmd_edit(app: NotesApp, args: argparse.Namespace) -> int:
     from .render.render import notes_sha256
     from .review import workflow
     from .review.editor import edit_text
@@ -249,11 +224,11 @@ def _keep_rejected(text: str, build_id: str, audience: str) -> str:
 # ---------------------------------------------------------------- approve and status
 
 def _setup_approve(p: argparse.ArgumentParser) -> None:
-    _setup_build(p, json=True)
+    setup_build(p)
     p.add_argument("--yes", action="store_true", help="approve without asking")
 
 
-def cmd_approve(app: Context, args: argparse.Namespace) -> int:
+def cmd_approve(app: NotesApp, args: argparse.Namespace) -> int:
     from .review import workflow
 
     build = app.resolve_build(args.build)
@@ -283,7 +258,7 @@ def cmd_approve(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(app: Context, args: argparse.Namespace) -> int:
+def cmd_status(app: NotesApp, args: argparse.Namespace) -> int:
     from .review import workflow
     from .review.review import APPROVED, WITHDRAWN
 

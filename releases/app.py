@@ -6,7 +6,7 @@ promotion use of it, so that it never imports pipeline, channels or notify; the
 hooks (`promotion_gates`, `after_promotion`, `next_push`) reach those packages
 through the App. channels extends this Protocol with what it adds
 (channels.app.ChannelsApp) and notify extends channels' (notify.app.NotifyApp);
-notes stands alone and states its own (notes.generation.NotesApp).
+notes stands alone and states its own (notes.app.NotesApp).
 """
 
 from __future__ import annotations

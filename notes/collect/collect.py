@@ -179,7 +179,7 @@ def _revived(held: list[Held], quiet: list[Quiet], drafts: list[Draft], settings
         if (ctype, scope, plain_text(description, None).lower()) in loud:  # its merge_key
             draft = plain_draft(batch.shas[k], batch.messages[k], rank, frozenset())
             assert draft.__class__ is Draft, "a quiet commit is one the lane drafts"
-            revived.append(draft)  # type: ignore[arg-type]
+            revived.append(draft)
     for _, change, rank in held:
         for p in change.changes:
             if ((p.type, (p.scope or "").lower()) in scoped

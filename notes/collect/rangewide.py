@@ -267,7 +267,7 @@ class _Rules:
         if draft is None and rank in self.quiet_lane:
             _, _, batch, k = self.quiet_lane[rank]
             made = plain_draft(batch.shas[k], batch.messages[k], rank, frozenset())
-            draft = made if made.__class__ is Draft else None  # type: ignore[assignment]
+            draft = made if made.__class__ is Draft else None
         return draft
 
     def _change(self, rank: int) -> CommitChanges:

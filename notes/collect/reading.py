@@ -70,7 +70,7 @@ class RangeReading:
             if result is None:
                 self._general(batch, k, rank + k)
             elif result.__class__ is tuple:
-                quiet.append((result, rank + k, batch, k))  # type: ignore[arg-type]  # a QuietKey
+                quiet.append((result, rank + k, batch, k))  # a QuietKey
             else:
                 newest_first.append(result)  # type: ignore[arg-type]  # a Draft
 

@@ -260,14 +260,13 @@ def _undone_change(inner: str, trailers: ParsedCommit) -> ParsedCommit:
         ctype, scope, bang, description = None, None, False, inner.strip() or trailers.description
     else:
         ctype, scope, bang, description = fields
-    common = dict(tickets=trailers.tickets, training=trailers.training, internal=trailers.internal,
-                  release_note=trailers.release_note, footers=trailers.footers, body=trailers.body)
+    # `replace` keeps the trailers' tickets, training, audience, release note, footers and body.
     if depth % 2 == 0:
         return replace(trailers, header=inner, type=ctype, scope=scope, breaking=bang,
                        breaking_description=description if bang else None, description=description,
-                       conventional=ctype is not None, **common)
+                       conventional=ctype is not None)
     return replace(trailers, header=inner, type="revert", scope=scope, breaking=False,
-                   breaking_description=None, description=description, conventional=True, **common)
+                   breaking_description=None, description=description, conventional=True)
 
 
 def request_number(header: str) -> str | None:

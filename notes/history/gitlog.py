@@ -12,7 +12,7 @@ import fcntl
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..commits.parsing import RawCommit
@@ -123,7 +123,7 @@ class CommitLog(Iterator[RawCommit]):
 
 
 def _field_runs(repo: Path, until: str, since: str | None,
-                paths: Sequence[str]) -> Iterator[tuple[list[str], int]]:
+                paths: Sequence[str]) -> Generator[tuple[list[str], int], None, None]:
     """The fields of the range's commits as `split_log_chunks` gives them, from one `git log`."""
     until_sha = resolve_commit(repo, until, "range end")
     since_sha = resolve_commit(repo, since, "range start") if since is not None else None

@@ -8,11 +8,9 @@ publishing side, which kept its fixed cost above raw `git log`'s (issue 8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..collect.collect import collect_listing
 from ..collect.listing import Listing
@@ -20,30 +18,15 @@ from ..history.gitlog import GitGraph, iter_commits
 from ..history.ranges import NotesRange, TierCommits, resolve_range
 from ..model import ReleaseNotes
 from ..render.render import Renderer, markdown_to_html, notes_sha256
-from ..settings import NotesSettings, check_audience
+from ..settings import check_audience
 from . import ledgerview
 from .ledgerview import Rows
 
+if TYPE_CHECKING:
+    from notes.app import NotesApp
+
 PRODUCTION = "production"
 CHANNEL_OF_TIER = {"production": "everyone", "staging": "beta"}
-
-
-class NotesApp(Protocol):
-    """What the notes workflow needs from pipeline's App."""
-
-    config: Any  # .repo (Path), .project_name, .branch
-    ledger: Any  # .write(), .read(), .record(conn, action, subject, reason=, detail=), .clock(), .actor.who
-
-    def tier_commit(self, channel: str) -> str | None: ...
-
-    def notes_settings(self) -> NotesSettings: ...
-
-    def ledger_rows(self, others: Mapping[str, int] | None = None) -> AbstractContextManager[Rows]:
-        """One read of the ledger with the schemas named in `others` ({component: version}) current;
-        on a SQLite ledger it needs no SQLAlchemy."""
-
-    # Optional: tier_commit_before(channel, build_id) -> str | None, the commit of the build promoted
-    # to the channel's tier before `build_id` was. Used when present (see _tier_commits).
 
 
 @dataclass(frozen=True)
@@ -87,12 +70,10 @@ def generate(app: NotesApp, build: Any, audience: str = PRODUCTION, *, since: st
 
 
 def _tier_commits(app: NotesApp, build: Any) -> TierCommits:
-    """What runs on production and staging, and (when pipeline offers it) what ran there before the build."""
+    """What runs on production and staging, and what ran there before the build."""
     production = app.tier_commit(CHANNEL_OF_TIER["production"])
     staging = app.tier_commit(CHANNEL_OF_TIER["staging"])
-    before = getattr(app, "tier_commit_before", None)
-    if before is None:
-        return TierCommits(production, staging)
+    before = app.tier_commit_before
     return TierCommits(
         production, staging,
         production_before=before(CHANNEL_OF_TIER["production"], build.id) if production else None,

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import NotesError
-from .store import Approval, Draft
+from .ledgerview import Approval
+from .store import Draft
 
 DRAFT, APPROVED, WITHDRAWN = "draft", "approved", "withdrawn"
 

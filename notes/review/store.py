@@ -126,7 +126,7 @@ def rows_of(conn: Connection) -> Rows:
     def rows(sql: str, params: Mapping[str, object] | None = None, *,
              times: Collection[str] = ()) -> list[Mapping[str, Any]]:
         query = text(sql).columns(**{name: UTCDateTime for name in times}) if times else text(sql)
-        return list(conn.execute(query, dict(params or {})).mappings())
+        return [dict(row) for row in conn.execute(query, dict(params or {})).mappings()]
 
     return rows
 
@@ -142,7 +142,7 @@ def correction_map(conn: Connection) -> dict[str, Correction]:
 
 def get_correction(conn: Connection, sha: str) -> StoredCorrection | None:
     r = conn.execute(select(corrections).where(corrections.c.sha == sha)).first()
-    return ledgerview.correction_of(r._mapping) if r is not None else None
+    return ledgerview.correction_of(dict(r._mapping)) if r is not None else None
 
 
 def put_correction(conn: Connection, sha: str, *, skip: bool, skip_reason: str | None, text: str | None,
@@ -194,5 +194,8 @@ def add_approval(conn: Connection, *, build_id: str, audience: str, markdown: st
         build_id=build_id, audience=audience, markdown=markdown, notes_sha256=notes_sha256,
         generated_sha256=generated_sha256, since_commit=since_commit, until_commit=until_commit,
         from_draft=from_draft, approved_by=who, approved_at=at))
-    return Approval(int(result.inserted_primary_key[0]), build_id, audience, markdown, notes_sha256,
+    key = result.inserted_primary_key
+    if key is None:
+        raise NotesError("the ledger did not report the id of the approval it just wrote")
+    return Approval(int(key[0]), build_id, audience, markdown, notes_sha256,
                     generated_sha256, since_commit, until_commit, from_draft, who, at)

@@ -14,14 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from notes.app import NotesApp
+
 from ..collect.collect import one_line
 from ..errors import CorrectionError, NotesError
 from ..history.gitlog import resolve_commit
 from ..render.changelog import changelog_section
 from ..render.plaintext import markdown_to_text
 from ..render.render import markdown_to_html, notes_sha256
-from . import generation, store
-from .generation import PRODUCTION, Generated, NotesApp, render_generated
+from . import generation, ledgerview, store
+from .generation import PRODUCTION, Generated, render_generated
 from .publish import ChangelogResult, TagResult, commit_changelog, tag_release
 from .review import Review, ReviewError, ToApprove, already_approved, review, text_to_approve
 
@@ -107,7 +109,7 @@ def unreword(app: NotesApp, sha: str) -> str:
     return _correct(app, sha, "unreword")
 
 
-def list_corrections(app: NotesApp) -> list[store.StoredCorrection]:
+def list_corrections(app: NotesApp) -> list[ledgerview.StoredCorrection]:
     with app.ledger.read() as conn:
         return store.list_corrections(conn)
 
@@ -205,7 +207,7 @@ def _same_draft(conn: Connection, build: Any, audience: str, previous: store.Dra
 
 @dataclass(frozen=True)
 class Approved:
-    approval: store.Approval
+    approval: ledgerview.Approval
     new: bool  # False: this text was already approved over the same generated notes
 
 
@@ -253,7 +255,7 @@ def _approval_candidate(app: NotesApp, build: Any, audience: str, conn: Connecti
     return current, text_to_approve(current, generated.markdown, generated.sha256), generated
 
 
-def approved_notes(app: NotesApp, build: Any, audience: str = PRODUCTION) -> store.Approval | None:
+def approved_notes(app: NotesApp, build: Any, audience: str = PRODUCTION) -> ledgerview.Approval | None:
     """The approval in force for the build's notes, or None (never approved, or withdrawn)."""
     current, _ = current_review(app, build, audience)
     return current.approval if current.approved else None

@@ -4,7 +4,7 @@
 SQLAlchemy (issue 8; benchmarks/bench_startup.py measures them and a test
 checks what they import). So each query they need is written once, as SQL
 that SQLite and PostgreSQL both accept (releases.tiers.tierview, releases.artifacts.buildview,
-notes.ledgerview), and this module runs it, by one of two routes with the
+notes.review.ledgerview), and this module runs it, by one of two routes with the
 same contract:
 
 - `sqlite_rows`: the stdlib sqlite3 module, on a SQLite ledger file whose

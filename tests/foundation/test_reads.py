@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import bindparam, insert, select
 
 import pipeline
-from notes import ledgerview
-from notes import store as notes_store
+from notes.review import ledgerview
+from notes.review import store as notes_store
 from releases.artifacts import buildview
 from releases.artifacts.builds import get_build as core_build
 from releases.records.ledger import Actor, Compiled, Ledger
