@@ -1,7 +1,10 @@
 """One notice email for one recipient, and its exact bytes on the wire.
 
-Pure: no clock, no network. Every notice is an EmailMessage serialised by
-the stdlib's generator; this module is the only place that makes one.
+Pure: no clock, no network. A notice's MIME structure is made only here
+(`framed_message`, an EmailMessage) and serialised only by the stdlib's
+generator; notify.wire does that once per zone and fills in each
+recipient's own parts, made by the functions here (`personal_headers`,
+`quoted_printable`).
 
 Headers are header objects as `email.policy` describes them, made only from
 values that have had every line-breaking character taken out of their free
@@ -14,9 +17,9 @@ notes contain.
 A run writes thousands of messages that share most of their headers, so a
 header is folded once per value (`Header`): the ones every message of a run
 carries are made by the stdlib's header registry once, and the ones that
-differ per recipient (To, Date, Message-ID, the MIME boundary) are composed
-as header text by `email.utils` and folded by the policy, which writes text
-whose lines fit as it is and re-folds longer text through the registry.
+differ per recipient (To, Date, Message-ID) are composed as header text by
+`email.utils` and folded by the policy, which writes text whose lines fit as
+it is and has longer text folded by the registry.
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ def quoted_printable(text: str) -> str:
     return quopri.encodestring(b"\n".join(lines) + b"\n").decode("ascii")
 
 
-def _boundary() -> str:
+def new_boundary() -> str:
     """A new MIME boundary for every message, as the generator would choose one.
 
     "=_" never occurs in quoted-printable text (there an "=" is followed by two
@@ -194,6 +197,24 @@ def _boundary() -> str:
     none has to be searched; 96 random bits keep it apart from any other message.
     """
     return f"=_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Personal:
+    """The headers of a message that are its recipient's own, and its MIME boundary."""
+
+    to: Header
+    date: Header
+    message_id: Header
+    boundary: str
+
+
+def personal_headers(recipient: Address, message_id: str, date: datetime) -> Personal:
+    if date.tzinfo is None:
+        raise NotifyError(f"message date {date.isoformat()} has no time zone",
+                          hint="pass an aware datetime (the injected clock returns UTC)")
+    return Personal(address_header("To", recipient), Header("Date", format_datetime(date.astimezone(UTC))),
+                    Header("Message-ID", message_id), new_boundary())
 
 
 def _body_part(subtype: str, text: str) -> MIMEPart:
@@ -204,31 +225,36 @@ def _body_part(subtype: str, text: str) -> MIMEPart:
     return part
 
 
-def build_message(*, envelope: Envelope, subject: str, text: str, html: str,
-                  message_id: str, date: datetime) -> EmailMessage:
+def framed_message(*, sender: Address, reply_to: Address | None, subject: str, personal: Personal,
+                   text: str, html: str) -> EmailMessage:
     """A multipart/alternative notice: the plain-text part first (complete on its own), then HTML.
 
     Clients show the last alternative they understand, so HTML wins where it
     can be shown and the text part serves everything else (and screen readers
-    and filters that prefer it).
+    and filters that prefer it). The only place a notice's MIME structure is made.
     """
-    if date.tzinfo is None:
-        raise NotifyError(f"message date {date.isoformat()} has no time zone",
-                          hint="pass an aware datetime (the injected clock returns UTC)")
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = shared_header("From", str(envelope.sender))
-    msg["To"] = address_header("To", envelope.recipient)
-    if envelope.reply_to is not None:
-        msg["Reply-To"] = shared_header("Reply-To", str(envelope.reply_to))
+    msg["From"] = shared_header("From", str(sender))
+    msg["To"] = personal.to
+    if reply_to is not None:
+        msg["Reply-To"] = shared_header("Reply-To", str(reply_to))
     msg["Subject"] = shared_header("Subject", single_line(subject))
-    msg["Date"] = Header("Date", format_datetime(date.astimezone(UTC)))
-    msg["Message-ID"] = Header("Message-ID", message_id)
+    msg["Date"] = personal.date
+    msg["Message-ID"] = personal.message_id
     msg["Auto-Submitted"] = shared_header("Auto-Submitted", "auto-generated")  # RFC 3834: no auto-replies
     msg["MIME-Version"] = shared_header("MIME-Version", "1.0")
-    msg["Content-Type"] = Header("Content-Type", f'multipart/alternative; boundary="{_boundary()}"')
+    msg["Content-Type"] = Header("Content-Type", f'multipart/alternative; boundary="{personal.boundary}"')
     msg.attach(_body_part("plain", text))
     msg.attach(_body_part("html", html))
     return msg
+
+
+def build_message(*, envelope: Envelope, subject: str, text: str, html: str,
+                  message_id: str, date: datetime) -> EmailMessage:
+    """One notice email from plain values: `framed_message` with the recipient's own headers."""
+    personal = personal_headers(envelope.recipient, message_id, date)
+    return framed_message(sender=envelope.sender, reply_to=envelope.reply_to, subject=subject,
+                          personal=personal, text=text, html=html)
 
 
 def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
@@ -253,15 +279,10 @@ def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message already serialised (see `serialised`): the transports send `data` as it is."""
+    """A message already serialised (by notify.wire): the transports send `data` as it is."""
 
     message_id: str
     data: bytes        # CRLF line ends, every line within MAX_LINE_OCTETS
-
-
-def serialised(msg: EmailMessage) -> Outgoing:
-    """The message as the bytes a transport sends, made ahead of sending it."""
-    return Outgoing(str(msg["Message-ID"]), message_bytes(msg))
 
 
 def longest_line(data: bytes, linesep: bytes = b"\r\n") -> int:

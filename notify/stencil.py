@@ -74,6 +74,11 @@ class Stencil:
     text: str
     html: str
 
+    @property
+    def content(self) -> Composed:
+        """The content with the marks in it."""
+        return Composed(self.subject, self.text, self.html)
+
     def fill(self, marks: re.Pattern[str], values: dict[str, str]) -> Composed:
         """The content for the recipient whose values stand for the `marks` (the subject has none)."""
         def value(found: re.Match[str]) -> str:
@@ -122,15 +127,28 @@ class Contents:
         self._stencils: dict[tuple[str, bool, bool], Stencil | None] = {}
 
     def render(self, recipient: Recipient) -> Composed:
-        name, organisation, email = values = personal_values(recipient)
-        stencil = None
-        if self.enabled and email and all(fits(v, self.prepared) for v in values):
-            stencil = self._stencil(recipient.time_zone, bool(name), bool(organisation))
-        if stencil is None:
+        marked = self.stencil(recipient)
+        if marked is None:
             return self.prepared.render(recipient)
+        stencil, values = marked
+        return stencil.fill(self._pattern, values)
+
+    def stencil(self, recipient: Recipient) -> tuple[Stencil, dict[str, str]] | None:
+        """The recipient's zone stencil and the values its marks stand for; None where their content
+        must be rendered in full."""
+        name, organisation, email = values = personal_values(recipient)
+        if not (self.enabled and email and all(fits(v, self.prepared) for v in values)):
+            return None
+        stencil = self._stencil(recipient.time_zone, bool(name), bool(organisation))
+        if stencil is None:
+            return None
         marks = self.marks
-        return stencil.fill(self._pattern, {marks.name: name, marks.organisation: organisation,
-                                            marks.email: email})
+        return stencil, {marks.name: name, marks.organisation: organisation, marks.email: email}
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Finds the marks in a stencil."""
+        return self._pattern
 
     def _stencil(self, zone: str, named: bool, placed: bool) -> Stencil | None:
         """The zone's stencil, or None for a zone that cannot be rendered: rendering each such
