@@ -81,9 +81,12 @@ class Stencil:
 
     def fill(self, marks: re.Pattern[str], values: dict[str, str]) -> Composed:
         """The content for the recipient whose values stand for the `marks` (the subject has none)."""
-        def value(found: re.Match[str]) -> str:
-            return values[found.group()]
-        return Composed(self.subject, marks.sub(value, self.text), marks.sub(value, self.html))
+        return Composed(self.subject, filled(self.text, marks, values), filled(self.html, marks, values))
+
+
+def filled(text: str, marks: re.Pattern[str], values: dict[str, str]) -> str:
+    """`text` with each mark replaced by the recipient's value it stands for."""
+    return marks.sub(lambda found: values[found.group()], text)
 
 
 def stencil_for(prepared: PreparedNotice, marks: Marks, zone: str, *, named: bool,
@@ -127,6 +130,7 @@ class Contents:
         self._stencils: dict[tuple[str, bool, bool], Stencil | None] = {}
 
     def render(self, recipient: Recipient) -> Composed:
+        """The recipient's content as a whole (notify.wire fills in the serialised stencil instead)."""
         marked = self.stencil(recipient)
         if marked is None:
             return self.prepared.render(recipient)

@@ -39,7 +39,7 @@ from .message import (
     recipient_address,
 )
 from .settings import NotifySettings
-from .stencil import Contents, Stencil
+from .stencil import Contents, Stencil, filled
 
 
 class Skeleton:
@@ -97,10 +97,9 @@ class Skeleton:
                               f"(limit {MAX_LINE_OCTETS})", hint="this is a bug: please report it")
         slots: dict[str | int, bytes] = {**headers, "boundary": personal.boundary.encode("ascii")}
         if marks is not None:
-            def value(found: re.Match[str]) -> str:
-                return values[found.group()]
             for n, line in enumerate(self.lines):
-                slots[n] = quoted_printable(marks.sub(value, line)).encode("ascii").replace(b"\n", b"\r\n")
+                encoded = quoted_printable(filled(line, marks, values)).encode("ascii")
+                slots[n] = encoded.replace(b"\n", b"\r\n")   # the wire's line ends, as the generator writes
         return b"".join(p if isinstance(p, bytes) else slots[p] for p in self.parts)
 
 
