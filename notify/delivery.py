@@ -39,7 +39,7 @@ from sqlalchemy import Connection
 
 from channels.settings import CalendarRule
 
-from .attempts import Attempt, Sender, render_message  # noqa: F401  (render_message: re-exported)
+from .attempts import Attempt, Sender
 from .compose import Composer, PreparedNotice, Recipient
 from .errors import NotifyError
 from .message import notice_message

@@ -1,25 +1,41 @@
 """One notice email for one recipient, and its exact bytes on the wire.
 
-Pure: no clock, no network. Headers are built only through the `email`
-package's Address and header objects, after every line-breaking character
-has been taken out of the free text that reaches them (names, organisations,
-subjects), so no value can start a header of its own. Both body parts are
-quoted-printable UTF-8: the whole message is 7-bit ASCII with short lines,
-so it needs neither 8BITMIME nor SMTPUTF8 from the server and no line comes
-near the 998-octet limit, whatever the release notes contain.
+Pure: no clock, no network. A notice's MIME structure is made only here
+(`framed_message`, an EmailMessage) and serialised only by the stdlib's
+generator; notify.wire does that once per zone and fills in each
+recipient's own parts, made by the functions here (`personal_headers`,
+`quoted_printable`).
+
+Headers are header objects as `email.policy` describes them, made only from
+values that have had every line-breaking character taken out of their free
+text (names, organisations, subjects), so no value can start a header of its
+own. Both body parts are quoted-printable UTF-8: the whole message is 7-bit
+ASCII with short lines, so it needs neither 8BITMIME nor SMTPUTF8 from the
+server and no line comes near the 998-octet limit, whatever the release
+notes contain.
+
+A run writes thousands of messages that share most of their headers, so a
+header is folded once per value (`Header`): the ones every message of a run
+carries are made by the stdlib's header registry once, and the ones that
+differ per recipient (To, Date, Message-ID) are composed as header text by
+`email.utils` and folded by the policy, which writes text whose lines fit as
+it is and has longer text folded by the registry.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import quopri
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP
-from typing import Any, Protocol
+from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP, EmailPolicy
+from email.utils import format_datetime, formataddr
+from typing import Protocol
 
 from .errors import NotifyError
 from .settings import NotifySettings, check_domain
@@ -29,9 +45,9 @@ class _HeaderClasses(HeaderRegistry):
     """The stdlib registry, building each header class once.
 
     `HeaderRegistry.__getitem__` creates a new class with `type()` on every
-    lookup, i.e. for every header of every message; that alone was ~8% of a
-    10,000-message send. The classes it builds are equivalent, so one per
-    header name gives the same headers and the same bytes.
+    lookup, and an EmailMessage looks one up for every header it is given (to
+    know how many of that header it may hold). The classes it builds are
+    equivalent, so one per header name gives the same headers and the same bytes.
     """
 
     def __init__(self) -> None:
@@ -47,6 +63,7 @@ class _HeaderClasses(HeaderRegistry):
 
 
 POLICY = SMTP.clone(header_factory=_HeaderClasses())  # CRLF, headers folded at 78, RFC 2047 for non-ASCII
+_BY_LINESEP = {POLICY.linesep: POLICY, "\n": POLICY.clone(linesep="\n")}  # the wire's, the outbox's
 MAX_LINE_OCTETS = 998               # RFC 5322 2.1.1, excluding the CRLF
 _BREAKS_AND_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _SPACES = re.compile(r"\s{2,}")
@@ -60,14 +77,14 @@ def single_line(value: str) -> str:
     """
     if value.isprintable() and "  " not in value:
         # Nothing to replace: printable text has no control, break or separator but the ASCII
-        # space, so no run of whitespace either. Saves two regex passes per value per message.
+        # space, so no run of whitespace either; the common case needs no regex pass.
         return value.strip()
     return _SPACES.sub(" ", _BREAKS_AND_CONTROLS.sub(" ", value)).strip()
 
 
 @functools.lru_cache(maxsize=16)
 def _checked_domain(domain: str) -> str:
-    """check_domain, once per domain: a run asks for the same one for every message (~2 µs each)."""
+    """check_domain, once per domain: a run asks for the same one for every message."""
     return check_domain(domain)
 
 
@@ -105,29 +122,139 @@ def recipient_address(name: str, email: str) -> Address:
                           hint="correct the contact's email in the contacts CSV and re-import") from err
 
 
-def build_message(*, envelope: Envelope, subject: str, text: str, html: str,
-                  message_id: str, date: datetime) -> EmailMessage:
+class Header(str):
+    """A header value as `email.policy` describes header objects: a str with a `name` and a `fold`.
+
+    A message stores and returns such an object as it is, and the generator
+    writes what its `fold` returns. `source` is what the policy folds: a
+    header object of the stdlib's registry, or header text (ASCII, one line)
+    that the policy writes as it is when it fits and re-folds through the
+    registry when it does not. The folded text is kept per way of folding, so a
+    header shared by every message of a run is folded once.
+    """
+
+    name: str
+    _source: str | BaseHeader
+    _folded: dict[tuple[str, int | None, bool, str], str]
+
+    def __new__(cls, name: str, value: str, source: str | BaseHeader | None = None) -> Header:
+        if source is None:
+            source = value
+        text = None if isinstance(source, BaseHeader) else source
+        if text is not None and (_BREAKS_AND_CONTROLS.search(text) or not text.isascii()):
+            raise ValueError(f"{name} header text {source!r} is not one line of ASCII")
+        header = super().__new__(cls, value)
+        header.name = name
+        header._source = source
+        header._folded = {}
+        return header
+
+    def fold(self, *, policy: EmailPolicy) -> str:
+        key = (policy.linesep, policy.max_line_length, policy.utf8, policy.refold_source)
+        folded = self._folded.get(key)
+        if folded is None:
+            folded = self._folded[key] = policy.fold(self.name, self._source)
+        return folded
+
+
+@functools.lru_cache(maxsize=256)
+def shared_header(name: str, value: str) -> Header:
+    """A header many messages carry (sender, subject, MIME headers), made by the stdlib's registry once."""
+    made = POLICY.header_factory(name, value)
+    return Header(name, str(made), made)
+
+
+def address_header(name: str, address: Address) -> Header:
+    """An address header made per message: `formataddr` quotes or RFC 2047-encodes the name.
+
+    Text that does not fit on one line is folded by the registry from the address itself: re-folding
+    the text would decode its encoded name and could write the name's specials (a comma, "<")
+    back unquoted.
+    """
+    text = formataddr((address.display_name, address.addr_spec))
+    if len(name) + 2 + len(text) <= POLICY.max_line_length:
+        return Header(name, str(address), text)
+    return Header(name, str(address), POLICY.header_factory(name, address))
+
+
+def quoted_printable(text: str) -> str:
+    """A body part's text as UTF-8 quoted-printable, its lines ended as `str.splitlines` reads them.
+
+    Long lines are cut with soft breaks (no line over 78 characters, the
+    header limit `set_content` also keeps body lines to), and trailing spaces
+    and every non-ASCII or control byte are encoded: the part is 7-bit text
+    that every server carries unchanged.
+    """
+    lines = text.encode("utf-8").splitlines()
+    return quopri.encodestring(b"\n".join(lines) + b"\n").decode("ascii")
+
+
+def new_boundary() -> str:
+    """A new MIME boundary for every message, as the generator would choose one.
+
+    "=_" never occurs in quoted-printable text (there an "=" is followed by two
+    hex digits or ends a line), so no body part can contain the boundary and
+    none has to be searched; 96 random bits keep it apart from any other message.
+    """
+    return f"=_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Personal:
+    """The headers of a message that are its recipient's own, and its MIME boundary."""
+
+    to: Header
+    date: Header
+    message_id: Header
+    boundary: str
+
+
+def personal_headers(recipient: Address, message_id: str, date: datetime) -> Personal:
+    if date.tzinfo is None:
+        raise NotifyError(f"message date {date.isoformat()} has no time zone",
+                          hint="pass an aware datetime (the injected clock returns UTC)")
+    return Personal(address_header("To", recipient), Header("Date", format_datetime(date.astimezone(UTC))),
+                    Header("Message-ID", message_id), new_boundary())
+
+
+def _body_part(subtype: str, text: str) -> MIMEPart:
+    part = MIMEPart(policy=POLICY)
+    part["Content-Type"] = shared_header("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part["Content-Transfer-Encoding"] = shared_header("Content-Transfer-Encoding", "quoted-printable")
+    part.set_payload(quoted_printable(text))
+    return part
+
+
+def framed_message(*, sender: Address, reply_to: Address | None, subject: str, personal: Personal,
+                   text: str, html: str) -> EmailMessage:
     """A multipart/alternative notice: the plain-text part first (complete on its own), then HTML.
 
     Clients show the last alternative they understand, so HTML wins where it
     can be shown and the text part serves everything else (and screen readers
-    and filters that prefer it).
+    and filters that prefer it). The only place a notice's MIME structure is made.
     """
-    if date.tzinfo is None:
-        raise NotifyError(f"message date {date.isoformat()} has no time zone",
-                          hint="pass an aware datetime (the injected clock returns UTC)")
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = envelope.sender
-    msg["To"] = envelope.recipient
-    if envelope.reply_to is not None:
-        msg["Reply-To"] = envelope.reply_to
-    msg["Subject"] = single_line(subject)
-    msg["Date"] = date.astimezone(UTC)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"   # RFC 3834: auto-responders must not answer
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    msg["From"] = shared_header("From", str(sender))
+    msg["To"] = personal.to
+    if reply_to is not None:
+        msg["Reply-To"] = shared_header("Reply-To", str(reply_to))
+    msg["Subject"] = shared_header("Subject", single_line(subject))
+    msg["Date"] = personal.date
+    msg["Message-ID"] = personal.message_id
+    msg["Auto-Submitted"] = shared_header("Auto-Submitted", "auto-generated")  # RFC 3834: no auto-replies
+    msg["MIME-Version"] = shared_header("MIME-Version", "1.0")
+    msg["Content-Type"] = Header("Content-Type", f'multipart/alternative; boundary="{personal.boundary}"')
+    msg.attach(_body_part("plain", text))
+    msg.attach(_body_part("html", html))
     return msg
+
+
+def build_message(*, envelope: Envelope, subject: str, text: str, html: str,
+                  message_id: str, date: datetime) -> EmailMessage:
+    """One notice email from plain values: `framed_message` with the recipient's own headers."""
+    personal = personal_headers(envelope.recipient, message_id, date)
+    return framed_message(sender=envelope.sender, reply_to=envelope.reply_to, subject=subject,
+                          personal=personal, text=text, html=html)
 
 
 def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
@@ -137,8 +264,9 @@ def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
     limit applies; an overlong line is a bug in composition, never something
     to send and let a relay truncate.
     """
+    policy = _BY_LINESEP.get(linesep) or POLICY.clone(linesep=linesep)
     try:
-        data = msg.as_bytes(policy=POLICY.clone(linesep=linesep))
+        data = msg.as_bytes(policy=policy)
     except (ValueError, UnicodeError) as err:
         raise NotifyError(f"message {msg.get('Message-ID', '(no Message-ID)')} cannot be serialised: "
                           f"{err}") from err
@@ -155,15 +283,6 @@ class Outgoing:
 
     message_id: str
     data: bytes        # CRLF line ends, every line within MAX_LINE_OCTETS
-
-
-def header_line(name: str, value: Any) -> bytes:
-    """One header exactly as `message_bytes` writes it (folded, CRLF-terminated, 7-bit).
-
-    The same header object and fold call the generator uses, so a message
-    assembled from these lines (notify.wire) matches a serialised EmailMessage.
-    """
-    return POLICY.header_factory(name, value).fold(policy=POLICY).encode("ascii", "surrogateescape")
 
 
 def longest_line(data: bytes, linesep: bytes = b"\r\n") -> int:
@@ -186,12 +305,28 @@ class _Content(Protocol):
     def html(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class Letterhead:
+    """What every notice from one configuration shares: its sender, reply-to and Message-ID domain."""
+
+    sender: Address
+    reply_to: Address | None
+    domain: str
+
+    @classmethod
+    def of(cls, settings: NotifySettings) -> Letterhead:
+        return cls(settings.sender_address, settings.reply_to_address, settings.message_domain)
+
+    def message(self, *, notice_id: str, recipient: _Addressee, content: _Content,
+                date: datetime) -> EmailMessage:
+        """The email for one (notice, recipient); compose.Recipient and compose.Composed fit."""
+        envelope = Envelope(self.sender, recipient_address(recipient.name, recipient.email), self.reply_to)
+        return build_message(envelope=envelope, subject=content.subject, text=content.text, html=content.html,
+                             message_id=message_id_for(notice_id, recipient.email, self.domain), date=date)
+
+
 def notice_message(settings: NotifySettings, *, notice_id: str, recipient: _Addressee, content: _Content,
                    date: datetime) -> EmailMessage:
-    """The email for one (notice, recipient): compose.Recipient and compose.Composed fit the parameters."""
-    envelope = Envelope(sender=settings.sender_address,
-                        recipient=recipient_address(recipient.name, recipient.email),
-                        reply_to=settings.reply_to_address)
-    return build_message(envelope=envelope, subject=content.subject, text=content.text, html=content.html,
-                         message_id=message_id_for(notice_id, recipient.email, settings.message_domain),
-                         date=date)
+    """One notice email on its own (a preview, a test copy): `Letterhead.message` with these settings."""
+    return Letterhead.of(settings).message(notice_id=notice_id, recipient=recipient, content=content,
+                                           date=date)

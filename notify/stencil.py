@@ -1,10 +1,11 @@
 """A notice rendered once per time zone, with stand-ins where each recipient's own values go.
 
-Rendering the templates and inlining the CSS for every recipient cost about
-a millisecond a message, for output that differs between recipients of one
-zone only where their name, organisation and address appear. A stencil is
-that output rendered once with random marker words in their place, so a
-recipient's copy is the stencil with the markers replaced.
+Rendering the templates and inlining the CSS is most of the work of writing
+a notice, and its output differs between recipients of one zone only where
+their name, organisation and address appear. A stencil is that output
+rendered once (by `PreparedNotice.render`, with random marker words in
+their place), so a recipient's copy is the stencil with the markers
+replaced; `Contents` chooses between the two for each recipient.
 
 Replacing is only done where it provably gives what rendering would:
 
@@ -20,7 +21,8 @@ Replacing is only done where it provably gives what rendering would:
   token that `PreparedNotice.render` swaps after inlining.
 
 Anything else (an override template that filters the name, a name with an
-ampersand) goes through `PreparedNotice.render`, which stays the reference.
+ampersand, a zone that does not exist) goes through `PreparedNotice.render`,
+which stays the reference and is what reports a recipient it cannot render.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from dataclasses import dataclass
 import jinja2
 from jinja2 import nodes
 
-from .compose import PreparedNotice, Recipient
+from .compose import Composed, PreparedNotice, Recipient
+from .errors import NotifyError
 from .message import single_line
 
 PERSONAL = ("recipient_name", "organisation", "email")
@@ -71,6 +74,20 @@ class Stencil:
     text: str
     html: str
 
+    @property
+    def content(self) -> Composed:
+        """The content with the marks in it."""
+        return Composed(self.subject, self.text, self.html)
+
+    def fill(self, marks: re.Pattern[str], values: dict[str, str]) -> Composed:
+        """The content for the recipient whose values stand for the `marks` (the subject has none)."""
+        return Composed(self.subject, filled(self.text, marks, values), filled(self.html, marks, values))
+
+
+def filled(text: str, marks: re.Pattern[str], values: dict[str, str]) -> str:
+    """`text` with each mark replaced by the recipient's value it stands for."""
+    return marks.sub(lambda found: values[found.group()], text)
+
 
 def stencil_for(prepared: PreparedNotice, marks: Marks, zone: str, *, named: bool,
                 placed: bool) -> Stencil:
@@ -99,6 +116,54 @@ def substitutable(prepared: PreparedNotice) -> bool:
                 and _plain(env, [templates["subject.txt"].name], allow_personal=False))
     except jinja2.TemplateError:
         return False  # it rendered when prepared, so this is a race with an edited override: be safe
+
+
+class Contents:
+    """Each recipient's subject, text and HTML for one prepared notice: from the stencil of their zone
+    where that provably gives what rendering would, else rendered in full."""
+
+    def __init__(self, prepared: PreparedNotice) -> None:
+        self.prepared = prepared
+        self.enabled = substitutable(prepared)
+        self.marks = Marks.new()
+        self._pattern = self.marks.pattern()
+        self._stencils: dict[tuple[str, bool, bool], Stencil | None] = {}
+
+    def render(self, recipient: Recipient) -> Composed:
+        """The recipient's content as a whole (notify.wire fills in the serialised stencil instead)."""
+        marked = self.stencil(recipient)
+        if marked is None:
+            return self.prepared.render(recipient)
+        stencil, values = marked
+        return stencil.fill(self._pattern, values)
+
+    def stencil(self, recipient: Recipient) -> tuple[Stencil, dict[str, str]] | None:
+        """The recipient's zone stencil and the values its marks stand for; None where their content
+        must be rendered in full."""
+        name, organisation, email = values = personal_values(recipient)
+        if not (self.enabled and email and all(fits(v, self.prepared) for v in values)):
+            return None
+        stencil = self._stencil(recipient.time_zone, bool(name), bool(organisation))
+        if stencil is None:
+            return None
+        marks = self.marks
+        return stencil, {marks.name: name, marks.organisation: organisation, marks.email: email}
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Finds the marks in a stencil."""
+        return self._pattern
+
+    def _stencil(self, zone: str, named: bool, placed: bool) -> Stencil | None:
+        """The zone's stencil, or None for a zone that cannot be rendered: rendering each such
+        recipient in full then reports it in its own words."""
+        key = (zone, named, placed)
+        if key not in self._stencils:
+            try:
+                self._stencils[key] = stencil_for(self.prepared, self.marks, zone, named=named, placed=placed)
+            except NotifyError:
+                self._stencils[key] = None
+        return self._stencils[key]
 
 
 def _plain(env: jinja2.Environment, names: list[str | None], *, allow_personal: bool) -> bool:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from notify.compose import NoticeKind
-from notify.delivery import NoticeBusy, RetryPolicy, render_message
+from notify.compose import NoticeKind, Recipient
+from notify.delivery import NoticeBusy, RetryPolicy
 from notify.errors import NotifyError
 
 # _locate and _create set up the state a crashed run leaves behind
@@ -19,6 +19,7 @@ from notify.notices import _create, _locate, confirm, prepare, resend, send_noti
 from notify.outbox import MaildirOutbox
 from notify.planning import NoticeRefused, channel_audience, due_notices, parse_kind
 from notify.store import State, claim, notice_runs, rows_in, start_run
+from notify.wire import Letters
 from tests.notify.factories import PASSWORD_ENV, outbox_settings, settings_for
 from tests.notify.test_delivery_support import (
     RULE,
@@ -365,7 +366,9 @@ def test_an_interrupted_outbox_run_files_each_message_once(ledger, tmp_path: Pat
         row = rows_in(conn, notice.id, [State.PENDING])[0]
         assert claim(conn, row.id, run, env.now())
         prepared = prepare(env, conn, target, notes, env.now())
-    MaildirOutbox(settings.outbox).send(render_message(env, notice, prepared, row, env.now()), row.email)
+    recipient = Recipient(row.name, row.email, row.organisation, row.time_zone)
+    filed = Letters(settings, notice.key, prepared).outgoing(recipient, env.now())
+    MaildirOutbox(settings.outbox).send(filed, row.email)
     report = send_notice(env, "advance", BUILD)
     assert report.counts is not None and report.counts.complete and report.recovered == 1
     assert len(list((tmp_path / "outbox" / "new").iterdir())) == RECIPIENTS

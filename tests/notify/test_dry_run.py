@@ -1,5 +1,5 @@
-"""A dry run composes each message the way the send will (spliced where provably identical, else in
-full) and refuses exactly what the send could not compose."""
+"""A dry run composes each message the way the send will (from the zone's stencil where that renders
+the same, else rendered in full) and refuses exactly what the send could not compose."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from tests.support.smtp import SMTP_PASSWORD, SmtpServer
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 BUILD = BuildValue()
 
-# Values notify.stencil will not splice (markup specials, quotes, a non-breaking space) next to plain
-# and non-ASCII ones it will: the dry run must pass both kinds, composing the first in full.
+# Values notify.stencil will not fill in (markup specials, quotes, a non-breaking space) next to plain
+# and non-ASCII ones it will: the dry run must pass both kinds, rendering the first in full.
 AWKWARD = [Person("R&D <Team>", 'Maria "Mia" Lopez', "mia@example.org", time_zone="America/Chicago"),
            Person("St Mary's & Co", "NBSP\u00a0Name", "nbsp@example.org", time_zone="Asia/Kolkata"),
            Person("Ærø Hospice", "Zoë Ångström", "zoe@example.org", time_zone="Pacific/Chatham"),

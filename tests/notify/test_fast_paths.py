@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import random
 import smtplib
 from dataclasses import replace
-from email.quoprimime import body_encode
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import insert
 
 from channels.contacts import Contact
 from notify.claims import Claims, Settlement
-from notify.message import POLICY
 from notify.smtp import _data_payload
 from notify.store import (
     CLAIM,
@@ -29,17 +25,7 @@ from notify.store import (
     rows_in,
     start_run,
 )
-from notify.wire import qp_line
 from tests.notify.test_delivery_support import Clock, open_ledger
-
-# every kind of byte the encoders treat apart: "=", space and tab (kept inside, encoded at the end),
-# printable ASCII at both ends of the range, controls, DEL, CR, and UTF-8 bytes
-ALPHABET = [b"=", b" ", b"\t", b"!", b"~", b"<", b">", b"a", b".", b"\x00", b"\x1f", b"\x7f", b"\r", b"\xc3",
-            b"\xa9"]
-
-
-def _stdlib_qp(line: bytes) -> bytes:
-    return body_encode(line.decode("latin-1") + "\n", POLICY.max_line_length, "\r\n")[:-2].encode("ascii")
 
 
 def _smtplib_data(data: bytes) -> bytes:
@@ -48,26 +34,6 @@ def _smtplib_data(data: bytes) -> bytes:
     if quoted[-2:] != b"\r\n":
         quoted += b"\r\n"
     return quoted + b".\r\n"
-
-
-@pytest.mark.parametrize("length", [0, 1, 2, 3, 75, 76, 77, 78, 79, 80])
-def test_qp_line_matches_the_stdlib_at_every_length_near_the_fold(length: int) -> None:
-    rng = random.Random(length)
-    lines = {b"a" * length, b"a" * max(length - 1, 0) + b" ", b" " + b"a" * max(length - 1, 0)}
-    for byte in range(256):
-        lines.add(bytes([byte]) * length)
-        lines.add(b"a" * max(length - 1, 0) + bytes([byte]))
-    lines.update(b"".join(rng.choice(ALPHABET) for _ in range(length)) for _ in range(300))
-    for line in lines:
-        assert qp_line(line) == _stdlib_qp(line), line
-
-
-def test_qp_line_keeps_plain_lines_and_encodes_the_rest() -> None:
-    assert qp_line(b"Dear Nurse Number 17,") == b"Dear Nurse Number 17,"
-    assert qp_line(b"Hospice 003 - Acadia") == b"Hospice 003 - Acadia"
-    assert qp_line(b"trailing space ") == b"trailing space=20"
-    assert qp_line("Zoë".encode()) == b"Zo=C3=AB"
-    assert qp_line(b"a=b") == b"a=3Db"
 
 
 def test_data_payload_stuffs_dots_as_smtplib_does() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import quopri
+import random
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,11 +17,14 @@ from notify.errors import NotifyError
 from notify.message import (
     MAX_LINE_OCTETS,
     Envelope,
+    Header,
     build_message,
     message_bytes,
     message_id_for,
     notice_message,
+    quoted_printable,
     recipient_address,
+    shared_header,
     single_line,
 )
 from notify.smtp import SmtpTransport
@@ -201,3 +206,47 @@ def test_notice_message_wires_settings_recipient_and_content(tmp_path) -> None:
     assert msg["Message-ID"] == message_id_for("n-42", "ana@example.org", "carenotes.example.org")
     assert str(msg["To"]) == "Ana Pérez <ana@example.org>"
     assert msg["Subject"] == "Subject ✓"
+
+
+# every kind of byte quoted-printable treats apart: "=", space and tab (kept inside, encoded at the end),
+# printable ASCII at both ends of the range, ".", controls, DEL, CR, LF, and UTF-8 bytes
+QP_ALPHABET = ["=", " ", "\t", "!", "~", "<", ">", "a", ".", "\x00", "\x1f", "\x7f", "\r", "\n", "é", "山",
+               "🎉"]
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 74, 75, 76, 77, 78, 79, 80, 153])
+def test_quoted_printable_bodies_are_short_7bit_lines_that_decode_to_the_text(length: int) -> None:
+    rng = random.Random(length)
+    texts = {"a" * length, "a" * max(length - 1, 0) + " ", " " * length, "." * length, "=" * length}
+    texts.update("".join(rng.choice(QP_ALPHABET) for _ in range(length)) for _ in range(300))
+    for text in texts:
+        encoded = quoted_printable(text)
+        lines = encoded.split("\n")
+        assert lines[-1] == "" and all(len(line) <= 78 for line in lines), text  # as set_content writes
+        assert all(line.replace("\t", " ").isascii() and line.replace("\t", " ").isprintable()
+                   and not line.endswith((" ", "\t")) for line in lines), text  # tabs only inside lines
+        normal = b"".join(line + b"\n" for line in text.encode().splitlines()) or b"\n"
+        assert quopri.decodestring(encoded.encode("ascii")) == normal, text
+
+
+def test_a_shared_header_folds_as_the_registry_folds_it() -> None:
+    for name, value in (("From", "Zoë Ångström-Núñez 山田花子 <releases@example.org>"),
+                        ("Subject", "CareNotes ✓ will be updated " + "on a long day " * 8),
+                        ("Content-Type", 'text/plain; charset="utf-8"')):
+        header = shared_header(name, value)
+        made = email.policy.SMTP.header_factory(name, value)
+        assert header == str(made) and header.name == name
+        for policy in (email.policy.SMTP, email.policy.SMTP.clone(linesep="\n")):
+            assert header.fold(policy=policy) == made.fold(policy=policy)
+    assert shared_header("MIME-Version", "1.0") is shared_header("MIME-Version", "1.0")
+
+
+def test_header_text_is_written_as_it_is_when_it_fits_and_refolded_by_the_registry_when_not() -> None:
+    short = "<n.0123456789abcdef01234567@carenotes.example.org>"
+    assert Header("Message-ID", short).fold(policy=email.policy.SMTP) == f"Message-ID: {short}\r\n"
+    long = f"<n.0123456789abcdef01234567@{'a' * 60}.example.org>"
+    registry = email.policy.SMTP.header_factory("Message-ID", long).fold(policy=email.policy.SMTP)
+    assert Header("Message-ID", long).fold(policy=email.policy.SMTP) == registry
+    for bad in ("<a@b>\r\nBcc: x@evil.example", "<a@b>\nX: 1", "<ä@b>", "a\x00b"):
+        with pytest.raises(ValueError, match="not one line of ASCII"):
+            Header("Message-ID", bad)
