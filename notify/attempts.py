@@ -29,8 +29,9 @@ from .compose import PreparedNotice, Recipient
 from .errors import NotifyError
 from .message import Outgoing
 from .outbox import MaildirOutbox
-from .store import DeliveryRecord, NoticeRecord, State, set_state
+from .store import DeliveryRecord, NoticeRecord, set_state
 from .transport import Delivery, Outcome, Transport, Withheld
+from .vocabulary import State
 from .wire import Letters
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import argparse
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -21,31 +21,14 @@ from .errors import NotifyError
 from .vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: handlers import them on call
-    from .delivery import Attempt
+    from .app import NotifyApp
+    from .attempts import Attempt
     from .notices import NoticeStatus, SendReport
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
 _STYLE = {State.SENT: "green", State.PENDING: "cyan", State.SENDING: "cyan", State.TEMP_FAILED: "yellow",
           State.FAILED: "red", State.UNKNOWN: "magenta"}
-
-
-class Context(Protocol):
-    config: Any
-    ledger: Any
-    out: Any
-    err: Any
-    json: bool
-
-    def emit_json(self, payload: Any) -> None: ...
-
-    def resolve_build(self, spec: str) -> Any: ...
-
-    def notify_settings(self) -> Any: ...
-
-    def calendar_rule(self) -> Any: ...
-
-    def notice_notes(self, build: Any, audience: str) -> Any: ...
 
 
 def _kind_build(p: argparse.ArgumentParser) -> None:
@@ -60,7 +43,7 @@ def _setup_preview(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", metavar="EMAIL", help="the recipient to render for (default: the first one)")
 
 
-def cmd_preview(app: Context, args: argparse.Namespace) -> int:
+def cmd_preview(app: NotifyApp, args: argparse.Namespace) -> int:
     from .preview import preview
 
     build = app.resolve_build(args.build)
@@ -103,7 +86,7 @@ def _setup_send(p: argparse.ArgumentParser) -> None:
                    help="keep retrying temporarily failed recipients for up to MINUTES (default 0)")
 
 
-def _progress(app: Context, label: str, *, quiet: bool = False
+def _progress(app: NotifyApp, label: str, *, quiet: bool = False
               ) -> tuple[Any, Callable[[int], None], Callable[[Attempt], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -166,7 +149,7 @@ class _Shown:
         self.bar.__exit__(*exc)
 
 
-def cmd_send(app: Context, args: argparse.Namespace) -> int:
+def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
     from .notices import send_notice
     from .planning import parse_offset
     from .preview import send_test
@@ -196,7 +179,7 @@ def cmd_send(app: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(app: Context, report: SendReport) -> None:
+def _summary(app: NotifyApp, report: SendReport) -> None:
     target = report.target
     if report.dry_run:
         if report.created:
@@ -231,7 +214,7 @@ def _summary(app: Context, report: SendReport) -> None:
                       "`notice send` again")
 
 
-def _problems(app: Context, rows: list[tuple[str, str, int | None, str | None]]) -> None:
+def _problems(app: NotifyApp, rows: list[tuple[str, str, int | None, str | None]]) -> None:
     if not rows:
         return
     table = Table(show_header=True, box=None, padding=(0, 2))
@@ -249,7 +232,7 @@ def _setup_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
 
 
-def cmd_status(app: Context, args: argparse.Namespace) -> int:
+def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
     from .notices import status
 
     build = app.resolve_build(args.build)
@@ -293,7 +276,7 @@ def _setup_resend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why (recorded in the audit trail)")
 
 
-def cmd_resend(app: Context, args: argparse.Namespace) -> int:
+def cmd_resend(app: NotifyApp, args: argparse.Namespace) -> int:
     from .notices import resend
 
     build = app.resolve_build(args.build)
@@ -320,7 +303,7 @@ def _setup_confirm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="how you know (recorded in the audit trail)")
 
 
-def cmd_confirm(app: Context, args: argparse.Namespace) -> int:
+def cmd_confirm(app: NotifyApp, args: argparse.Namespace) -> int:
     from .notices import confirm
 
     build = app.resolve_build(args.build)
@@ -339,7 +322,7 @@ def _setup_training_add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", required=True, help="what the session is about")
 
 
-def cmd_training_add(app: Context, args: argparse.Namespace) -> int:
+def cmd_training_add(app: NotifyApp, args: argparse.Namespace) -> int:
     from .training import add_training, check_training
 
     build = app.resolve_build(args.build)
@@ -364,7 +347,7 @@ def _local(moment: Any, zone: str) -> str:
     return f"{moment.astimezone(zone_of(zone)):%a %Y-%m-%d %H:%M} {zone}"
 
 
-def cmd_training_list(app: Context, args: argparse.Namespace) -> int:
+def cmd_training_list(app: NotifyApp, args: argparse.Namespace) -> int:
     from .training import list_trainings
 
     build = app.resolve_build(args.build)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -50,7 +50,6 @@ from .store import (
     DeliveryRecord,
     NoticeRecord,
     RunRecord,
-    State,
     counts,
     finish_run,
     get_delivery,
@@ -60,6 +59,11 @@ from .store import (
     set_state,
 )
 from .transport import Transport, open_transport
+from .vocabulary import State
+
+if TYPE_CHECKING:
+    from .app import NotifyApp
+
 
 STALE_RUN = timedelta(minutes=15)  # longer than the longest wait for an SMTP reply (10 min)
 
@@ -105,19 +109,15 @@ class NoticeEnv:
         return self.ledger.clock()  # type: ignore[no-any-return]
 
 
-def env_from_app(app: Any) -> NoticeEnv:
+def env_from_app(app: NotifyApp | NoticeEnv) -> NoticeEnv:
     """The NoticeEnv of pipeline's App (configuration, ledger and the notice_notes hook)."""
     if isinstance(app, NoticeEnv):
         return app
-    hook = getattr(app, "notice_notes", None)
-    if hook is None:
-        raise NotifyError("this quarterdeck has no notice_notes hook, so notices cannot carry release notes",
-                          hint="this is a bug in pipeline.py: please report it")
     config = app.config
     return NoticeEnv(ledger=app.ledger, settings=app.notify_settings(), project=config.project_name,
-                     timezone=config.timezone, rule=app.calendar_rule(), notes=hook,
+                     timezone=config.timezone, rule=app.calendar_rule(), notes=app.notice_notes,
                      production_channel=config.tiers[-1].channel if config.tiers else "everyone",
-                     support_contact=config.sections.get("notify", {}).get("support_contact", ""))
+                     support_contact=str(config.section("notify")["support_contact"]))
 
 
 @dataclass(frozen=True)

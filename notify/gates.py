@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -20,10 +20,13 @@ from channels.gates import GateResult
 from channels.settings import CalendarRule, format_duration, zone_of
 from channels.store import current_schedule
 
-from .compose import NoticeKind
 from .notes_input import PRODUCTION
 from .planning import ANNOUNCING
-from .store import Counts, NoticeRecord, State, build_notices, counts, last_sent_at
+from .store import Counts, NoticeRecord, build_notices, counts, last_sent_at
+from .vocabulary import NoticeKind, State
+
+if TYPE_CHECKING:
+    from .app import NotifyApp
 
 ADVANCE_GATE, NOTES_GATE, CANCELLED_GATE = "advance-notice", "notice-notes", "no-cancellation"
 
@@ -161,7 +164,7 @@ def gather_facts(conn: Connection, build_id: str, *, rule: CalendarRule,
         last_word=_announced(conn, last_word), approved_sha256=approved_sha256)
 
 
-def notice_gates(app: Any, build: Any) -> list[GateResult]:
+def notice_gates(app: NotifyApp, build: Any) -> list[GateResult]:
     """The notice gates of `build` for production, for pipeline's promotion_gates (channels' `extra`)."""
     notes = app.notice_notes(build, PRODUCTION)
     with app.ledger.read() as conn:

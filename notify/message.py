@@ -32,10 +32,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage
 from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime, formataddr
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import NotifyError
 from .settings import NotifySettings, check_domain
@@ -62,7 +62,8 @@ class _HeaderClasses(HeaderRegistry):
         return built
 
 
-POLICY = SMTP.clone(header_factory=_HeaderClasses())  # CRLF, headers folded at 78, RFC 2047 for non-ASCII
+# CRLF, headers folded at 78, RFC 2047 for non-ASCII
+POLICY: EmailPolicy[Any] = SMTP.clone(header_factory=_HeaderClasses())
 _BY_LINESEP = {POLICY.linesep: POLICY, "\n": POLICY.clone(linesep="\n")}  # the wire's, the outbox's
 MAX_LINE_OCTETS = 998               # RFC 5322 2.1.1, excluding the CRLF
 _BREAKS_AND_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -172,7 +173,7 @@ def address_header(name: str, address: Address) -> Header:
     back unquoted.
     """
     text = formataddr((address.display_name, address.addr_spec))
-    if len(name) + 2 + len(text) <= POLICY.max_line_length:
+    if len(name) + 2 + len(text) <= (POLICY.max_line_length or MAX_LINE_OCTETS):
         return Header(name, str(address), text)
     return Header(name, str(address), POLICY.header_factory(name, address))
 
@@ -217,8 +218,8 @@ def personal_headers(recipient: Address, message_id: str, date: datetime) -> Per
                     Header("Message-ID", message_id), new_boundary())
 
 
-def _body_part(subtype: str, text: str) -> MIMEPart:
-    part = MIMEPart(policy=POLICY)
+def _body_part(subtype: str, text: str) -> EmailMessage:
+    part = EmailMessage(policy=POLICY)
     part["Content-Type"] = shared_header("Content-Type", f'text/{subtype}; charset="utf-8"')
     part["Content-Transfer-Encoding"] = shared_header("Content-Transfer-Encoding", "quoted-printable")
     part.set_payload(quoted_printable(text))

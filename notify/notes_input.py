@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .compose import NoticeKind
 from .errors import NotifyError
+from .vocabulary import NoticeKind
 
 PRODUCTION, BETA = "production", "beta"
 

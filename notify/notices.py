@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from .compose import NoticeKind, PreparedNotice, Recipient
+from .attempts import Attempt
+from .compose import PreparedNotice, Recipient
 from .delivery import (
-    Attempt,
     NoticeEnv,
     clear_dead_runs,
     composer_for,
@@ -45,7 +45,6 @@ from .store import (
     Counts,
     DeliveryRecord,
     NoticeRecord,
-    State,
     build_notices,
     find_recipient,
     insert_notice,
@@ -56,7 +55,12 @@ from .store import (
     supersede,
 )
 from .training import list_trainings
+from .vocabulary import NoticeKind, State
 from .wire import Letters
+
+if TYPE_CHECKING:
+    from .app import NotifyApp
+
 
 SHOWN_PROBLEMS = 200  # failed/unknown recipients listed per notice in reports
 
@@ -189,7 +193,7 @@ def _recover(env: NoticeEnv, notice: NoticeRecord | None, now: datetime) -> int:
         return clear_dead_runs(conn, env, notice, now)
 
 
-def send_notice(app: Any, kind: NoticeKind | str, build: Any, *, event: str | None = None,
+def send_notice(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, *, event: str | None = None,
                 offset: timedelta | None = None, again: bool = False, dry_run: bool = False,
                 reason: str | None = None, wait: timedelta = timedelta(0),
                 progress: Callable[[Attempt], None] | None = None,
@@ -228,11 +232,11 @@ def send_notice(app: Any, kind: NoticeKind | str, build: Any, *, event: str | No
             prepared = prepare(env, conn, target, notes, now)
         if dry_run:
             _check_renders(env, existing if resume else None, target, prepared, rows, now)
-            count = effective_counts(conn, [existing], host=env.host, now=now)[existing.id] \
+            resumed = effective_counts(conn, [existing], host=env.host, now=now)[existing.id] \
                 if resume and existing is not None else None
             return SendReport(existing if resume else None, target, True, not resume,
                               existing.recipients if resume and existing else len(rows), len(rows), (),
-                              count, (), 0, None)
+                              resumed, (), 0, None)
         notice = existing if resume else _create(env, conn, target, notes, existing, rows, now, reason)
         assert notice is not None
         scope = rows_in(conn, notice.id, TO_SEND)
@@ -262,7 +266,8 @@ def _newest(conn: Connection, kind: NoticeKind, build: Any) -> NoticeRecord:
     return notice
 
 
-def resend(app: Any, kind: NoticeKind | str, build: Any, *, failed: bool = False, unknown: bool = False,
+def resend(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, *, failed: bool = False,
+           unknown: bool = False,
            emails: Sequence[str] = (), reason: str | None = None,
            progress: Callable[[Attempt], None] | None = None,
            on_start: Callable[[int], None] | None = None) -> SendReport:
@@ -306,7 +311,7 @@ def resend(app: Any, kind: NoticeKind | str, build: Any, *, failed: bool = False
                    recovered=recovered, stopped=result.stopped)
 
 
-def confirm(app: Any, kind: NoticeKind | str, build: Any, email: str, *, delivered: bool,
+def confirm(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, email: str, *, delivered: bool,
             reason: str | None = None) -> DeliveryRecord:
     """A person's verdict on an `unknown` recipient: delivered (sent) or not (pending, for the next send)."""
     env, kind = env_from_app(app), parse_kind(str(kind))
@@ -332,9 +337,9 @@ def confirm(app: Any, kind: NoticeKind | str, build: Any, email: str, *, deliver
                       reply=f"confirmed not delivered by {who}; the next `notice send` sends it")
         env.ledger.record(conn, "notice.confirm", f"{build.id}:{kind}:{notice.event}", reason=reason,
                           detail={"notice": notice.key, "email": row.email, "delivered": delivered})
-        found = find_recipient(conn, notice.id, email)
-    assert found is not None
-    return found
+        delivery = find_recipient(conn, notice.id, email)
+    assert delivery is not None  # it was found above, in the same transaction
+    return delivery
 
 
 @dataclass(frozen=True)
@@ -353,7 +358,7 @@ class NoticeStatus:
                 **self.counts.as_dict(), "problems": [problem_dict(p) for p in self.problems]}
 
 
-def status(app: Any, build: Any, *, limit: int = SHOWN_PROBLEMS) -> list[NoticeStatus]:
+def status(app: NotifyApp | NoticeEnv, build: Any, *, limit: int = SHOWN_PROBLEMS) -> list[NoticeStatus]:
     """Every notice of the build with its counts and its failed, temp-failed and unknown recipients."""
     env = env_from_app(app)
     with env.ledger.read() as conn:
@@ -372,7 +377,8 @@ class DueResult:
     error: NotifyError | None
 
 
-def send_due(app: Any, resolve_build: Callable[[str], Any], now: datetime | None = None) -> list[DueResult]:
+def send_due(app: NotifyApp | NoticeEnv, resolve_build: Callable[[str], Any],
+             now: datetime | None = None) -> list[DueResult]:
     """What `tick` runs: every due notice sent or resumed; one failing notice does not stop the others."""
     env = env_from_app(app)
     with env.ledger.read() as conn:

@@ -10,18 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from .compose import Composed, NoticeKind, PreparedNotice, Recipient
+from .compose import Composed, PreparedNotice, Recipient
 from .delivery import NoticeEnv, env_from_app, message_for_test
 from .message import notice_message
 from .notes_input import NoticeNotes, mandatory
 from .notices import notes_for, prepare
 from .planning import NoticeRefused, Target, channel_audience, parse_kind, plan_target, target_of
-from .store import NoticeRecord, State, latest_notice, rows_in
+from .store import NoticeRecord, latest_notice, rows_in
 from .transport import Outcome
+from .vocabulary import NoticeKind, State
+
+if TYPE_CHECKING:
+    from .app import NotifyApp
+
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def _preview_parts(env: NoticeEnv, conn: Connection, kind: NoticeKind, build: An
     return notice, target, notes, prepared
 
 
-def preview(app: Any, kind: NoticeKind | str, build: Any, to: str | None = None) -> Preview:
+def preview(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, to: str | None = None) -> Preview:
     """Exactly what `to` (default: the first recipient) gets from this notice, without sending or writing."""
     env, kind = env_from_app(app), parse_kind(str(kind))
     now = env.now()
@@ -87,7 +92,7 @@ def preview(app: Any, kind: NoticeKind | str, build: Any, to: str | None = None)
     return Preview(notice, target, recipient, composed, message, bool(notes is None or notes.approved))
 
 
-def send_test(app: Any, kind: NoticeKind | str, build: Any, to: str) -> Outcome:
+def send_test(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, to: str) -> Outcome:
     """One copy marked [TEST] to `to`; touches no delivery row (recorded in the audit trail)."""
     env, kind = env_from_app(app), parse_kind(str(kind))
     now = env.now()

@@ -106,7 +106,7 @@ def parse_mailbox(value: str, field: str) -> Address:
         raise NotifySettingsError(f"{field}: {value!r} contains a line break",
                                   hint="write a single line such as 'Releases <releases@example.org>'")
     header = _default_policy.header_factory("To", value)
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
     if len(addresses) != 1 or header.defects or "@" not in addresses[0].addr_spec:
         raise NotifySettingsError(f"{field}: {value!r} is not one email address",
                                   hint="write it as 'Releases <releases@example.org>' "

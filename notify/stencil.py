@@ -183,7 +183,7 @@ def _plain(env: jinja2.Environment, names: list[str | None], *, allow_personal: 
         if not _uses_are_plain(tree, allow_personal):
             return False
         for ref in tree.find_all(_REFERENCES):
-            target = ref.template
+            target = getattr(ref, "template", None)  # every kind in _REFERENCES names one
             if not (isinstance(target, nodes.Const) and isinstance(target.value, str)):
                 return False  # a computed template name: cannot follow it
             queue.append(target.value)

@@ -88,7 +88,7 @@ class Skeleton:
 
     def fill(self, personal: Personal, marks: re.Pattern[str] | None, values: dict[str, str]) -> bytes:
         """The message of the recipient whose headers are `personal` and whose values the marks stand for."""
-        headers = {name: header.fold(policy=POLICY).encode("ascii")
+        headers: dict[str | int, bytes] = {name: header.fold(policy=POLICY).encode("ascii")
                    for name, header in (("to", personal.to), ("date", personal.date),
                                         ("message_id", personal.message_id))}
         longest = longest_line(b"".join(headers.values()))
@@ -117,7 +117,8 @@ class Letters:
         time zone, their address) or the message could not be sent as it is."""
         marked = self.contents.stencil(recipient)
         if marked is None:
-            skeleton, marks, values = self._skeleton(None, self.prepared.render(recipient)), None, {}
+            values: dict[str, str] = {}
+            skeleton, marks = self._skeleton(None, self.prepared.render(recipient)), None
         else:
             stencil, values = marked
             skeleton, marks = self._skeleton(stencil, stencil.content), self.contents.pattern
