@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from channels.gates import GateResult, GateSettings
     from channels.settings import CalendarRule
     from notes.settings import NotesSettings
-    from notify.notes_input import NoticeNotes
+    from notify.content.notes_input import NoticeNotes
     from notify.settings import NotifySettings
     from releases.artifacts.artifact import ArtifactStore
     from releases.artifacts.buildview import Build
@@ -785,7 +785,7 @@ class App:
         import dataclasses
 
         from notes.review.workflow import notes_for_notice
-        from notify.notes_input import NoticeNotes
+        from notify.content.notes_input import NoticeNotes
 
         return NoticeNotes(**dataclasses.asdict(notes_for_notice(self, build, audience)))
 

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Protocol
 from channels.app import ChannelsApp
 
 if TYPE_CHECKING:
+    from notify.content.notes_input import NoticeNotes
+    from notify.settings import NotifySettings
     from releases.artifacts.buildview import Build
-
-    from .notes_input import NoticeNotes
-    from .settings import NotifySettings
 
 
 class NotifyApp(ChannelsApp, Protocol):

@@ -1,6 +1,6 @@
 """The `notice` and `training` commands: preview, send, status, resend, confirm; add and list trainings.
 
-Handlers only parse, call notify.notices / notify.preview and render; the
+Handlers only parse, call notify.notices / notify.content.preview and render; the
 rules live there. The App is used through the Context protocol, so this
 package never imports pipeline (or releases: builds come from
 `app.resolve_build`).
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import NotifyError
-from .vocabulary import NoticeKind, State
+from notify.errors import NotifyError
+from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: handlers import them on call
-    from .app import NotifyApp
-    from .attempts import Attempt
-    from .notices import NoticeStatus, SendReport
+    from notify.app import NotifyApp
+    from notify.notices import NoticeStatus, SendReport
+    from notify.sending.attempts import Attempt
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
@@ -44,7 +44,7 @@ def _setup_preview(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_preview(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .preview import preview
+    from notify.content.preview import preview
 
     build = app.resolve_build(args.build)
     shown = preview(app, args.kind, build, args.to)
@@ -150,9 +150,9 @@ class _Shown:
 
 
 def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .notices import send_notice
-    from .planning import parse_offset
-    from .preview import send_test
+    from notify.content.planning import parse_offset
+    from notify.content.preview import send_test
+    from notify.notices import send_notice
 
     build = app.resolve_build(args.build)
     if args.test_to:
@@ -233,7 +233,7 @@ def _setup_status(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .notices import status
+    from notify.notices import status
 
     build = app.resolve_build(args.build)
     found = status(app, build)
@@ -277,7 +277,7 @@ def _setup_resend(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_resend(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .notices import resend
+    from notify.notices import resend
 
     build = app.resolve_build(args.build)
     bar, started, advanced = _progress(app, f"resend {args.kind} {build.id}")
@@ -304,7 +304,7 @@ def _setup_confirm(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_confirm(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .notices import confirm
+    from notify.notices import confirm
 
     build = app.resolve_build(args.build)
     row = confirm(app, args.kind, build, args.email, delivered=args.delivered, reason=args.reason)
@@ -323,7 +323,7 @@ def _setup_training_add(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_training_add(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .training import add_training, check_training
+    from notify.content.training import add_training, check_training
 
     build = app.resolve_build(args.build)
     now = app.ledger.clock()
@@ -348,7 +348,7 @@ def _local(moment: Any, zone: str) -> str:
 
 
 def cmd_training_list(app: NotifyApp, args: argparse.Namespace) -> int:
-    from .training import list_trainings
+    from notify.content.training import list_trainings
 
     build = app.resolve_build(args.build)
     with app.ledger.read() as conn:

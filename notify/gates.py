@@ -19,14 +19,13 @@ from channels.calendar import format_window, window_starting
 from channels.gates import GateResult
 from channels.settings import CalendarRule, format_duration, zone_of
 from channels.store import current_schedule
-
-from .notes_input import PRODUCTION
-from .planning import ANNOUNCING
-from .store import Counts, NoticeRecord, build_notices, counts, last_sent_at
-from .vocabulary import NoticeKind, State
+from notify.content.notes_input import PRODUCTION
+from notify.content.planning import ANNOUNCING
+from notify.store import Counts, NoticeRecord, build_notices, counts, last_sent_at
+from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:
-    from .app import NotifyApp
+    from notify.app import NotifyApp
 
 ADVANCE_GATE, NOTES_GATE, CANCELLED_GATE = "advance-notice", "notice-notes", "no-cancellation"
 

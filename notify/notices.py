@@ -16,20 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from .attempts import Attempt
-from .compose import PreparedNotice, Recipient
-from .delivery import (
-    NoticeEnv,
-    clear_dead_runs,
-    composer_for,
-    deliver,
-    effective_counts,
-    env_from_app,
-    transport_label,
-)
-from .errors import NotifyError
-from .notes_input import NoticeNotes, audience_of, carries_notes, mandatory
-from .planning import (
+from notify.content.compose import PreparedNotice, Recipient
+from notify.content.notes_input import NoticeNotes, audience_of, carries_notes, mandatory
+from notify.content.planning import (
     DueNotice,
     NoticeRefused,
     Target,
@@ -40,7 +29,20 @@ from .planning import (
     plan_target,
     target_of,
 )
-from .store import (
+from notify.content.training import list_trainings
+from notify.errors import NotifyError
+from notify.mail.wire import Letters
+from notify.sending.attempts import Attempt
+from notify.sending.delivery import (
+    NoticeEnv,
+    clear_dead_runs,
+    composer_for,
+    deliver,
+    effective_counts,
+    env_from_app,
+    transport_label,
+)
+from notify.store import (
     TO_SEND,
     Counts,
     DeliveryRecord,
@@ -54,12 +56,10 @@ from .store import (
     start_run,
     supersede,
 )
-from .training import list_trainings
-from .vocabulary import NoticeKind, State
-from .wire import Letters
+from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:
-    from .app import NotifyApp
+    from notify.app import NotifyApp
 
 
 SHOWN_PROBLEMS = 200  # failed/unknown recipients listed per notice in reports

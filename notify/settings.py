@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from notify.errors import NotifySettingsError
 from releases.settings import mask_password
-
-from .errors import NotifySettingsError
 
 if TYPE_CHECKING:
     from email.headerregistry import Address

@@ -43,9 +43,8 @@ from sqlalchemy import (
 )
 
 from channels.contacts import Contact
+from notify.vocabulary import State
 from releases.records.ledger import Compiled, UTCDateTime, inserted_id
-
-from .vocabulary import State
 
 SCHEMA_VERSION = 1  # pipeline wraps metadata and this as the ledger's "notify" schema
 

@@ -19,7 +19,7 @@ class NoticeKind(StrEnum):
 
 
 class State(StrEnum):
-    """A delivery row's state (the ledger's words, shared with notify.transport.Delivery)."""
+    """A delivery row's state (the ledger's words, shared with notify.sending.transport.Delivery)."""
 
     PENDING = "pending"
     SENDING = "sending"

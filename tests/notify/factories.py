@@ -7,8 +7,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from notify.compose import Composer, NoticeContext, NoticeKind, Recipient, Training, Window
-from notify.message import notice_message
+from notify.content.compose import Composer, NoticeContext, NoticeKind, Recipient, Training, Window
+from notify.mail.message import notice_message
 from notify.settings import NotifySettings
 from tests.support.smtp import SmtpServer
 

@@ -12,8 +12,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
-from notify.claims import Claims, Settlement
 from notify.notices import send_notice
+from notify.sending.claims import Claims, Settlement
 from notify.store import State, deliveries, insert_notice, notice_runs, rows_in, set_state, start_run
 from tests.notify.factories import PASSWORD_ENV, settings_for
 from tests.notify.test_delivery_support import (

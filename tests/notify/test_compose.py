@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.compose import (
+from notify.content.compose import (
     DEFAULT_USER_ACTION,
     Composer,
     NoticeKind,

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from notify.compose import NoticeKind, Recipient
-from notify.delivery import NoticeBusy, RetryPolicy
+from notify.content.compose import NoticeKind, Recipient
+from notify.content.planning import NoticeRefused, channel_audience, due_notices, parse_kind
 from notify.errors import NotifyError
+from notify.mail.wire import Letters
 
 # _locate and _create set up the state a crashed run leaves behind
 from notify.notices import _create, _locate, confirm, prepare, resend, send_notice, status
-from notify.outbox import MaildirOutbox
-from notify.planning import NoticeRefused, channel_audience, due_notices, parse_kind
+from notify.sending.delivery import NoticeBusy, RetryPolicy
+from notify.sending.outbox import MaildirOutbox
 from notify.store import State, claim, notice_runs, rows_in, start_run
-from notify.wire import Letters
 from tests.notify.factories import PASSWORD_ENV, outbox_settings, settings_for
 from tests.notify.test_delivery_support import (
     RULE,

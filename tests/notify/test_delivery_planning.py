@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from notify.compose import NoticeKind
+from notify.content.compose import NoticeKind
+from notify.content.planning import NoticeRefused, due_notices, offset_label, parse_offset
+from notify.content.preview import preview
+from notify.content.training import add_training, check_training
 from notify.notices import send_due, send_notice, status
-from notify.planning import NoticeRefused, due_notices, offset_label, parse_offset
-from notify.preview import preview
-from notify.training import add_training, check_training
 from tests.notify.factories import outbox_settings
 from tests.notify.test_delivery_support import (
     RULE,

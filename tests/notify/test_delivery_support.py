@@ -20,8 +20,8 @@ from channels.calendar import CalendarRule
 from channels.store import SCHEMA as CHANNELS_SCHEMA
 from channels.store import contacts, current_schedule, enrollments, ensure_org, schedules
 from notify import store as notify_store
-from notify.delivery import NoticeEnv, RetryPolicy
-from notify.notes_input import NoticeNotes
+from notify.content.notes_input import NoticeNotes
+from notify.sending.delivery import NoticeEnv, RetryPolicy
 from notify.settings import NotifySettings
 from releases.records.ledger import Actor, Ledger, Schema
 from releases.records.schema import SCHEMA as RELEASES_SCHEMA

@@ -26,7 +26,7 @@ from tests.support.smtp import SMTP_PASSWORD, SmtpServer
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 BUILD = BuildValue()
 
-# Values notify.stencil will not fill in (markup specials, quotes, a non-breaking space) next to plain
+# Values notify.mail.stencil will not fill in (markup specials, quotes, a non-breaking space) next to plain
 # and non-ASCII ones it will: the dry run must pass both kinds, rendering the first in full.
 AWKWARD = [Person("R&D <Team>", 'Maria "Mia" Lopez', "mia@example.org", time_zone="America/Chicago"),
            Person("St Mary's & Co", "NBSP\u00a0Name", "nbsp@example.org", time_zone="Asia/Kolkata"),

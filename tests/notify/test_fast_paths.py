@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import insert
 
 from channels.contacts import Contact
-from notify.claims import Claims, Settlement
-from notify.smtp import _data_payload
+from notify.sending.claims import Claims, Settlement
+from notify.sending.smtp import _data_payload
 from notify.store import (
     CLAIM,
     SETTLE,

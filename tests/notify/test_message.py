@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from notify.compose import Composed, Recipient
+from notify.content.compose import Composed, Recipient
 from notify.errors import NotifyError
-from notify.message import (
+from notify.mail.message import (
     MAX_LINE_OCTETS,
     Envelope,
     Header,
@@ -27,8 +27,8 @@ from notify.message import (
     shared_header,
     single_line,
 )
-from notify.smtp import SmtpTransport
-from notify.transport import Delivery
+from notify.sending.smtp import SmtpTransport
+from notify.sending.transport import Delivery
 from tests.notify.factories import NOW, context, email_for, environ_for, outbox_settings, settings_for
 from tests.support.smtp import SmtpServer
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from notify.compose import Recipient
+from notify.content.compose import Recipient
 from notify.errors import OutboxError
-from notify.outbox import MaildirOutbox
-from notify.transport import Delivery, Phase, open_transport
+from notify.sending.outbox import MaildirOutbox
+from notify.sending.transport import Delivery, Phase, open_transport
 from tests.notify.factories import NEW_YORK_NURSE, email_for, outbox_settings, people
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
-from notify.attempts import Attempt
 from notify.commands import _progress
+from notify.sending.attempts import Attempt
 from notify.vocabulary import State
 
 

@@ -9,11 +9,11 @@ from collections import Counter
 
 import pytest
 
-from notify.compose import Recipient
+from notify.content.compose import Recipient
 from notify.errors import NotifySettingsError, SmtpAuthError, SmtpSetupError
-from notify.message import Envelope, build_message, recipient_address
-from notify.smtp import SmtpTransport
-from notify.transport import Delivery, Outcome, Phase, open_transport
+from notify.mail.message import Envelope, build_message, recipient_address
+from notify.sending.smtp import SmtpTransport
+from notify.sending.transport import Delivery, Outcome, Phase, open_transport
 from tests.notify.factories import NOW, PASSWORD_ENV, email_for, environ_for, people, settings_for
 from tests.support.smtp import SMTP_PASSWORD, SMTP_USER, Fault, SmtpServer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notify.transport import Delivery, Outcome, Phase, RateLimiter, classify_reply
+from notify.sending.transport import Delivery, Outcome, Phase, RateLimiter, classify_reply
 
 
 @pytest.mark.parametrize(("code", "phase", "delivery"), [

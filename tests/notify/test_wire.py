@@ -1,10 +1,10 @@
-"""A run's messages (notify.wire): one complete email per recipient, as the templates render it for them.
+"""A run's messages (notify.mail.wire): one complete email per recipient, as the templates render it for them.
 
 Each message is parsed back with the stdlib and checked for what a mail client sees: the headers,
 the two parts and their decoded bodies (against `PreparedNotice.render`, the reference renderer),
 short 7-bit lines, and a MIME boundary of its own. And byte for byte (but the boundary) against
 the oracle: the same recipient's message made whole by `message.build_message` and serialised
-by the stdlib, which is what notify.wire does once per zone before filling in each recipient.
+by the stdlib, which is what notify.mail.wire does once per zone before filling in each recipient.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from notify.compose import Composer, NoticeKind, PreparedNotice, Recipient
+from notify.content.compose import Composer, NoticeKind, PreparedNotice, Recipient
 from notify.errors import NotifyError
-from notify.message import (
+from notify.mail.message import (
     POLICY,
     message_bytes,
     message_id_for,
@@ -30,11 +30,11 @@ from notify.message import (
     recipient_address,
     single_line,
 )
-from notify.outbox import MaildirOutbox
+from notify.mail.stencil import substitutable
+from notify.mail.wire import Letters
+from notify.sending.outbox import MaildirOutbox
+from notify.sending.smtp import _quoted
 from notify.settings import NotifySettings
-from notify.smtp import _quoted
-from notify.stencil import substitutable
-from notify.wire import Letters
 from tests.notify.factories import NOW, context
 
 SETTINGS = NotifySettings(sender="CareNotes releases <releases@carenotes.example.org>",
@@ -251,7 +251,7 @@ def test_a_message_files_into_the_outbox_as_the_same_message_composed_on_its_own
 
 
 def test_single_line_shortcut_agrees_with_the_full_cleaning() -> None:
-    from notify.message import _BREAKS_AND_CONTROLS, _SPACES
+    from notify.mail.message import _BREAKS_AND_CONTROLS, _SPACES
 
     def full(value: str) -> str:
         return _SPACES.sub(" ", _BREAKS_AND_CONTROLS.sub(" ", value)).strip()

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import jinja2
 from jinja2 import nodes
 
-from .compose import Composed, PreparedNotice, Recipient
-from .errors import NotifyError
-from .message import single_line
+from notify.content.compose import Composed, PreparedNotice, Recipient
+from notify.errors import NotifyError
+from notify.mail.message import single_line
 
 PERSONAL = ("recipient_name", "organisation", "email")
 _UNSAFE_SPOTS = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock, nodes.For,
@@ -130,7 +130,7 @@ class Contents:
         self._stencils: dict[tuple[str, bool, bool], Stencil | None] = {}
 
     def render(self, recipient: Recipient) -> Composed:
-        """The recipient's content as a whole (notify.wire fills in the serialised stencil instead)."""
+        """The recipient's content as a whole (notify.mail.wire fills in the serialised stencil instead)."""
         marked = self.stencil(recipient)
         if marked is None:
             return self.prepared.render(recipient)

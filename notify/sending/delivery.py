@@ -9,8 +9,8 @@ The state machine of a delivery row (see notify.store):
    records the outcome (sent, temp-failed with its next retry, failed,
    unknown) after the reply, in the commit that claims the next row. A
    crash can therefore leave at most one row `sending`: the one message
-   whose fate nobody knows. (notify.attempts runs that commit while the
-   server works on the next MAIL FROM; notify.claims makes it cheap.)
+   whose fate nobody knows. (notify.sending.attempts runs that commit while the
+   server works on the next MAIL FROM; notify.sending.claims makes it cheap.)
 3. A later run finds the dead run (same host: its pid is gone; elsewhere:
    no heartbeat for STALE_RUN) and marks its `sending` row `unknown` for a
    person to confirm, or `pending` again when the run wrote to the Maildir
@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from channels.settings import CalendarRule
-
-from .attempts import Attempt, Sender
-from .compose import Composer, PreparedNotice, Recipient
-from .errors import NotifyError
-from .message import notice_message
-from .notes_input import NoticeNotes
-from .settings import NotifySettings
-from .store import (
+from notify.content.compose import Composer, PreparedNotice, Recipient
+from notify.content.notes_input import NoticeNotes
+from notify.errors import NotifyError
+from notify.mail.message import notice_message
+from notify.sending.attempts import Attempt, Sender
+from notify.sending.transport import Transport, open_transport
+from notify.settings import NotifySettings
+from notify.store import (
     Counts,
     DeliveryRecord,
     NoticeRecord,
@@ -58,11 +58,10 @@ from .store import (
     sending_by_run,
     set_state,
 )
-from .transport import Transport, open_transport
-from .vocabulary import State
+from notify.vocabulary import State
 
 if TYPE_CHECKING:
-    from .app import NotifyApp
+    from notify.app import NotifyApp
 
 
 STALE_RUN = timedelta(minutes=15)  # longer than the longest wait for an SMTP reply (10 min)

@@ -14,18 +14,25 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from .compose import Composed, PreparedNotice, Recipient
-from .delivery import NoticeEnv, env_from_app, message_for_test
-from .message import notice_message
-from .notes_input import NoticeNotes, mandatory
-from .notices import notes_for, prepare
-from .planning import NoticeRefused, Target, channel_audience, parse_kind, plan_target, target_of
-from .store import NoticeRecord, latest_notice, rows_in
-from .transport import Outcome
-from .vocabulary import NoticeKind, State
+from notify.content.compose import Composed, PreparedNotice, Recipient
+from notify.content.notes_input import NoticeNotes, mandatory
+from notify.content.planning import (
+    NoticeRefused,
+    Target,
+    channel_audience,
+    parse_kind,
+    plan_target,
+    target_of,
+)
+from notify.mail.message import notice_message
+from notify.notices import notes_for, prepare
+from notify.sending.delivery import NoticeEnv, env_from_app, message_for_test
+from notify.sending.transport import Outcome
+from notify.store import NoticeRecord, latest_notice, rows_in
+from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:
-    from .app import NotifyApp
+    from notify.app import NotifyApp
 
 
 

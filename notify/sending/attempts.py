@@ -1,6 +1,6 @@
 """One run's attempts: compose, claim, hand over, settle, one delivery row after another.
 
-The exactly-once rules (see notify.delivery) ask for this order per row: its
+The exactly-once rules (see notify.sending.delivery) ask for this order per row: its
 claim (`sending`) is committed before any of its message is handed to the
 server, and its outcome is settled after the reply, in the same commit that
 claims the next row, so at most one row is ever `sending`.
@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .claims import Claims, Settlement
-from .compose import PreparedNotice, Recipient
-from .errors import NotifyError
-from .message import Outgoing
-from .outbox import MaildirOutbox
-from .store import DeliveryRecord, NoticeRecord, set_state
-from .transport import Delivery, Outcome, Transport, Withheld
-from .vocabulary import State
-from .wire import Letters
+from notify.content.compose import PreparedNotice, Recipient
+from notify.errors import NotifyError
+from notify.mail.message import Outgoing
+from notify.mail.wire import Letters
+from notify.sending.claims import Claims, Settlement
+from notify.sending.outbox import MaildirOutbox
+from notify.sending.transport import Delivery, Outcome, Transport, Withheld
+from notify.store import DeliveryRecord, NoticeRecord, set_state
+from notify.vocabulary import State
 
 if TYPE_CHECKING:
-    from .delivery import NoticeEnv
+    from notify.sending.delivery import NoticeEnv
 
 HEARTBEAT_EVERY = 30.0  # seconds; well inside delivery.STALE_RUN
 

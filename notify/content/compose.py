@@ -30,9 +30,9 @@ import css_inline
 import jinja2
 from markupsafe import Markup, escape
 
-from .errors import NotifyError, TemplateError
-from .message import single_line
-from .vocabulary import NoticeKind
+from notify.errors import NotifyError, TemplateError
+from notify.mail.message import single_line
+from notify.vocabulary import NoticeKind
 
 
 @dataclass(frozen=True)
@@ -211,8 +211,9 @@ class PreparedNotice:
         try:
             return template.render(values)
         except jinja2.UndefinedError as err:
-            raise TemplateError(f"notice template {template.name}: {err.message}",
-                                hint="the variables a template gets are listed in notify/compose.py") from err
+            raise TemplateError(
+                f"notice template {template.name}: {err.message}",
+                hint="the variables a template gets are listed in notify/content/compose.py") from err
         except jinja2.TemplateError as err:
             raise TemplateError(f"notice template {template.name}: {err}") from err
 

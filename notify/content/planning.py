@@ -31,12 +31,11 @@ from channels.contacts import Contact
 from channels.directory import ledger_contacts
 from channels.settings import CalendarRule
 from channels.store import Schedule, current_schedule, enrolled_org_names, schedules
-
-from .compose import NoticeContext, Training, Window
-from .errors import NotifyError
-from .notes_input import NoticeNotes
-from .store import NoticeRecord, build_notices, deliveries, latest_notice, notices
-from .vocabulary import NoticeKind, State
+from notify.content.compose import NoticeContext, Training, Window
+from notify.content.notes_input import NoticeNotes
+from notify.errors import NotifyError
+from notify.store import NoticeRecord, build_notices, deliveries, latest_notice, notices
+from notify.vocabulary import NoticeKind, State
 
 ANNOUNCING = (NoticeKind.ADVANCE, NoticeKind.RESCHEDULED)
 _OFFSET = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")

@@ -16,11 +16,10 @@ from sqlalchemy import Connection, select
 
 from channels.calendar import parse_local_datetime
 from channels.errors import ChannelsError
+from notify.content.compose import Training
+from notify.errors import NotifyError
+from notify.store import trainings
 from releases.records.ledger import inserted_id
-
-from .compose import Training
-from .errors import NotifyError
-from .store import trainings
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 MAX_TITLE = 200

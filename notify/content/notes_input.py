@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import NotifyError
-from .vocabulary import NoticeKind
+from notify.errors import NotifyError
+from notify.vocabulary import NoticeKind
 
 PRODUCTION, BETA = "production", "beta"
 

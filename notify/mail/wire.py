@@ -20,9 +20,9 @@ import re
 import secrets
 from datetime import datetime
 
-from .compose import Composed, PreparedNotice, Recipient
-from .errors import NotifyError
-from .message import (
+from notify.content.compose import Composed, PreparedNotice, Recipient
+from notify.errors import NotifyError
+from notify.mail.message import (
     MAX_LINE_OCTETS,
     POLICY,
     Header,
@@ -38,8 +38,8 @@ from .message import (
     quoted_printable,
     recipient_address,
 )
-from .settings import NotifySettings
-from .stencil import Contents, Stencil, filled
+from notify.mail.stencil import Contents, Stencil, filled
+from notify.settings import NotifySettings
 
 
 class Skeleton:

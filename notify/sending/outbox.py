@@ -20,9 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .errors import OutboxError
-from .message import Outgoing, message_bytes
-from .transport import Delivery, Outcome, Phase, Withheld
+from notify.errors import OutboxError
+from notify.mail.message import Outgoing, message_bytes
+from notify.sending.transport import Delivery, Outcome, Phase, Withheld
 
 
 class MaildirOutbox:
@@ -36,7 +36,7 @@ class MaildirOutbox:
                 (self.directory / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as err:
             raise OutboxError(f"cannot create the Maildir outbox {self.directory}: {err.strerror}",
-                              hint="check notify.outbox and the directory's permissions") from err
+                              hint="check notify.sending.outbox and the directory's permissions") from err
 
     def path_for(self, message: EmailMessage | Outgoing) -> Path:
         """Where this message lives in `new/` (the name depends only on its Message-ID)."""
@@ -69,7 +69,7 @@ class MaildirOutbox:
             _fsync_dir(target.parent)
         except OSError as err:
             raise OutboxError(f"cannot write {target} for {recipient}: {err.strerror}",
-                              hint="check free space and permissions of notify.outbox") from err
+                              hint="check free space and permissions of notify.sending.outbox") from err
         finally:
             try:
                 staging.unlink()
@@ -92,7 +92,7 @@ class MaildirOutbox:
         message_id = message.message_id if isinstance(message, Outgoing) else message.get("Message-ID")
         if not message_id:
             raise OutboxError("message has no Message-ID, so its outbox file cannot be named",
-                              hint="build messages with notify.message.build_message")
+                              hint="build messages with notify.mail.message.build_message")
         return hashlib.sha256(str(message_id).strip().encode()).hexdigest()[:40] + ".quarterdeck"
 
     def _in_cur(self, name: str) -> bool:

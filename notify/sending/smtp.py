@@ -29,10 +29,10 @@ from email.message import EmailMessage
 from types import TracebackType
 from typing import Self
 
-from .errors import NotifySettingsError, SmtpAuthError, SmtpSetupError
-from .message import Outgoing, message_bytes
-from .settings import NotifySettings, Security, SmtpEndpoint
-from .transport import Delivery, Outcome, Phase, RateLimiter, Withheld, classify_reply
+from notify.errors import NotifySettingsError, SmtpAuthError, SmtpSetupError
+from notify.mail.message import Outgoing, message_bytes
+from notify.sending.transport import Delivery, Outcome, Phase, RateLimiter, Withheld, classify_reply
+from notify.settings import NotifySettings, Security, SmtpEndpoint
 
 _ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+\Z")  # printable ASCII, no spaces or controls
 # local@domain made of atoms: smtplib.quoteaddr() gives "<address>" for these, after a full parse
@@ -82,7 +82,7 @@ class SmtpTransport:
              ready: Callable[[], bool] | None = None, idle: Callable[[], None] | None = None) -> Outcome:
         """Deliver `message` to the envelope `recipient`; session-level failures raise SmtpSetupError.
 
-        The two hooks let the caller work while the server does (see notify.attempts): `ready` is
+        The two hooks let the caller work while the server does (see notify.sending.attempts): `ready` is
         asked once, on a worker thread while the server works on MAIL FROM and RCPT TO, and its
         answer is waited for before DATA, so before anything of the message is handed over; if it
         says no, the transaction is reset and Withheld raised. `idle` is called

@@ -26,10 +26,9 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
+from notify.store import CLAIM, HEARTBEAT, SETTLE, claim_params
+from notify.vocabulary import State
 from releases.records.ledger import Compiled, HeldSqlite
-
-from .store import CLAIM, HEARTBEAT, SETTLE, claim_params
-from .vocabulary import State
 
 
 @dataclass(frozen=True)

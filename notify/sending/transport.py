@@ -26,10 +26,10 @@ from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from .settings import NotifySettings
+from notify.settings import NotifySettings
 
 if TYPE_CHECKING:
-    from .message import Outgoing
+    from notify.mail.message import Outgoing
 
 
 class Delivery(StrEnum):
@@ -109,7 +109,7 @@ class Transport(Protocol):
 
     def send(self, message: EmailMessage | Outgoing, recipient: str, *,
              ready: Callable[[], bool] | None = None, idle: Callable[[], None] | None = None) -> Outcome:
-        """Deliver one message (an EmailMessage, or one already serialised by notify.wire).
+        """Deliver one message (an EmailMessage, or one already serialised by notify.mail.wire).
 
         Optional hooks let the caller work while the server does. `ready` is asked at most once,
         before anything of the message is handed over; if it says no, nothing is, and Withheld is
@@ -154,9 +154,9 @@ class RateLimiter:
 def open_transport(settings: NotifySettings, **kwargs: object) -> Transport:
     """SMTP when `smtp_url` is set, else the Maildir outbox. kwargs go to the SMTP transport (clocks, env)."""
     if settings.endpoint is None:
-        from .outbox import MaildirOutbox
+        from notify.sending.outbox import MaildirOutbox
 
         return MaildirOutbox(settings.outbox)
-    from .smtp import SmtpTransport
+    from notify.sending.smtp import SmtpTransport
 
     return SmtpTransport(settings, **kwargs)  # type: ignore[arg-type]

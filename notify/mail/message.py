@@ -2,7 +2,7 @@
 
 Pure: no clock, no network. A notice's MIME structure is made only here
 (`framed_message`, an EmailMessage) and serialised only by the stdlib's
-generator; notify.wire does that once per zone and fills in each
+generator; notify.mail.wire does that once per zone and fills in each
 recipient's own parts, made by the functions here (`personal_headers`,
 `quoted_printable`).
 
@@ -37,8 +37,8 @@ from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime, formataddr
 from typing import Any, Protocol
 
-from .errors import NotifyError
-from .settings import NotifySettings, check_domain
+from notify.errors import NotifyError
+from notify.settings import NotifySettings, check_domain
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -280,7 +280,7 @@ def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message already serialised (by notify.wire): the transports send `data` as it is."""
+    """A message already serialised (by notify.mail.wire): the transports send `data` as it is."""
 
     message_id: str
     data: bytes        # CRLF line ends, every line within MAX_LINE_OCTETS

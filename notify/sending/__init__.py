@@ -1,0 +1,1 @@
+"""How a notice reaches people: exactly-once claims, attempts, SMTP or the Maildir outbox."""
