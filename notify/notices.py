@@ -42,6 +42,7 @@ from notify.sending.delivery import (
     env_from_app,
     transport_label,
 )
+from notify.sending.runs import start_run
 from notify.store import (
     TO_SEND,
     Counts,
@@ -53,7 +54,6 @@ from notify.store import (
     latest_notice,
     rows_in,
     set_state,
-    start_run,
     supersede,
 )
 from notify.vocabulary import NoticeKind, State

@@ -43,17 +43,15 @@ from notify.content.notes_input import NoticeNotes
 from notify.errors import NotifyError
 from notify.mail.message import notice_message
 from notify.sending.attempts import Attempt, Sender
+from notify.sending.runs import RunRecord, finish_run, open_runs
 from notify.sending.transport import Transport, open_transport
 from notify.settings import NotifySettings
 from notify.store import (
     Counts,
     DeliveryRecord,
     NoticeRecord,
-    RunRecord,
     counts,
-    finish_run,
     get_delivery,
-    open_runs,
     rows_in,
     sending_by_run,
     set_state,

@@ -1,18 +1,15 @@
 """SMTP delivery: one verified-TLS connection reused for many messages.
 
-The dialogue is driven command by command (MAIL, RCPT, DATA, the data, its
-reply) instead of through `smtplib.SMTP.sendmail`, because sendmail turns a
-connection lost while waiting for the 354 and one lost after the terminating
-dot into the same SMTPServerDisconnected. Those two are opposites for the
-ledger: before the end of the data nothing can have been accepted (retry on a
-fresh connection), after it the server may have queued the message (unknown,
-never retried automatically).
+The dialogue is driven command by command (MAIL, RCPT, DATA, the data, its reply) instead of
+through `smtplib.SMTP.sendmail`, because sendmail turns a connection lost while waiting for the
+354 and one lost after the terminating dot into the same SMTPServerDisconnected. Those two are
+opposites for the ledger: before the end of the data nothing can have been accepted (retry on a
+fresh connection), after it the server may have queued the message (unknown, never retried).
 
-Security rules kept here: certificates are always verified; `smtp://` means
-STARTTLS is mandatory and its absence is an error, never a cleartext send;
-the password is read from the environment at login, never stored on this
-object, wiped from smtplib's connection after use, and scrubbed (with its
-base64 forms) from any server text that reaches an exception.
+Security rules kept here: certificates are always verified; `smtp://` means STARTTLS is
+mandatory and its absence is an error, never a cleartext send; the password is read from the
+environment at login, never stored on this object, wiped from smtplib's connection after use,
+and scrubbed (with its base64 forms) from any server text that reaches an exception.
 """
 
 from __future__ import annotations
@@ -24,13 +21,14 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from types import TracebackType
 from typing import Self
 
 from notify.errors import NotifySettingsError, SmtpAuthError, SmtpSetupError
 from notify.mail.message import Outgoing, message_bytes
+from notify.sending.readiness import ReadyGate
 from notify.sending.transport import Delivery, Outcome, Phase, RateLimiter, Withheld, classify_reply
 from notify.settings import NotifySettings, Security, SmtpEndpoint
 
@@ -68,7 +66,7 @@ class SmtpTransport:
         self.connections_opened = 0
 
     def _worker(self) -> ThreadPoolExecutor:
-        """The one thread that runs the callers' `ready` while the server answers (see _Gate)."""
+        """The one thread that runs the callers' `ready` while the server answers (see ReadyGate)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarterdeck-claims")
         return self._pool
@@ -94,7 +92,7 @@ class SmtpTransport:
         data = message.data if isinstance(message, Outgoing) else message_bytes(message)
         payload = _data_payload(data)
         self._limiter.wait()
-        gate = _Gate(ready, self._worker)
+        gate = ReadyGate(ready, self._worker)
         interruptions: list[_Interrupted] = []
         for attempt in range(1, self._settings.max_attempts + 1):
             connection = self._connection()
@@ -133,14 +131,14 @@ class SmtpTransport:
 
     # -- one transaction ----------------------------------------------------------------------
 
-    def _transaction(self, conn: smtplib.SMTP, recipient: str, payload: bytes, attempt: int, gate: _Gate,
+    def _transaction(self, conn: smtplib.SMTP, recipient: str, payload: bytes, attempt: int, gate: ReadyGate,
                      idle: Callable[[], None] | None) -> Outcome:
         try:
             return self._exchange(conn, recipient, payload, attempt, gate, idle)
         finally:
             gate.wait()  # a refused MAIL or RCPT, a broken connection: the caller's commit still ends first
 
-    def _exchange(self, conn: smtplib.SMTP, recipient: str, payload: bytes, attempt: int, gate: _Gate,
+    def _exchange(self, conn: smtplib.SMTP, recipient: str, payload: bytes, attempt: int, gate: ReadyGate,
                   idle: Callable[[], None] | None) -> Outcome:
         options = [f"SIZE={len(payload)}"] if conn.has_extn("size") else []
         code, text = _command(Phase.MAIL, lambda: self._mail(conn, options, gate.start))
@@ -309,48 +307,6 @@ class SmtpTransport:
         """Forget a connection that can no longer be trusted; the next message opens a fresh one."""
         connection, self._conn = self._conn, None
         _close_quietly(connection)
-
-
-class _Gate:
-    """The caller's `ready`, asked at most once per message (a retry on a new connection reuses it).
-
-    Asked in the background: started once MAIL FROM has gone out, it runs on the transport's
-    worker thread while the server answers MAIL FROM and RCPT TO, and is waited for before DATA
-    and whenever the transaction ends earlier. The caller's `ready` is a ledger commit synced
-    to disk; in the foreground every message's MAIL FROM round trip would wait for the disk as
-    well, and the SQLite driver releases the GIL while it waits (BENCHMARKS.md, notices).
-    """
-
-    def __init__(self, ready: Callable[[], bool] | None, worker: Callable[[], ThreadPoolExecutor]) -> None:
-        self._ready = ready
-        self._worker = worker
-        self._pending: Future[bool] | None = None
-        self.answer: bool | None = None if ready is not None else True
-
-    def start(self) -> None:
-        if self.answer is None and self._pending is None:
-            assert self._ready is not None
-            self._pending = self._worker().submit(self._ready)
-
-    def ask(self) -> None:
-        """The answer, waited for (or asked now, if never started); `ready`'s error is raised here."""
-        if self.answer is not None:
-            return
-        pending, self._pending = self._pending, None
-        if pending is None:
-            assert self._ready is not None
-            self.answer = bool(self._ready())
-        else:
-            self.answer = bool(pending.result())
-
-    def wait(self) -> None:
-        """Let a started `ready` finish before the transaction is left (its caller reads its outcome)."""
-        if self._pending is not None:
-            self.ask()
-
-    @property
-    def refused(self) -> bool:
-        return self.answer is False
 
 
 def _command(phase: Phase, run: Callable[[], tuple[int, bytes]]) -> tuple[int, str]:

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from notify.notices import send_notice
 from notify.sending.claims import Claims, Settlement
-from notify.store import State, deliveries, insert_notice, notice_runs, rows_in, set_state, start_run
+from notify.sending.runs import start_run
+from notify.store import State, deliveries, insert_notice, notice_runs, rows_in, set_state
 from tests.notify.factories import PASSWORD_ENV, settings_for
 from tests.notify.test_delivery_support import (
     START,

@@ -19,7 +19,8 @@ from notify.mail.wire import Letters
 from notify.notices import _create, _locate, confirm, prepare, resend, send_notice, status
 from notify.sending.delivery import NoticeBusy, RetryPolicy
 from notify.sending.outbox import MaildirOutbox
-from notify.store import State, claim, notice_runs, rows_in, start_run
+from notify.sending.runs import start_run
+from notify.store import State, claim, notice_runs, rows_in
 from tests.notify.factories import PASSWORD_ENV, outbox_settings, settings_for
 from tests.notify.test_delivery_support import (
     RULE,

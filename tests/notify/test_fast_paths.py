@@ -12,6 +12,7 @@ from sqlalchemy import insert
 
 from channels.contacts import Contact
 from notify.sending.claims import Claims, Settlement
+from notify.sending.runs import start_run
 from notify.sending.smtp import _data_payload
 from notify.store import (
     CLAIM,
@@ -23,7 +24,6 @@ from notify.store import (
     insert_notice,
     notices,
     rows_in,
-    start_run,
 )
 from tests.notify.test_delivery_support import Clock, open_ledger
 
