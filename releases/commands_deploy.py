@@ -228,8 +228,8 @@ def _host_json(h: Any) -> dict[str, Any]:
             "seconds": round(sum(t.seconds for t in h.steps), 3)}
 
 
-def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: list[Any] = (),  # type: ignore[assignment]
-                  overridden: list[str] = ()) -> None:  # type: ignore[assignment]
+def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: Sequence[Any] = (),
+                  overridden: Sequence[str] = ()) -> None:
     result = outcome.result
     hosts = [_host_json(h) for h in result.hosts]
     if app.json:

@@ -57,6 +57,7 @@ from notify.store import (
     set_state,
 )
 from notify.vocabulary import State
+from releases.records.ledger import Ledger
 
 if TYPE_CHECKING:
     from notify.app import NotifyApp
@@ -88,7 +89,7 @@ class RetryPolicy:
 class NoticeEnv:
     """Everything sending needs, as values: built by `env_from_app` or directly by tests and tools."""
 
-    ledger: Any                                   # releases.records.ledger.Ledger (clock, actor, write/read)
+    ledger: Ledger
     settings: NotifySettings
     project: str
     timezone: str
@@ -103,7 +104,7 @@ class NoticeEnv:
     pid: int = field(default_factory=os.getpid)
 
     def now(self) -> datetime:
-        return self.ledger.clock()  # type: ignore[no-any-return]
+        return self.ledger.clock()
 
 
 def env_from_app(app: NotifyApp | NoticeEnv) -> NoticeEnv:

@@ -37,7 +37,7 @@ from releases.hosts.remote import ConnectSettings
 PIN_ALIAS = "quarterdeck-pinned-host"
 # What paramiko offers for the control connection, best first, and nothing slower: the ML-KEM hybrid
 # where both ends have it (OpenSSH 9.9+), else curve25519. OpenSSH 9.0-9.8's default, the
-# sntrup761x25519 hybrid, would cost ~0.1 s of CPU on each side per connection.
+# sntrup761x25519 hybrid, would cost every connection far more CPU on both sides (BENCHMARKS.md, rollout).
 KEX = ("mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256",
        "ecdh-sha2-nistp384", "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256",
        "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256")
@@ -178,7 +178,7 @@ def stream_file(argv: list[str], local: Path) -> Outcome:
     """Run `argv` with `local` as its stdin; its exit status and the end of its stderr.
 
     `ssh` reads the file itself: no byte passes through this process (a pipe
-    fed with sendfile(2) cost ~0.05 s more CPU per 50 MB). If this process is
+    fed with sendfile(2) would cost this process CPU for every byte). If this process is
     killed mid-upload, `ssh` finishes writing the hidden `.part-` file, which
     never gets the final name (only this process renames it) and is removed by
     the next upload of that artifact.
