@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
 
     from rich.console import Console
 
-    from channels.calendar import PushWindow
-    from channels.gates import GateResult, GateSettings
+    from channels.calendar.calendar import PushWindow
+    from channels.gates.gates import GateResult, GateSettings
     from channels.settings import CalendarRule
     from notes.settings import NotesSettings
     from notify.content.notes_input import NoticeNotes
@@ -686,7 +686,7 @@ class App:
 
     def next_push(self) -> PushWindow | None:
         """The next quarterly push window after now, from the configured calendar."""
-        from channels.calendar import next_pushes
+        from channels.calendar.calendar import next_pushes
 
         windows = next_pushes(calendar_rule(self.config), self.clock(), 1)
         return windows[0] if windows else None
@@ -752,7 +752,7 @@ class App:
 
     def promotion_gates(self, build: Build, tier: str) -> list[GateResult]:
         """Every gate the build must pass to enter the tier: channels' gates plus the notice gates."""
-        from channels.evidence import promotion_gates
+        from channels.gates.evidence import promotion_gates
 
         extra: list[Any] = []
         if self.config.gates.get(tier, {}).get("advance_notice"):
@@ -1213,7 +1213,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from channels.calendar import next_pushes
+    from channels.calendar.calendar import next_pushes
 
     root = Path(args.dir).resolve()
     if root.exists() and any(root.iterdir()):
@@ -1319,7 +1319,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
 
 
 def _sample_csv() -> str:
-    from channels.contacts import sample_contacts_csv
+    from channels.audience.contacts import sample_contacts_csv
 
     return sample_contacts_csv()
 

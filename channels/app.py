@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Protocol
 from releases.app import ReleasesApp
 
 if TYPE_CHECKING:
+    from channels.gates.gates import GateResult, GateSettings
+    from channels.settings import CalendarRule
     from releases.artifacts.buildview import Build
-
-    from .gates import GateResult, GateSettings
-    from .settings import CalendarRule
 
 
 class ChannelsApp(ReleasesApp, Protocol):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from rich.markup import escape
 from rich.table import Table
 
-from .settings import zone_of
+from channels.settings import zone_of
 
 Add = Callable[..., None]
 

@@ -7,11 +7,17 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from .app import ChannelsApp
-from .audience import audiences
-from .cli import esc, local, plural, table
-from .contacts import Contact, ContactChanges, load_contacts_file, make_contact, sample_contacts_csv
-from .errors import ChannelsError
+from channels.app import ChannelsApp
+from channels.audience.audience import audiences
+from channels.audience.contacts import (
+    Contact,
+    ContactChanges,
+    load_contacts_file,
+    make_contact,
+    sample_contacts_csv,
+)
+from channels.cli import esc, local, plural, table
+from channels.errors import ChannelsError
 
 # ---------------------------------------------------------------- orgs import
 
@@ -35,7 +41,7 @@ def _import_json(changes: ContactChanges) -> dict[str, object]:
 
 
 def cmd_orgs_import(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import import_contacts
+    from channels.audience.directory import import_contacts
 
     path = Path(args.file)
     incoming = load_contacts_file(path, default_zone=app.config.timezone)  # every bad line, or nothing
@@ -75,7 +81,7 @@ def _setup_add(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_orgs_add(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import upsert_contact
+    from channels.audience.directory import upsert_contact
 
     contact = make_contact(organisation=args.org, name=args.name, email=args.email, role=args.role,
                            time_zone=args.time_zone, default_zone=app.config.timezone)
@@ -93,8 +99,8 @@ def cmd_orgs_add(app: ChannelsApp, args: argparse.Namespace) -> int:
 
 
 def cmd_orgs_list(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import ledger_contacts
-    from .store import active_orgs, enrolled_org_names
+    from channels.audience.directory import ledger_contacts
+    from channels.store import active_orgs, enrolled_org_names
 
     with app.ledger.read() as conn:
         orgs = active_orgs(conn)
@@ -137,8 +143,8 @@ def _setup_remove(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_orgs_remove(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import find_contact, remove_contact, remove_org
-    from .store import require_org
+    from channels.audience.directory import find_contact, remove_contact, remove_org
+    from channels.store import require_org
 
     with app.ledger.read() as conn:  # name what is wrong before asking anything
         if args.email:
@@ -170,8 +176,8 @@ def cmd_orgs_sample(app: ChannelsApp, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- channels
 
 def cmd_channels(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import ledger_contacts
-    from .store import enrolled_org_names
+    from channels.audience.directory import ledger_contacts
+    from channels.store import enrolled_org_names
 
     with app.ledger.read() as conn:
         people = ledger_contacts(conn, app.config.timezone)
@@ -195,7 +201,7 @@ def _setup_org(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_beta_enroll(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import enroll
+    from channels.audience.directory import enroll
 
     with app.ledger.write() as conn:
         enrollment, made = enroll(app.ledger, conn, args.org)
@@ -210,7 +216,7 @@ def cmd_beta_enroll(app: ChannelsApp, args: argparse.Namespace) -> int:
 
 
 def cmd_beta_leave(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import leave
+    from channels.audience.directory import leave
 
     with app.ledger.write() as conn:
         ended = leave(app.ledger, conn, args.org)
@@ -223,7 +229,7 @@ def cmd_beta_leave(app: ChannelsApp, args: argparse.Namespace) -> int:
 
 
 def cmd_beta_list(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .directory import enrollment_history
+    from channels.audience.directory import enrollment_history
 
     with app.ledger.read() as conn:
         history = enrollment_history(conn)

@@ -6,16 +6,21 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from channels.app import ChannelsApp
+from channels.calendar.calendar import (
+    PushWindow,
+    format_window,
+    next_pushes,
+    parse_local_datetime,
+    window_starting,
+)
+from channels.cli import esc, iso, local, table, utc_text
+from channels.gates.gates import failing
+from channels.settings import zone_of
 from releases.errors import UsageRefused
 
-from .app import ChannelsApp
-from .calendar import PushWindow, format_window, next_pushes, parse_local_datetime, window_starting
-from .cli import esc, iso, local, table, utc_text
-from .gates import failing
-from .settings import zone_of
-
 if TYPE_CHECKING:
-    from .store import Schedule
+    from channels.store import Schedule
 
 MAX_COUNT = 40
 
@@ -112,7 +117,7 @@ def _window(app: ChannelsApp, args: argparse.Namespace) -> PushWindow:
 
 
 def _set(app: ChannelsApp, build_id: str, args: argparse.Namespace) -> int:
-    from .scheduling import set_schedule
+    from channels.calendar.scheduling import set_schedule
 
     window = _window(app, args)
     zone = app.config.timezone
@@ -144,7 +149,7 @@ def _set(app: ChannelsApp, build_id: str, args: argparse.Namespace) -> int:
 
 
 def _cancel(app: ChannelsApp, build_id: str, reason: str | None) -> int:
-    from .scheduling import cancel_schedule
+    from channels.calendar.scheduling import cancel_schedule
 
     if not reason or not reason.strip():
         raise UsageRefused("schedule cancel needs --reason TEXT",
@@ -161,7 +166,7 @@ def _cancel(app: ChannelsApp, build_id: str, reason: str | None) -> int:
 
 
 def _show_schedule(app: ChannelsApp, build_id: str) -> int:
-    from .store import active_hold, schedule_history
+    from channels.store import active_hold, schedule_history
 
     zone = app.config.timezone
     with app.ledger.read() as conn:
@@ -198,8 +203,8 @@ def _setup_hold(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_hold(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .scheduling import hold_build
-    from .store import current_schedule
+    from channels.calendar.scheduling import hold_build
+    from channels.store import current_schedule
 
     build = app.resolve_build(args.build)
     with app.ledger.write() as conn:
@@ -220,7 +225,7 @@ def _setup_release_hold(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_release_hold(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .scheduling import release_hold
+    from channels.calendar.scheduling import release_hold
 
     build = app.resolve_build(args.build)
     with app.ledger.write() as conn:
@@ -238,7 +243,7 @@ def _setup_gates(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_gates(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .evidence import tier_before
+    from channels.gates.evidence import tier_before
 
     build = app.resolve_build(args.build)
     tier_before(app.config.tiers, args.to)  # names the tiers when --to is not one

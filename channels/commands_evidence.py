@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from .app import ChannelsApp
-from .cli import esc, local, table
-from .errors import ChannelsError
-from .gates import OPEN, SEVERITIES, applicable_problems
+from channels.app import ChannelsApp
+from channels.cli import esc, local, table
+from channels.errors import ChannelsError
+from channels.gates.gates import OPEN, SEVERITIES, applicable_problems
 
 if TYPE_CHECKING:
-    from .beta import ProblemRecord
+    from channels.gates.beta import ProblemRecord
 
 # ---------------------------------------------------------------- signoff
 
@@ -27,8 +27,8 @@ def _setup_signoff(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_signoff(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .beta import add_signoff, signoffs_for
-    from .evidence import beta_tier
+    from channels.gates.beta import add_signoff, signoffs_for
+    from channels.gates.evidence import beta_tier
 
     build = app.resolve_build(args.build)
     tier = beta_tier(app.config.tiers)
@@ -65,7 +65,7 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
 
 
 def _read_details(path_text: str | None) -> str | None:
-    from .beta import DETAILS_MAX
+    from channels.gates.beta import DETAILS_MAX
 
     if not path_text:
         return None
@@ -86,7 +86,7 @@ def _read_details(path_text: str | None) -> str | None:
 
 
 def cmd_problem_report(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .beta import report_problem
+    from channels.gates.beta import report_problem
 
     build = app.resolve_build(args.build)
     details = _read_details(args.details)
@@ -110,8 +110,8 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_problem_list(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .beta import all_problems
-    from .evidence import build_order
+    from channels.gates.beta import all_problems
+    from channels.gates.evidence import build_order
 
     build = app.resolve_build(args.build) if args.build else None
     with app.ledger.read() as conn:
@@ -162,8 +162,8 @@ def _setup_resolve(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_problem_resolve(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .beta import resolve_problem
-    from .evidence import build_order
+    from channels.gates.beta import resolve_problem
+    from channels.gates.evidence import build_order
 
     fixed_in = app.resolve_build(args.fixed_in).id if args.fixed_in else None
     with app.ledger.write() as conn:
@@ -184,7 +184,7 @@ def _setup_reopen(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_problem_reopen(app: ChannelsApp, args: argparse.Namespace) -> int:
-    from .beta import get_problem, reopen_problem
+    from channels.gates.beta import get_problem, reopen_problem
 
     with app.ledger.write() as conn:
         before = get_problem(conn, args.id)

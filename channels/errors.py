@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from releases.errors import HintedError
 
 if TYPE_CHECKING:
-    from .contacts import LineProblem
+    from channels.audience.contacts import LineProblem
 
 
 class ChannelsError(HintedError):

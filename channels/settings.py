@@ -8,7 +8,7 @@ themselves on construction, with the same functions the key tables name, so that
 function further in ever meets an impossible rule (a 13th month, a fifth Saturday, a
 zone that does not exist) and `config check` refuses exactly what a later command would.
 
-A tier's gate settings (channels.gates.GateSettings) live with the gates that read them:
+A tier's gate settings (channels.gates.gates.GateSettings) live with the gates that read them:
 `status` needs the calendar rule for its next push but no gate.
 """
 
@@ -20,10 +20,10 @@ from datetime import UTC, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .errors import CalendarError, ChannelsError
+from channels.errors import CalendarError, ChannelsError
 
 if TYPE_CHECKING:
-    from .gates import GateSettings
+    from channels.gates.gates import GateSettings
 
 INTERNAL, BETA, EVERYONE = "internal", "beta", "everyone"
 CHANNELS = (INTERNAL, BETA, EVERYONE)
@@ -150,7 +150,7 @@ class CalendarRule:
     last one), so months=(2, 5, 8, 11), weekday=5, week=2 is "the second
     Saturday of February, May, August and November". The offsets say how long
     before the window starts each milestone falls; `reminders` are the offsets
-    of reminder notices. See channels.calendar for how they are applied.
+    of reminder notices. See channels.calendar.calendar for how they are applied.
     """
 
     months: tuple[int, ...]
@@ -295,7 +295,7 @@ def calendar_rule(calendar: dict[str, Any], timezone: str) -> CalendarRule:
 
 def gate_settings(gates: dict[str, Any]) -> GateSettings:
     """A checked [gates.TIER] table as the gates' settings (the notice gate is notify's)."""
-    from .gates import GateSettings
+    from channels.gates.gates import GateSettings
 
     soak = gates.get("soak_days", 0)
     return GateSettings(min_soak=timedelta(days=soak) if soak else None,

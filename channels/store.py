@@ -38,9 +38,8 @@ from sqlalchemy import (
     select,
 )
 
+from channels.errors import ChannelsError
 from releases.records.ledger import Ledger, Schema, UTCDateTime, inserted_id
-
-from .errors import ChannelsError
 
 
 def org_key(name: str) -> str:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from channels.calendar import format_window, window_starting
-from channels.gates import GateResult
+from channels.calendar.calendar import format_window, window_starting
+from channels.gates.gates import GateResult
 from channels.settings import CalendarRule, format_duration, zone_of
 from channels.store import current_schedule
 from notify.content.notes_input import PRODUCTION

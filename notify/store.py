@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 
-from channels.contacts import Contact
+from channels.audience.contacts import Contact
 from notify.vocabulary import State
 from releases.records.ledger import Compiled, UTCDateTime, inserted_id
 

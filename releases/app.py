@@ -88,7 +88,7 @@ class ProjectSettings(Protocol):
 
 
 class Window(Protocol):
-    """The next push window as releases shows it (channels.calendar.PushWindow is one)."""
+    """The next push window as releases shows it (channels.calendar.calendar.PushWindow is one)."""
 
     @property
     def start(self) -> datetime: ...

@@ -25,10 +25,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from channels.audience import members
-from channels.calendar import window_starting
-from channels.contacts import Contact
-from channels.directory import ledger_contacts
+from channels.audience.audience import members
+from channels.audience.contacts import Contact
+from channels.audience.directory import ledger_contacts
+from channels.calendar.calendar import window_starting
 from channels.settings import CalendarRule
 from channels.store import Schedule, current_schedule, enrolled_org_names, schedules
 from notify.content.compose import NoticeContext, Training, Window

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, select
 
-from channels.calendar import parse_local_datetime
+from channels.calendar.calendar import parse_local_datetime
 from channels.errors import ChannelsError
 from notify.content.compose import Training
 from notify.errors import NotifyError

@@ -50,7 +50,7 @@ ALREADY_RUNNING, DRY_RUN, DECLINED, SUCCEEDED, FAILED = (
 
 
 class GateVerdict(Protocol):
-    """One gate's result as promotion needs it (channels.gates.GateResult is one)."""
+    """One gate's result as promotion needs it (channels.gates.gates.GateResult is one)."""
 
     @property
     def gate(self) -> str: ...

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from channels.audience import Audience, audiences, member_organisations, members
-from channels.contacts import Contact, parse_contacts_csv, sample_contacts_csv
+from channels.audience.audience import Audience, audiences, member_organisations, members
+from channels.audience.contacts import Contact, parse_contacts_csv, sample_contacts_csv
 from channels.errors import ChannelsError
 
 STAFF = ["dana.whitfield@quarterdeck.example", "kenji.watanabe@quarterdeck.example",

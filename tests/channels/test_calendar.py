@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from channels.calendar import (
+from channels.calendar.calendar import (
     CalendarRule,
     format_window,
     is_push_date,

@@ -1,7 +1,8 @@
-"""`gates BUILD --to TIER` and channels.evidence.promotion_gates against a real ledger and a pinned clock.
+"""`gates BUILD --to TIER` and channels.gates.evidence.promotion_gates against a real ledger
+and a pinned clock.
 
 `gates` asks pipeline's App.promotion_gates, the same hook `promote` uses; the
-lead wires it to channels.evidence.promotion_gates (plus the notice gates,
+lead wires it to channels.gates.evidence.promotion_gates (plus the notice gates,
 turned off here with advance_notice = false so that these tests are about
 the channels gates alone).
 """
@@ -16,7 +17,7 @@ import pytest
 import pipeline
 from channels import store
 from channels.errors import ChannelsError
-from channels.evidence import promotion_gates
+from channels.gates.evidence import promotion_gates
 from tests.channels.cli_support import (
     NOW,
     audit_log,
@@ -166,7 +167,7 @@ def test_promotion_gates_reads_the_tier_before_and_a_cancelled_schedule(beta: Pr
                                         "was cancelled")
     staging = promotion_gates(app, build, "staging")
     assert [r.gate for r in staging] == ["hold"]
-    from channels.gates import GateResult
+    from channels.gates.gates import GateResult
 
     extra = GateResult("advance-notice", False, "no advance notice yet")
     with_extra = promotion_gates(app, build, "dev", extra=[extra])

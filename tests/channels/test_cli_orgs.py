@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.contacts import sample_contacts_csv
+from channels.audience.contacts import sample_contacts_csv
 from tests.channels.cli_support import HEADER, NOW, audit_log, row_counts, sample_file, write_csv
 from tests.conftest import Project
 

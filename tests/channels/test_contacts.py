@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.contacts import (
+from channels.audience.contacts import (
     Contact,
     LineProblem,
     diff_contacts,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.errors import ChannelsError, SignoffError
-from channels.gates import (
+from channels.gates.gates import (
     GateFacts,
     GateResult,
     GateSettings,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import pipeline
-from channels.gates import GateResult
+from channels.gates.gates import GateResult
 from channels.store import record_override
 from pipeline import exit_code
 from releases.artifacts.artifact import ArtifactStore

@@ -46,7 +46,7 @@ def _rows_after(tmp_path: Path, name: str, wrap: bool) -> list[tuple[object, ...
     clock = Clock()
     ledger = open_ledger(tmp_path / f"{name}.db", clock)
     try:
-        from channels.contacts import Contact
+        from channels.audience.contacts import Contact
 
         now = clock()
         contacts = [Contact("Acadia", f"User {i}", f"user{i}@example.org", "nurse", "") for i in range(6)]
@@ -91,7 +91,7 @@ def test_a_commit_sqlite_refuses_is_retried_through_the_ledger(tmp_path: Path) -
     clock = Clock()
     ledger = open_ledger(tmp_path / "l.db", clock)
     try:
-        from channels.contacts import Contact
+        from channels.audience.contacts import Contact
 
         now = clock()
         with ledger.write() as conn:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from channels.calendar import CalendarRule
+from channels.calendar.calendar import CalendarRule
 from channels.store import SCHEMA as CHANNELS_SCHEMA
 from channels.store import contacts, current_schedule, enrollments, ensure_org, schedules
 from notify import store as notify_store

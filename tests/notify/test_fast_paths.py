@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from channels.contacts import Contact
+from channels.audience.contacts import Contact
 from notify.sending.claims import Claims, Settlement
 from notify.sending.runs import start_run
 from notify.sending.smtp import _data_payload

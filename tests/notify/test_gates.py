@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from channels.gates import GateFacts, GateResult, GateSettings, all_passed
-from channels.gates import evaluate as evaluate_channels
+from channels.gates.gates import GateFacts, GateResult, GateSettings, all_passed
+from channels.gates.gates import evaluate as evaluate_channels
 from notify.gates import ADVANCE_GATE, CANCELLED_GATE, NOTES_GATE, evaluate, gather_facts, notice_gates
 from notify.notices import confirm, send_notice
 from tests.notify.factories import PASSWORD_ENV, settings_for

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 
-from .errors import CalendarError
-from .settings import CalendarRule, load_zone, zone_of
+from channels.errors import CalendarError
+from channels.settings import CalendarRule, load_zone, zone_of
 
 __all__ = [
     "CalendarRule", "PushWindow", "format_window", "is_push_date", "next_pushes", "nth_weekday",

@@ -2,7 +2,7 @@
 
 `gates`, `promote` and the tests all go through `promotion_gates`, so they
 see the same verdict for the same ledger and clock. The pure judging is
-channels.gates; this module only reads.
+channels.gates.gates; this module only reads.
 
 Build order (for "a problem applies to later builds until resolved") is the
 order builds were made in: created_at, then version and build number for
@@ -17,16 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from channels.app import ChannelsApp
+from channels.errors import ChannelsError
+from channels.gates.beta import all_problems, signoffs_for
+from channels.gates.gates import GateFacts, GateResult, GateSettings, Hold, ScheduledPush, evaluate
+from channels.store import CANCELLED, active_hold, current_schedule
 from releases.artifacts.builds import list_builds
 from releases.artifacts.version import Version
 from releases.errors import ReleasesError
 from releases.tiers.deployments import first_success_at
-
-from .app import ChannelsApp
-from .beta import all_problems, signoffs_for
-from .errors import ChannelsError
-from .gates import GateFacts, GateResult, GateSettings, Hold, ScheduledPush, evaluate
-from .store import CANCELLED, active_hold, current_schedule
 
 
 def _version_key(version: str) -> tuple[int, ...]:

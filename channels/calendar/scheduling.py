@@ -14,11 +14,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_
 
-from releases.records.ledger import Ledger, inserted_id
-
-from .errors import ChannelsError
-from .settings import zone_of
-from .store import (
+from channels.errors import ChannelsError
+from channels.settings import zone_of
+from channels.store import (
     CANCELLED,
     MOVED,
     SCHEDULED,
@@ -29,6 +27,7 @@ from .store import (
     holds,
     schedules,
 )
+from releases.records.ledger import Ledger, inserted_id
 
 
 def _when(moment: datetime, zone: str) -> str:

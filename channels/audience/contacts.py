@@ -24,8 +24,8 @@ from email.utils import parseaddr
 from importlib import resources
 from pathlib import Path
 
-from .errors import ChannelsError, ContactsImportError
-from .settings import load_zone, zone_problem
+from channels.errors import ChannelsError, ContactsImportError
+from channels.settings import load_zone, zone_problem
 
 CSV_COLUMNS = ("organisation", "name", "email", "role", "time_zone")
 REQUIRED = ("organisation", "name", "email", "role")

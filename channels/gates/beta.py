@@ -18,12 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
+from channels.errors import ChannelsError, SignoffError
+from channels.gates.gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff
+from channels.store import enrolled_org_names, organisations, problems, require_org, signoffs
 from releases.records.ledger import Ledger, inserted_id
 from releases.tiers.deployments import first_success_at
-
-from .errors import ChannelsError, SignoffError
-from .gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff
-from .store import enrolled_org_names, organisations, problems, require_org, signoffs
 
 SUMMARY_MAX = 200
 TEXT_MAX = 4000

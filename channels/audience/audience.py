@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .contacts import Contact
-from .errors import ChannelsError
-from .settings import BETA, CHANNELS, EVERYONE
+from channels.audience.contacts import Contact
+from channels.errors import ChannelsError
+from channels.settings import BETA, CHANNELS, EVERYONE
 
 
 def _check_channel(channel: str) -> None:

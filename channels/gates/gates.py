@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .calendar import format_window
-from .contacts import email_problem
-from .errors import ChannelsError, SignoffError
-from .settings import format_duration, is_whole_number, load_zone, show_value, zone_of
+from channels.audience.contacts import email_problem
+from channels.calendar.calendar import format_window
+from channels.errors import ChannelsError, SignoffError
+from channels.settings import format_duration, is_whole_number, load_zone, show_value, zone_of
 
 HOLD, SOAK, SIGNOFFS, BLOCKERS, WINDOW = "hold", "soak", "signoffs", "blockers", "window"
 SEVERITIES = ("blocker", "major", "minor")

@@ -14,11 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from releases.records.ledger import Ledger
-
-from .contacts import Contact, ContactChanges, diff_contacts
-from .errors import ChannelsError
-from .store import (
+from channels.audience.contacts import Contact, ContactChanges, diff_contacts
+from channels.errors import ChannelsError
+from channels.store import (
     Organisation,
     contacts,
     enrollments,
@@ -28,6 +26,7 @@ from .store import (
     organisations,
     require_org,
 )
+from releases.records.ledger import Ledger
 
 
 def _contact(row: Any, default_zone: str) -> Contact:

@@ -1,0 +1,1 @@
+"""Who hears about a release: organisations and their contacts, and each channel's audience."""
