@@ -24,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import css_inline
 import jinja2
 from markupsafe import Markup, escape
 
+from channels.settings import zone_problem
 from notify.errors import NotifyError, TemplateError
 from notify.mail.message import single_line
 from notify.vocabulary import NoticeKind
@@ -327,8 +328,9 @@ def _paragraphs(text: str) -> Markup:
 
 
 def _zone(name: str, what: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise NotifyError(f"{what} {name!r} is not a known IANA time zone",
-                          hint="use a name such as America/Chicago or Europe/London") from err
+    """The zone times are shown in (its IANA name is shown too), checked by channels' one zone
+    check, as the configuration and the contacts import check it."""
+    problem = zone_problem(name)
+    if problem:
+        raise NotifyError(f"{what}: {problem}", hint="use a name such as America/Chicago or Europe/London")
+    return ZoneInfo(name)

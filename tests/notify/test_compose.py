@@ -186,7 +186,8 @@ def test_custom_user_action_becomes_paragraphs(composer: Composer) -> None:
     (NoticeKind.REMINDER, {"window": None}, "needs a window"),
     (NoticeKind.CANCELLED, {"window": None}, "needs a window"),
     (NoticeKind.RESCHEDULED, {"previous_window": None}, "needs a previous window"),
-    (NoticeKind.ADVANCE, {"project_zone": "Mars/Olympus"}, "'Mars/Olympus' is not a known IANA time zone"),
+    (NoticeKind.ADVANCE, {"project_zone": "Mars/Olympus"}, "zone: 'Mars/Olympus' is not an IANA time zone"),
+    (NoticeKind.ADVANCE, {"project_zone": "Factory"}, "zone: 'Factory' depends on the machine"),
 ])
 def test_incomplete_context_fails_before_anything_is_rendered(
         composer: Composer, kind: NoticeKind, missing: dict[str, object], message: str) -> None:
@@ -208,7 +209,8 @@ def test_completed_notice_needs_no_window(composer: Composer) -> None:
 
 def test_recipient_with_an_unknown_zone_is_named(composer: Composer) -> None:
     notice = composer.prepare(context())
-    with pytest.raises(NotifyError, match=r"time zone of bad@example\.org 'Nowhere/Town'"):
+    with pytest.raises(NotifyError,
+                       match=r"time zone of bad@example\.org: 'Nowhere/Town' is not an IANA time zone"):
         notice.render(Recipient("Bad", "bad@example.org", "", "Nowhere/Town"))
 
 
