@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from releases.errors import GatesRefused, HintedError, UsageRefused
+from releases.settings import Spec, check_table, closest
 
 if TYPE_CHECKING:  # the App's values, typed without importing their packages at start-up
     from datetime import datetime
@@ -281,9 +282,6 @@ class ConfigError(HintedError):
         self.problems = list(problems)
 
 
-Spec = dict[str, dict[str, Any]]
-
-
 @dataclass(frozen=True)
 class TierConfig:
     """One [[tiers]] table, checked: the packages get these values, never the raw TOML."""
@@ -324,7 +322,7 @@ class Config:
         """One table, checked: a DEFERRED one is checked (and its owner loaded) when first read."""
         if name in self.unchecked:
             problems: list[str] = []
-            checked = _check_table(self.sections[name], deferred_spec(name), name, problems)
+            checked = check_table(self.sections[name], deferred_spec(name), name, problems)
             if problems:
                 raise _problems_error(self.path, problems)
             self.sections[name] = checked
@@ -428,70 +426,6 @@ def _problems_error(path: Path, problems: list[str]) -> ConfigError:
                        problems, hint="fix each key named above; `quarterdeck config check` lists them")
 
 
-def _closest(key: str, valid: Sequence[str]) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else f" (valid keys: {', '.join(valid)})"
-
-
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             list: "a list", dict: "a table"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _check_table(table: Any, spec: Spec, where: str, problems: list[str]) -> dict[str, Any]:
-    """Values of one table with defaults filled in; each bad key is reported by its path.
-
-    The one checker of the file: a key's entry says its `type`, `default` (none: required),
-    `item` type, `choices`, `minimum` and `check` (the owning package's function, which
-    returns what is wrong with the value, or None).
-    """
-    if not isinstance(table, dict):
-        problems.append(f"{where}: expected a table, got {type(table).__name__}")
-        table = {}
-    for key in table:
-        if key not in spec:
-            problems.append(f"{where}.{key}: unknown key{_closest(key, list(spec))}")
-    values: dict[str, Any] = {}
-    for key, rule in spec.items():
-        path = f"{where}.{key}"
-        if key not in table:
-            if "default" not in rule:
-                problems.append(f"{path}: required, expected {_type_name(rule['type'])}")
-            else:
-                values[key] = rule["default"]
-            continue
-        value = table[key]
-        problem = _problem(value, rule)
-        if problem:
-            problems.append(f"{path}: {problem}")
-        else:
-            values[key] = value
-    return values
-
-
-def _problem(value: Any, rule: dict[str, Any]) -> str | None:
-    kinds = rule["type"] if isinstance(rule["type"], tuple) else (rule["type"],)
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        return f"expected {_type_name(rule['type'])}, got {value!r}"
-    item = rule.get("item")
-    if item is not None:
-        bad = [v for v in value if not isinstance(v, item) or isinstance(v, bool)]
-        if bad:
-            return f"every item must be {_type_name(item)}, got {bad[0]!r}"
-    choices = rule.get("choices")
-    if choices and value not in choices:
-        return f"{value!r} is not one of {', '.join(map(str, choices))}"
-    minimum = rule.get("minimum")
-    if minimum is not None and value < minimum:
-        return f"must be at least {minimum}, got {value!r}"
-    check = rule.get("check")
-    return check(value) if check is not None else None
-
-
 def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
                   check_repo: bool, defer: bool) -> Config | None:
     from channels.settings import GATES
@@ -502,12 +436,12 @@ def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
     top_level = [*specs, *DEFERRED, "tiers", "gates"]
     for key in raw:
         if key not in top_level:
-            problems.append(f"{key}: unknown section{_closest(key, top_level)}")
-    sections = {name: _check_table(raw.get(name, {}), spec, name, problems)
+            problems.append(f"{key}: unknown section{closest(key, top_level)}")
+    sections = {name: check_table(raw.get(name, {}), spec, name, problems)
                 for name, spec in specs.items()}
     for name in DEFERRED:
         table = raw.get(name, {})
-        sections[name] = table if defer else _check_table(table, deferred_spec(name), name, problems)
+        sections[name] = table if defer else check_table(table, deferred_spec(name), name, problems)
     project = sections["project"]
     repo = (base / project["repo"]).resolve() if "repo" in project else base
     if check_repo and "repo" in project and not looks_like_git_repo(repo):
@@ -522,9 +456,9 @@ def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
     for tier_name, table in raw_gates.items():
         if tier_name not in names:
             problems.append(f"gates.{tier_name}: there is no tier {tier_name!r}"
-                            + (_closest(tier_name, names) if names else ""))
+                            + (closest(tier_name, names) if names else ""))
             continue
-        gates[tier_name] = _check_table(table, GATES, f"gates.{tier_name}", problems)
+        gates[tier_name] = check_table(table, GATES, f"gates.{tier_name}", problems)
 
     if problems:
         return None
@@ -552,7 +486,7 @@ def _tiers(raw_tiers: Any, base: Path, problems: list[str]) -> tuple[list[TierCo
     for index, raw_tier in enumerate(raw_tiers):
         label = raw_tier.get("name") if isinstance(raw_tier, dict) else None
         where = f"tiers.{label}" if isinstance(label, str) and label else f"tiers[{index}]"
-        values = _check_table(raw_tier, spec, where, problems)
+        values = check_table(raw_tier, spec, where, problems)
         name = values.get("name")
         if not isinstance(name, str):
             continue
@@ -579,7 +513,7 @@ def _hosts(values: dict[str, Any], where: str, base: Path, problems: list[str]) 
         if isinstance(host, dict):
             for key in host:
                 if key not in ("url", "role"):
-                    problems.append(f"{h_where}.{key}: unknown key{_closest(key, ['url', 'role'])}")
+                    problems.append(f"{h_where}.{key}: unknown key{closest(key, ['url', 'role'])}")
             url, role = host.get("url"), host.get("role", "primary")
         if not isinstance(url, str):
             problems.append(f"{h_where}: expected \"local:PATH\", \"ssh://user@host:port/path\" "

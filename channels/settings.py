@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from channels.errors import CalendarError, ChannelsError
+from releases.settings import Spec
 
 if TYPE_CHECKING:
     from channels.gates.gates import GateSettings
@@ -254,8 +255,6 @@ def _start_problem(text: str) -> str | None:
 def _reminder_days_problem(days: list[int]) -> str | None:
     return reminders_problem(tuple(timedelta(days=d) for d in days))
 
-
-Spec = dict[str, dict[str, Any]]
 
 # The project's time zone is written in [project] but read only through this package.
 PROJECT: Spec = {"timezone": {"type": str, "default": "UTC", "check": zone_problem}}

@@ -4,13 +4,15 @@
 Each table is plain data, one entry per key: `type`, `default` (absent: the key is
 required), and where they apply `item` (type of a list's items), `choices`, `minimum`,
 `secret` (masked by `config show`) and `check` (a function of the value that returns what
-is wrong with it, or None). pipeline.py walks these tables with its one checker; the
-package never reads the file. `INIT_*` are the commented blocks `quarterdeck init` writes
-(str.format text: `{{` is a literal brace).
+is wrong with it, or None). `check_table` below is the one checker of such a table, for
+every package's tables; pipeline.py calls it, and the package never reads the file.
+`INIT_*` are the commented blocks `quarterdeck init` writes (str.format text: `{{` is a
+literal brace).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,71 @@ if TYPE_CHECKING:
     from releases.hosts.remote import ConnectSettings
 
 Spec = dict[str, dict[str, Any]]
+
+
+def closest(key: str, valid: Sequence[str]) -> str:
+    """A suggestion for a misspelt key: the closest valid one, else the list of valid ones."""
+    import difflib
+
+    match = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else f" (valid keys: {', '.join(valid)})"
+
+
+def type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def check_table(table: Any, spec: Spec, where: str, problems: list[str]) -> dict[str, Any]:
+    """Values of one table with defaults filled in; each bad key is reported by its path.
+
+    The one checker of the configuration file, beside the description of the key tables it
+    walks (this module's docstring): every package's tables are checked by it, in pipeline.py.
+    """
+    if not isinstance(table, dict):
+        problems.append(f"{where}: expected a table, got {type(table).__name__}")
+        table = {}
+    for key in table:
+        if key not in spec:
+            problems.append(f"{where}.{key}: unknown key{closest(key, list(spec))}")
+    values: dict[str, Any] = {}
+    for key, rule in spec.items():
+        path = f"{where}.{key}"
+        if key not in table:
+            if "default" not in rule:
+                problems.append(f"{path}: required, expected {type_name(rule['type'])}")
+            else:
+                values[key] = rule["default"]
+            continue
+        value = table[key]
+        problem = value_problem(value, rule)
+        if problem:
+            problems.append(f"{path}: {problem}")
+        else:
+            values[key] = value
+    return values
+
+
+def value_problem(value: Any, rule: dict[str, Any]) -> str | None:
+    """What is wrong with one value by its key's entry (type, items, choices, minimum, check)."""
+    kinds = rule["type"] if isinstance(rule["type"], tuple) else (rule["type"],)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        return f"expected {type_name(rule['type'])}, got {value!r}"
+    item = rule.get("item")
+    if item is not None:
+        bad = [v for v in value if not isinstance(v, item) or isinstance(v, bool)]
+        if bad:
+            return f"every item must be {type_name(item)}, got {bad[0]!r}"
+    choices = rule.get("choices")
+    if choices and value not in choices:
+        return f"{value!r} is not one of {', '.join(map(str, choices))}"
+    minimum = rule.get("minimum")
+    if minimum is not None and value < minimum:
+        return f"must be at least {minimum}, got {value!r}"
+    check = rule.get("check")
+    return check(value) if check is not None else None
 
 
 def mask_password(url: str) -> str:
