@@ -17,8 +17,10 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from releases import configfile
+from releases.configfile import Config, ConfigError, Layout, find_config_path, problems_error
 from releases.errors import GatesRefused, HintedError, UsageRefused
-from releases.settings import Spec, check_table, closest
+from releases.settings import Spec
 
 if TYPE_CHECKING:  # the App's values, typed without importing their packages at start-up
     from datetime import datetime
@@ -270,97 +272,8 @@ def _report(err: Console, exc: BaseException, verbose: bool) -> None:
 
 # ---------------------------------------------------------------- configuration
 #
-# Two stages, as towncrier does: the TOML is checked against each package's key tables
-# (plain data, see releases.settings) and every problem is collected with its key path;
-# only then are values built. Nothing here opens a repository or a connection.
-
-class ConfigError(HintedError):
-    """The configuration file is missing or invalid; every problem is listed."""
-
-    def __init__(self, message: str, problems: Sequence[str] = (), hint: str | None = None) -> None:
-        super().__init__(message if not problems else f"{message}:\n  " + "\n  ".join(problems), hint)
-        self.problems = list(problems)
-
-
-@dataclass(frozen=True)
-class TierConfig:
-    """One [[tiers]] table, checked: the packages get these values, never the raw TOML."""
-
-    name: str
-    channel: str
-    hosts: tuple[Any, ...]  # releases.hosts.hostspec.HostSpec
-    deploy_path: str
-    health_check: str
-    pre_activate: str
-    post_activate: str
-    shared: tuple[str, ...]
-    keep: int
-    parallel: int
-    on_failure: str
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole configuration file, checked; paths are resolved against the file's directory."""
-
-    path: Path
-    base_dir: Path
-    project_name: str
-    repo: Path
-    branch: str
-    timezone: str
-    build_command: str
-    build_output: str
-    ledger_url: str
-    artifacts_dir: Path
-    tiers: tuple[TierConfig, ...]
-    gates: dict[str, dict[str, Any]]
-    sections: dict[str, dict[str, Any]]
-    unchecked: set[str] = field(default_factory=set)  # DEFERRED tables not read yet, as written
-
-    def section(self, name: str) -> dict[str, Any]:
-        """One table, checked: a DEFERRED one is checked (and its owner loaded) when first read."""
-        if name in self.unchecked:
-            problems: list[str] = []
-            checked = check_table(self.sections[name], deferred_spec(name), name, problems)
-            if problems:
-                raise _problems_error(self.path, problems)
-            self.sections[name] = checked
-            self.unchecked.discard(name)
-        return self.sections[name]
-
-    def tier(self, name: str) -> TierConfig:
-        for tier in self.tiers:
-            if tier.name == name:
-                return tier
-        raise ConfigError(f"there is no tier {name!r}",
-                          hint=f"tiers are: {', '.join(t.name for t in self.tiers)}")
-
-    def tier_names(self) -> list[str]:
-        return [t.name for t in self.tiers]
-
-    @property
-    def state_dir(self) -> Path:
-        return self.base_dir / ".quarterdeck"
-
-    def masked(self) -> dict[str, Any]:
-        """The resolved configuration for `config show`, with every secret key's password masked."""
-        from releases.settings import mask_password
-
-        sections = {name: dict(self.section(name)) for name in list(self.sections)}
-        sections["ledger"]["url"] = self.ledger_url
-        for name, spec in (section_specs() | {n: deferred_spec(n) for n in DEFERRED}).items():
-            for key, rule in spec.items():
-                if rule.get("secret") and sections[name].get(key):
-                    sections[name][key] = mask_password(sections[name][key])
-        sections["tiers"] = [  # type: ignore[assignment]
-            {**{k: getattr(t, k) for k in TierConfig.__dataclass_fields__ if k != "hosts"},
-             "hosts": [{"url": h.url, "role": h.role, "path": h.path} for h in t.hosts]}
-            for t in self.tiers
-        ]
-        sections["gates"] = self.gates
-        return sections
-
+# The file is read by releases.configfile; which tables it has, and whose keys each holds,
+# is composed here from the packages that own them.
 
 def section_specs() -> dict[str, Spec]:
     """The keys of every table each command reads, from the package that owns each."""
@@ -391,145 +304,16 @@ def tier_spec() -> Spec:
     return dict([name, *CHANNEL_KEYS.items(), *deploy])
 
 
-def find_config_path(explicit: str | None) -> Path:
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("QUARTERDECK_CONFIG")
-    if env:
-        return Path(env)
-    return Path.cwd() / "quarterdeck.toml"
+def layout() -> Layout:
+    from channels.settings import GATES
+
+    deferred = {name: partial(deferred_spec, name) for name in DEFERRED}
+    return Layout(sections=section_specs(), deferred=deferred, tier=tier_spec(), gates=GATES)
 
 
 def load_config(path: Path, *, check_repo: bool = True, defer: bool = True) -> Config:
     """The checked file; with `defer`, the DEFERRED tables are checked when first read."""
-    import tomllib
-
-    if not path.exists():
-        raise ConfigError(f"no configuration at {path}",
-                          hint="run `quarterdeck init --repo PATH`, or pass --config "
-                               "or set QUARTERDECK_CONFIG")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path} is not UTF-8 text") from err
-    problems: list[str] = []
-    config = _build_config(path, raw, problems, check_repo=check_repo, defer=defer)
-    if problems or config is None:
-        raise _problems_error(path, problems)
-    return config
-
-
-def _problems_error(path: Path, problems: list[str]) -> ConfigError:
-    return ConfigError(f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}",
-                       problems, hint="fix each key named above; `quarterdeck config check` lists them")
-
-
-def _build_config(path: Path, raw: dict[str, Any], problems: list[str], *,
-                  check_repo: bool, defer: bool) -> Config | None:
-    from channels.settings import GATES
-    from releases.settings import looks_like_git_repo, resolve_ledger_url
-
-    base = path.resolve().parent
-    specs = section_specs()
-    top_level = [*specs, *DEFERRED, "tiers", "gates"]
-    for key in raw:
-        if key not in top_level:
-            problems.append(f"{key}: unknown section{closest(key, top_level)}")
-    sections = {name: check_table(raw.get(name, {}), spec, name, problems)
-                for name, spec in specs.items()}
-    for name in DEFERRED:
-        table = raw.get(name, {})
-        sections[name] = table if defer else check_table(table, deferred_spec(name), name, problems)
-    project = sections["project"]
-    repo = (base / project["repo"]).resolve() if "repo" in project else base
-    if check_repo and "repo" in project and not looks_like_git_repo(repo):
-        problems.append(f"project.repo: {repo} is not a git repository")
-    tiers, names = _tiers(raw.get("tiers"), base, problems)
-
-    gates: dict[str, dict[str, Any]] = {}
-    raw_gates = raw.get("gates", {})
-    if not isinstance(raw_gates, dict):
-        problems.append("gates: expected a table of [gates.TIER] tables")
-        raw_gates = {}
-    for tier_name, table in raw_gates.items():
-        if tier_name not in names:
-            problems.append(f"gates.{tier_name}: there is no tier {tier_name!r}"
-                            + (closest(tier_name, names) if names else ""))
-            continue
-        gates[tier_name] = check_table(table, GATES, f"gates.{tier_name}", problems)
-
-    if problems:
-        return None
-    return Config(
-        path=path, base_dir=base, project_name=project["name"], repo=repo,
-        branch=project["branch"], timezone=project["timezone"],
-        build_command=sections["build"]["command"], build_output=sections["build"]["output"],
-        ledger_url=resolve_ledger_url(sections["ledger"]["url"], base),
-        artifacts_dir=(base / sections["artifacts"]["dir"]).resolve(),
-        tiers=tuple(tiers), gates=gates, sections=sections, unchecked=set(DEFERRED) if defer else set(),
-    )
-
-
-def _tiers(raw_tiers: Any, base: Path, problems: list[str]) -> tuple[list[TierConfig], list[str]]:
-    """The [[tiers]] tables in promotion order, and every tier name given (for [gates.TIER])."""
-    spec = tier_spec()
-    tiers: list[TierConfig] = []
-    if raw_tiers is None:
-        problems.append("tiers: required, expected one [[tiers]] table per tier in promotion order")
-        raw_tiers = []
-    elif not isinstance(raw_tiers, list):
-        problems.append("tiers: expected [[tiers]] tables, one per tier in promotion order")
-        raw_tiers = []
-    seen: set[str] = set()
-    for index, raw_tier in enumerate(raw_tiers):
-        label = raw_tier.get("name") if isinstance(raw_tier, dict) else None
-        where = f"tiers.{label}" if isinstance(label, str) and label else f"tiers[{index}]"
-        values = check_table(raw_tier, spec, where, problems)
-        name = values.get("name")
-        if not isinstance(name, str):
-            continue
-        if name in seen:
-            problems.append(f"{where}: the tier {name!r} is listed twice; tier names must be unique")
-            continue
-        seen.add(name)
-        hosts = _hosts(values, where, base, problems)
-        if len(values) == len(spec):
-            tiers.append(TierConfig(hosts=tuple(hosts), shared=tuple(values["shared"]),
-                                    **{k: v for k, v in values.items() if k not in ("hosts", "shared")}))
-    return tiers, sorted(seen)
-
-
-def _hosts(values: dict[str, Any], where: str, base: Path, problems: list[str]) -> list[Any]:
-    """One tier's hosts, each read by releases' parse_host; every bad one named by its path."""
-    from releases.errors import ReleasesError
-    from releases.hosts.hostspec import parse_host
-
-    hosts = []
-    for index, host in enumerate(values.get("hosts", [])):
-        h_where = f"{where}.hosts[{index}]"
-        url, role = host, "primary"
-        if isinstance(host, dict):
-            for key in host:
-                if key not in ("url", "role"):
-                    problems.append(f"{h_where}.{key}: unknown key{closest(key, ['url', 'role'])}")
-            url, role = host.get("url"), host.get("role", "primary")
-        if not isinstance(url, str):
-            problems.append(f"{h_where}: expected \"local:PATH\", \"ssh://user@host:port/path\" "
-                            "or {{ url = ..., role = \"primary\"|\"standby\" }}")
-            continue
-        try:
-            hosts.append(parse_host(url, role=role, base_dir=base,
-                                    default_path=values.get("deploy_path") or None))
-        except ReleasesError as err:
-            problems.append(f"{h_where}: {err}" + (f" ({err.hint})" if err.hint else ""))
-    if "hosts" in values and not values["hosts"]:
-        problems.append(f"{where}.hosts: a tier needs at least one host")
-    urls = [h.url for h in hosts]
-    for dup in sorted({u for u in urls if urls.count(u) > 1}):
-        problems.append(f"{where}.hosts: {dup!r} is listed twice")
-    return hosts
+    return configfile.load_config(path, layout(), check_repo=check_repo, defer=defer)
 
 
 # ---------------------------------------------------------------- wiring
@@ -883,7 +667,7 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
             hint = getattr(exc, "hint", None)
             problems.append(str(exc) + (f" ({hint})" if hint else ""))
     if problems:
-        raise _problems_error(config.path, problems)
+        raise problems_error(config.path, problems)
     app.out.print(f"[green]ok[/green] {config.path}: {len(config.tiers)} tiers "
                   f"({' → '.join(config.tier_names())}), "
                   f"{sum(len(t.hosts) for t in config.tiers)} hosts")
