@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from rich.console import Console
 
     from channels.calendar.calendar import PushWindow
+    from channels.calendar.duepushes import DueAction
     from channels.gates.gates import GateResult, GateSettings
     from channels.settings import CalendarRule
     from notes.settings import NotesSettings
@@ -235,11 +236,15 @@ def _failed(err: Console, exc: Exception, verbose: bool) -> int:
     return exit_code(exc)
 
 
-def _is_domain_error(exc: BaseException) -> bool:
-    """An error a package (or the configuration) raised on purpose, with a message for people."""
+def domain_errors() -> tuple[type[Exception], ...]:
+    """The errors packages (and the configuration) raise on purpose, with a message for people."""
     from notes.errors import NotesError
 
-    return isinstance(exc, HintedError | NotesError)
+    return (HintedError, NotesError)
+
+
+def _is_domain_error(exc: BaseException) -> bool:
+    return isinstance(exc, domain_errors())
 
 
 def _stderr() -> Console:
@@ -700,12 +705,13 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
     second tick finds nothing left; a window that closed unattended is reported, never started."""
     from datetime import timedelta
 
+    from channels.calendar.duepushes import run_due_pushes
     from releases.errors import LockError
     from releases.tiers.deployments import acquire_lock, break_lock, current_lock, release_lock
 
     lease = timedelta(minutes=TICK_LEASE_MINUTES)
     try:
-        lock = acquire_lock(app.ledger, "tick", lease)
+        lock = acquire_lock(app.ledger, "tick", lease, audited=False)
     except LockError:
         with app.ledger.read() as conn:
             held = current_lock(conn, "tick")
@@ -717,95 +723,34 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
                 app.out.print(f"another tick is running{since}; nothing done")
             return EXIT_OK
         break_lock(app.ledger, "tick", "the previous tick's lease expired (killed or machine down)")
-        lock = acquire_lock(app.ledger, "tick", lease)
+        lock = acquire_lock(app.ledger, "tick", lease, audited=False)
     try:
-        actions = _tick_pushes(app) + _tick_notices(app)
+        actions = run_due_pushes(app, domain_errors()) + _tick_notices(app)
     finally:
-        release_lock(app.ledger, lock)
+        release_lock(app.ledger, lock, audited=False)
     if app.json:
-        app.emit_json({"ran": True, "actions": actions})
+        app.emit_json({"ran": True, "actions": [a.as_dict() for a in actions]})
     elif not actions:
         app.out.print("tick: nothing is due")
     else:
         for action in actions:
-            colour = {"done": "green", "failed": "red", "missed": "red"}.get(action["outcome"], "yellow")
-            app.out.print(f"[{colour}]{action['outcome']}[/{colour}] {action['what']}: "
-                          f"{_escape(action['detail'])}")
-    return EXIT_ERROR if any(a["outcome"] in ("failed", "missed") for a in actions) else EXIT_OK
+            colour = {"done": "green", "failed": "red", "missed": "red"}.get(action.outcome, "yellow")
+            app.out.print(f"[{colour}]{action.outcome}[/{colour}] {action.what}: {_escape(action.detail)}")
+    return EXIT_ERROR if any(a.failed for a in actions) else EXIT_OK
 
 
-def _once(app: App, action: str, subject: str, reason: str) -> bool:
-    """Record a tick finding in the audit trail the first time it is made; True if it is new."""
-    from sqlalchemy import select
-
-    from releases.records.ledger import audit
-
-    with app.ledger.write() as conn:
-        seen = conn.execute(select(audit.c.id).where(audit.c.action == action,
-                                                     audit.c.subject == subject).limit(1)).first()
-        if seen is None:
-            app.ledger.record(conn, action, subject, reason=reason)
-        return seen is None
-
-
-def _tick_pushes(app: App) -> list[dict[str, str]]:
-    from channels.store import schedules_in_force
-    from releases.artifacts.builds import get_build
-    from releases.commands_deploy import promotion_request, run_promotion
-    from releases.tiers.deployments import succeeded_on
-
-    last = app.config.tiers[-1].name
-    now = app.clock()
-    auto = app.config.sections["calendar"]["auto_push"]
-    actions: list[dict[str, str]] = []
-    with app.ledger.read() as conn:
-        pending = [(s, get_build(conn, s.build_id)) for s in schedules_in_force(conn)
-                   if not succeeded_on(conn, s.build_id, last)]
-    for schedule, build in pending:
-        if build is None or now < schedule.window_start:
-            continue
-        what = f"push of {build.id} to {last}"
-        subject = f"{build.id}:schedule#{schedule.id}"
-        if now >= schedule.window_end:
-            detail = (f"the window {schedule.window_start:%Y-%m-%d %H:%M}–{schedule.window_end:%H:%M} UTC "
-                      "closed before it was done; reschedule it (a missed push is never started late)")
-            if _once(app, "tick.push-missed", subject, detail):
-                actions.append({"what": what, "outcome": "missed", "detail": detail})
-            continue
-        if not auto:
-            detail = "the window is open; [calendar].auto_push is off, so run `quarterdeck promote` yourself"
-            _once(app, "tick.push-manual", subject, detail)
-            actions.append({"what": what, "outcome": "waiting", "detail": detail})
-            continue
-        failing = [g for g in app.promotion_gates(build, last) if not g.passed]
-        if failing:
-            detail = "gates refuse: " + "; ".join(f"{g.gate}: {g.detail}" for g in failing)
-            _once(app, "tick.push-refused", subject, detail)
-            actions.append({"what": what, "outcome": "refused", "detail": detail})
-            continue
-        try:
-            code = run_promotion(app, promotion_request(app, build, app.config.tier(last)), yes=True)
-        except Exception as exc:
-            if not _is_domain_error(exc):
-                raise
-            actions.append({"what": what, "outcome": "failed", "detail": str(exc)})
-            continue
-        actions.append({"what": what, "outcome": "done" if not code else "failed",
-                        "detail": "installed on every host" if not code else "see the host table above"})
-    return actions
-
-
-def _tick_notices(app: App) -> list[dict[str, str]]:
+def _tick_notices(app: App) -> list[DueAction]:
+    from channels.calendar.duepushes import DueAction
     from notify.notices import send_due
 
     actions = []
     for result in send_due(app, app.resolve_build, app.clock()):
         what = f"{result.due.kind} notice for {result.due.build_id}"
         if result.error is not None:
-            actions.append({"what": what, "outcome": "failed", "detail": str(result.error)})
+            actions.append(DueAction(what, "failed", str(result.error)))
         else:
             line = _outcome_lines(what, result.report)[0]
-            actions.append({"what": what, "outcome": "done", "detail": line.split(": ", 1)[-1]})
+            actions.append(DueAction(what, "done", line.split(": ", 1)[-1]))
     return actions
 
 

@@ -164,6 +164,7 @@ class CalendarRule:
     beta_start: timedelta
     code_freeze: timedelta
     reminders: tuple[timedelta, ...] = ()
+    auto_push: bool = False  # `tick` runs the scheduled push itself when its window opens
 
     def __post_init__(self) -> None:
         problems = rule_problems(self)
@@ -289,7 +290,8 @@ def calendar_rule(calendar: dict[str, Any], timezone: str) -> CalendarRule:
         notice_lead=timedelta(days=calendar["notice_lead_days"]),
         beta_start=timedelta(days=calendar["beta_start_days"]),
         code_freeze=timedelta(days=calendar["code_freeze_days"]),
-        reminders=tuple(timedelta(days=d) for d in calendar["reminder_days"]))
+        reminders=tuple(timedelta(days=d) for d in calendar["reminder_days"]),
+        auto_push=calendar["auto_push"])
 
 
 def gate_settings(gates: dict[str, Any]) -> GateSettings:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
-from releases.records.ledger import GENESIS, AuditEntry, audit, entry_hash
+from releases.records.ledger import GENESIS, AuditEntry, Ledger, audit, entry_hash
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,14 @@ def read_log(conn: Connection, *, since: datetime | None = None, subject: str | 
         query = query.order_by(None).order_by(audit.c.id.desc()).limit(limit)
         return sorted(_entries(conn, query), key=lambda e: e.id)
     return list(_entries(conn, query))
+
+
+def record_once(ledger: Ledger, action: str, subject: str, reason: str) -> bool:
+    """Record a finding the first time it is made, so that `tick` run from cron every few
+    minutes says "the window was missed" once, not every five minutes; True if it is new."""
+    with ledger.write() as conn:
+        seen = conn.execute(select(audit.c.id).where(audit.c.action == action,
+                                                     audit.c.subject == subject).limit(1)).first()
+        if seen is None:
+            ledger.record(conn, action, subject, reason=reason)
+        return seen is None

@@ -291,8 +291,11 @@ def describe_lock(lock: Lock, now: datetime) -> str:
     return text
 
 
-def acquire_lock(ledger: Ledger, tier: str, lease: timedelta) -> Lock:
-    """Take the tier's deploy lock, or say who holds it and since when; never taken over silently."""
+def acquire_lock(ledger: Ledger, tier: str, lease: timedelta, *, audited: bool = True) -> Lock:
+    """Take the tier's deploy lock, or say who holds it and since when; never taken over silently.
+
+    `audited=False` is for `tick`'s own lock: run from cron it would otherwise write two
+    entries every few minutes, and what it does under the lock is audited anyway."""
     now = ledger.clock()
     with ledger.write() as conn:
         row = conn.execute(select(tier_locks).where(tier_locks.c.tier == tier)).first()
@@ -305,7 +308,8 @@ def acquire_lock(ledger: Ledger, tier: str, lease: timedelta) -> Lock:
         lock = Lock(tier, secrets.token_hex(16), ledger.actor.who, ledger.actor.command, _holder(),
                     now, now + lease)
         conn.execute(tier_locks.insert().values(**lock.__dict__))
-        ledger.record(conn, "lock.acquire", f"tier:{tier}", detail={"holder": lock.holder})
+        if audited:
+            ledger.record(conn, "lock.acquire", f"tier:{tier}", detail={"holder": lock.holder})
         return lock
 
 
@@ -318,11 +322,11 @@ def renew_lock(ledger: Ledger, lock: Lock, lease: timedelta) -> bool:
         return bool(result.rowcount)
 
 
-def release_lock(ledger: Ledger, lock: Lock) -> None:
+def release_lock(ledger: Ledger, lock: Lock, *, audited: bool = True) -> None:
     with ledger.write() as conn:
         result = conn.execute(tier_locks.delete().where(and_(tier_locks.c.tier == lock.tier,
                                                              tier_locks.c.token == lock.token)))
-        if result.rowcount:
+        if result.rowcount and audited:
             ledger.record(conn, "lock.release", f"tier:{lock.tier}")
 
 
