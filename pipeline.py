@@ -757,22 +757,15 @@ def _tick_notices(app: App) -> list[DueAction]:
 
 # ---------------------------------------------------------------- the demo
 
-DEMO_COMMITS: list[tuple[str, dict[str, str]]] = [
-    ("feat: patient census dashboard\n\nRefs: HOS-90",
-     {"app/census.py": "CENSUS = []\n", "bin/healthcheck": "#!/bin/sh\ntest -f VERSION\n"}),
-    ("fix(medications): round liquid doses to 0.1 mL\n\nRefs: HOS-101",
-     {"app/medications.py": "ROUNDING_ML = 0.1\n"}),
-    ("feat(reports)!: state reporting exports use the 2027 schema\n\n"
-     "BREAKING CHANGE: exports now follow the 2027 state schema; scripts that read the old\n"
-     "columns must be updated.\n\nTraining: 30-minute walkthrough of the new exports\nRefs: HOS-112",
-     {"app/reports.py": "SCHEMA = 2027\n"}),
-    ("feat(ui): larger fonts option", {"app/ui.py": "LARGE_FONTS = True\n"}),
-    ("perf(census): load large censuses four times faster", {"app/census.py": "CENSUS = ()\n"}),
-    ("chore(ci): move builds to the new runners", {"ci/pipeline.yml": "runner: new\n"}),
-    ("feat(family-portal): secure messages to families\n\n"
-     "Training: family portal messaging, 20 minutes\nRefs: HOS-130",
-     {"app/portal.py": "MESSAGES = True\n"}),
-]
+DEMO_RESOURCE = "data/demo-quarter.toml"  # in channels beside the sample contacts: history and tiers
+
+
+def demo_quarter() -> dict[str, Any]:
+    """The demo's data: the application's history as git steps, and the tiers it uses."""
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads(resources.files("channels").joinpath(DEMO_RESOURCE).read_text(encoding="utf-8"))
 
 
 def _demo_git(repo: Path, *args: str, tick: list[int]) -> str:
@@ -792,76 +785,31 @@ def _demo_git(repo: Path, *args: str, tick: list[int]) -> str:
 
 
 def make_demo_repository(repo: Path) -> None:
-    """A quarter of realistic history: features, fixes, a breaking change, a revert, a merged
-    pull request, and training trailers."""
-    tick = [0]
+    """The application's quarter of history, step by step as the demo data gives it."""
+    tick, named = [0], {}
     repo.mkdir(parents=True)
     _demo_git(repo, "init", "-q", "-b", "main", tick=tick)
     _demo_git(repo, "config", "user.email", "dana.whitfield@quarterdeck.example", tick=tick)
     _demo_git(repo, "config", "user.name", "Dana Whitfield", tick=tick)
-
-    def commit(message: str, files: dict[str, str]) -> str:
-        for name, content in files.items():
-            path = repo / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-            if name.startswith("bin/"):
-                path.chmod(0o755)
-        _demo_git(repo, "add", "-A", tick=tick)
-        _demo_git(repo, "commit", "-q", "-m", message, tick=tick)
-        return _demo_git(repo, "rev-parse", "HEAD", tick=tick)
-
-    for message, files in DEMO_COMMITS[:3]:
-        commit(message, files)
-    fonts = commit(*DEMO_COMMITS[3])
-    _demo_git(repo, "checkout", "-q", "-b", "team/visit-calendar", tick=tick)
-    commit("feat(scheduling): visit calendar for nurses\n\nRefs: HOS-120",
-           {"app/visits.py": "CALENDAR = True\n"})
-    commit("fix(scheduling): show visits in the patient's time zone",
-           {"app/visits.py": "CALENDAR = True\nZONE = 'patient'\n"})
-    _demo_git(repo, "checkout", "-q", "main", tick=tick)
-    _demo_git(repo, "merge", "--no-ff", "-q", "team/visit-calendar", "-m",
-              "Merge pull request #42 from team/visit-calendar\n\n"
-              "feat(scheduling): visit calendar for nurses",
-              tick=tick)
-    _demo_git(repo, "revert", "--no-edit", fonts, tick=tick)
-    for message, files in DEMO_COMMITS[4:]:
-        commit(message, files)
-
-
-DEMO_TIERS = '''
-[[tiers]]
-name = "dev"
-channel = "internal"
-hosts = ["local:hosts/dev-1", "local:hosts/dev-2"]
-health_check = "test -f VERSION"
-keep = 3
-
-[[tiers]]
-name = "staging"
-channel = "beta"
-hosts = ["local:hosts/staging-1", "local:hosts/staging-2"]
-health_check = "test -f VERSION"
-keep = 3
-
-[[tiers]]
-name = "production"
-channel = "everyone"
-hosts = [
-  { url = "local:hosts/production-1", role = "primary" },
-  { url = "local:hosts/production-2", role = "standby" },
-]
-health_check = "./bin/healthcheck"
-parallel = 2
-keep = 3
-
-[gates.production]
-soak_days = 7
-min_signoffs = 2
-no_open_blockers = true
-require_window = true
-advance_notice = true
-'''
+    for step in demo_quarter()["history"]:
+        if "commit" in step:
+            for name, content in step["files"].items():
+                path = repo / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content, encoding="utf-8")
+                if name.startswith("bin/"):
+                    path.chmod(0o755)
+            _demo_git(repo, "add", "-A", tick=tick)
+            _demo_git(repo, "commit", "-q", "-m", step["commit"], tick=tick)
+            named[step.get("name")] = _demo_git(repo, "rev-parse", "HEAD", tick=tick)
+        elif "branch" in step:
+            _demo_git(repo, "checkout", "-q", "-b", step["branch"], tick=tick)
+        elif "checkout" in step:
+            _demo_git(repo, "checkout", "-q", step["checkout"], tick=tick)
+        elif "merge" in step:
+            _demo_git(repo, "merge", "--no-ff", "-q", step["merge"], "-m", step["message"], tick=tick)
+        else:
+            _demo_git(repo, "revert", "--no-edit", named[step["revert"]], tick=tick)
 
 
 def _setup_demo(p: argparse.ArgumentParser) -> None:
@@ -876,6 +824,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
+    from channels.audience.contacts import sample_contacts_csv
     from channels.calendar.calendar import next_pushes
 
     root = Path(args.dir).resolve()
@@ -925,10 +874,10 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     run("init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
         "--timezone", "America/Chicago")
     text = config.read_text(encoding="utf-8")
-    config.write_text(text[:text.index("[[tiers]]")] + DEMO_TIERS.lstrip()
+    config.write_text(text[:text.index("[[tiers]]")] + demo_quarter()["tiers"].lstrip()
                       + text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true"),
                       encoding="utf-8")
-    (root / "contacts.csv").write_text(_sample_csv(), encoding="utf-8")
+    (root / "contacts.csv").write_text(sample_contacts_csv(), encoding="utf-8")
     for host in ("dev-1", "dev-2", "staging-1", "staging-2", "production-1", "production-2"):
         (root / "hosts" / host).mkdir(parents=True, exist_ok=True)
 
@@ -980,11 +929,6 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     say(f"  the configuration:      {config}")
     return EXIT_OK
 
-
-def _sample_csv() -> str:
-    from channels.audience.contacts import sample_contacts_csv
-
-    return sample_contacts_csv()
 
 if __name__ == "__main__":
     sys.exit(main())
