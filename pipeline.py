@@ -513,33 +513,9 @@ class App:
         return NoticeNotes(**dataclasses.asdict(notes_for_notice(self, build, audience)))
 
     def after_promotion(self, build: Build, tier: str) -> None:
-        """What follows a successful rollout: the beta announcement, or on the last tier the
-        release tag, the changelog and the completion notice. A failure here is reported but
-        does not undo the rollout, which already succeeded."""
-        from notify.notices import send_notice
+        from notify.followups import after_promotion
 
-        channel = self.config.tier(tier).channel
-        steps: list[tuple[str, Callable[[], Any]]] = []
-        if channel == "beta":
-            steps.append(("beta-available notice", lambda: send_notice(self, "beta-available", build)))
-        if tier == self.config.tiers[-1].name:
-            from notes.review.workflow import publish_release
-
-            steps.append(("release tag", lambda: publish_release(self, build)))
-            steps.append(("completed notice", lambda: send_notice(self, "completed", build)))
-        for label, step in steps:
-            try:
-                outcome = step()
-            except Exception as exc:
-                if not _is_domain_error(exc):
-                    raise
-                self.err.print(f"[yellow]warning:[/yellow] {label} for {build.id}: {_escape(str(exc))}")
-                hint = getattr(exc, "hint", None)
-                if hint:
-                    self.err.print(f"  [dim]hint:[/dim] {_escape(hint)}")
-                continue
-            for line in _outcome_lines(label, outcome):
-                self.err.print(_escape(line))
+        after_promotion(self, build, tier, domain_errors())
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -551,17 +527,6 @@ def calendar_rule(config: Config) -> CalendarRule:
     from channels.settings import calendar_rule as rule_of
 
     return rule_of(config.sections["calendar"], config.timezone)
-
-
-def _outcome_lines(label: str, outcome: Any) -> list[str]:
-    """One or two lines about what an after-promotion step did, for the release manager."""
-    if hasattr(outcome, "lines"):
-        return [str(line) for line in outcome.lines()]
-    counts = getattr(outcome, "counts", None)
-    if counts is not None:
-        summary = ", ".join(f"{v} {k}" for k, v in counts.as_dict().items() if v)
-        return [f"{label}: {outcome.recipients} recipients ({summary or 'nothing to send'})"]
-    return [f"{label}: done"]
 
 
 def ledger_schemas() -> list[Any]:
@@ -741,6 +706,7 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
 
 def _tick_notices(app: App) -> list[DueAction]:
     from channels.calendar.duepushes import DueAction
+    from notify.followups import outcome_lines
     from notify.notices import send_due
 
     actions = []
@@ -749,7 +715,7 @@ def _tick_notices(app: App) -> list[DueAction]:
         if result.error is not None:
             actions.append(DueAction(what, "failed", str(result.error)))
         else:
-            line = _outcome_lines(what, result.report)[0]
+            line = outcome_lines(what, result.report)[0]
             actions.append(DueAction(what, "done", line.split(": ", 1)[-1]))
     return actions
 

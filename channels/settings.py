@@ -143,6 +143,11 @@ def is_whole_number(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# The shortest maintenance window: shorter is a typo (minutes given as hours), and no notice
+# can promise hospices a push that fits in it. The key table and the rule both use it.
+MIN_WINDOW = timedelta(minutes=15)
+
+
 @dataclass(frozen=True)
 class CalendarRule:
     """When the quarterly pushes happen, all in the project's time zone.
@@ -201,8 +206,9 @@ def rule_problems(rule: CalendarRule) -> list[str]:
         problems.append(f"start: {rule.start!r} is not a time of day")
     elif rule.start.tzinfo is not None:
         problems.append("start: give a local time without a zone; the zone is the rule's timezone")
-    if not isinstance(rule.window, timedelta) or rule.window <= timedelta(0):
-        problems.append(f"window: {show_value(rule.window)} must be a positive length of time")
+    if not isinstance(rule.window, timedelta) or rule.window < MIN_WINDOW:
+        problems.append(f"window: {show_value(rule.window)} is shorter than {show_value(MIN_WINDOW)}, "
+                        "the shortest maintenance window")
     zone = zone_problem(rule.timezone)
     if zone:
         problems.append(f"timezone: {zone}")
@@ -272,7 +278,7 @@ CALENDAR: Spec = {
     "weekday": {"type": str, "default": "saturday", "choices": WEEKDAYS},
     "week": {"type": int, "default": 2, "choices": WEEKS},
     "start": {"type": str, "default": "22:00", "check": _start_problem},
-    "window_hours": {"type": (int, float), "default": 4, "minimum": 0.25},
+    "window_hours": {"type": (int, float), "default": 4, "minimum": MIN_WINDOW / timedelta(hours=1)},
     "notice_lead_days": {"type": int, "default": 14, "minimum": 0},
     "beta_start_days": {"type": int, "default": 21, "minimum": 0},
     "code_freeze_days": {"type": int, "default": 28, "minimum": 0},

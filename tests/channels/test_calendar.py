@@ -242,8 +242,9 @@ def test_rule_in_words() -> None:
     ({"weekday": True}, "weekday: True is not a weekday"),
     ({"week": 5}, "week: 5 is not 1, 2, 3, 4 or -1"),
     ({"week": 0}, "week: 0 is not"),
-    ({"window": timedelta(0)}, "window: 0 minutes must be a positive length of time"),
-    ({"window": timedelta(hours=-1)}, "window: minus 1 hour must be a positive length of time"),
+    ({"window": timedelta(0)}, "window: 0 minutes is shorter than 15 minutes, the shortest"),
+    ({"window": timedelta(hours=-1)}, "window: minus 1 hour is shorter than 15 minutes"),
+    ({"window": timedelta(minutes=6)}, "window: 6 minutes is shorter than 15 minutes"),
     ({"timezone": "America/Chicgo"}, r"timezone: 'America/Chicgo' is not an IANA time zone \(did you mean "
                                      r"America/Chicago\?\)"),
     ({"timezone": "america/chicago"}, r"did you mean America/Chicago\?"),

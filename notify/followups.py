@@ -1,0 +1,60 @@
+"""What follows a successful rollout: the beta announcement, or on the last tier the release
+tag, the changelog and the completion notice.
+
+A failure here is reported but does not undo the rollout, which already succeeded: the
+release manager is told what to send or tag by hand, and the rest still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from notify.app import NotifyApp
+
+if TYPE_CHECKING:
+    from notes.app import NotesApp
+    from releases.artifacts.buildview import Build
+
+    class FollowUpApp(NotifyApp, NotesApp, Protocol):
+        """The App as both notify and notes see it: the release tag is notes' work."""
+
+
+def after_promotion(app: FollowUpApp, build: Build, tier: str,
+                    errors: tuple[type[Exception], ...]) -> None:
+    """Run each follow-up of the rollout; `errors` are the ones reported as a warning."""
+    from rich.markup import escape
+
+    from notify.notices import send_notice
+
+    channel = app.config.tier(tier).channel
+    steps: list[tuple[str, Callable[[], Any]]] = []
+    if channel == "beta":
+        steps.append(("beta-available notice", lambda: send_notice(app, "beta-available", build)))
+    if tier == app.config.tiers[-1].name:
+        from notes.review.workflow import publish_release
+
+        steps.append(("release tag", lambda: publish_release(app, build)))
+        steps.append(("completed notice", lambda: send_notice(app, "completed", build)))
+    for label, step in steps:
+        try:
+            outcome = step()
+        except errors as exc:
+            app.err.print(f"[yellow]warning:[/yellow] {label} for {build.id}: {escape(str(exc))}")
+            hint = getattr(exc, "hint", None)
+            if hint:
+                app.err.print(f"  [dim]hint:[/dim] {escape(hint)}")
+            continue
+        for line in outcome_lines(label, outcome):
+            app.err.print(escape(line))
+
+
+def outcome_lines(label: str, outcome: Any) -> list[str]:
+    """One or two lines about what a follow-up did, for the release manager."""
+    if hasattr(outcome, "lines"):
+        return [str(line) for line in outcome.lines()]
+    counts = getattr(outcome, "counts", None)
+    if counts is not None:
+        summary = ", ".join(f"{v} {k}" for k, v in counts.as_dict().items() if v)
+        return [f"{label}: {outcome.recipients} recipients ({summary or 'nothing to send'})"]
+    return [f"{label}: done"]
