@@ -778,6 +778,19 @@ def make_demo_repository(repo: Path) -> None:
             _demo_git(repo, "revert", "--no-edit", named[step["revert"]], tick=tick)
 
 
+def _demo_moment(text: str, start: datetime, window: datetime) -> datetime:
+    """A script line's simulated time: "start+8d+1h" or "window-7d+5m" (days, hours, minutes)."""
+    import re
+    from datetime import timedelta
+
+    base, *offsets = re.findall(r"[+-]?[^+-]+", text)
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    moment = {"start": start, "window": window}[base]
+    for offset in offsets:
+        moment += timedelta(**{units[offset[-1]]: int(offset[:-1])})
+    return moment
+
+
 def _setup_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default="quarterdeck-demo",
                    help="an empty or new directory to build the demo in (default ./quarterdeck-demo)")
@@ -787,6 +800,7 @@ def _setup_demo(p: argparse.ArgumentParser) -> None:
 def cmd_demo(app: App, args: argparse.Namespace) -> int:
     """The main job end to end on the embedded defaults, driving the same commands a release
     manager types; simulated weeks pass by pinning QUARTERDECK_NOW, and it says so."""
+    import shlex
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
@@ -820,7 +834,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
 
     def run(*argv: str, at: Any = None, expect: int = 0, step: Callable[[list[str]], int] = main) -> None:
         label = f" [dim](simulated clock: {at:%Y-%m-%d %H:%M} UTC)[/dim]" if at else ""
-        say(f"\n[bold cyan]$ quarterdeck {' '.join(argv)}[/bold cyan]{label}")
+        say(f"\n[bold cyan]$ quarterdeck {_escape(shlex.join(argv))}[/bold cyan]{label}")
         previous = os.environ.get("QUARTERDECK_NOW")
         if at is not None:
             os.environ["QUARTERDECK_NOW"] = at.isoformat()
@@ -832,7 +846,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
             else:
                 os.environ["QUARTERDECK_NOW"] = previous
         if code != expect:
-            raise UsageRefused(f"demo step `quarterdeck {' '.join(argv)}` ended with exit code {code}, "
+            raise UsageRefused(f"demo step `quarterdeck {shlex.join(argv)}` ended with exit code {code}, "
                              f"expected {expect}")
         if expect:
             say(f"[dim](exit code {expect}, as expected at this point of the quarter)[/dim]")
@@ -850,44 +864,13 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     start = app.clock().replace(second=0, microsecond=0)
     window = next_pushes(calendar_rule(load_config(config)), start + timedelta(days=28), 1)[0]
     say(f"\nThe demo runs in simulated time up to the next push window, {window.label}.")
-    day = timedelta(days=1)
-    run("config", "check")
-    run("orgs", "import", str(root / "contacts.csv"), at=start)
-    run("beta", "enroll", "Acadia Hospice", at=start)
-    run("beta", "enroll", "Bayou Palliative", at=start)
-    run("build", at=start)
-    run("promote", "latest", "--to", "dev", "--yes", at=start + timedelta(minutes=5),
-        step=promote("dev"))
-    run("promote", "latest", "--to", "staging", "--yes", at=start + timedelta(hours=2),
-        step=promote("staging"))
-    run("notes", "show", "latest", "--audience", "beta", at=start + timedelta(hours=2))
-    run("notes", "approve", "latest", "--audience", "beta", "--yes", at=start + timedelta(hours=3))
-    run("notice", "send", "beta-available", "latest", at=start + timedelta(hours=3))
-    run("problem", "report", "latest", "--org", "Bayou Palliative", "--severity", "major",
-        "--summary", "Visit calendar shows visits an hour early for patients in Louisiana",
-        at=start + 2 * day)
-    run("problem", "resolve", "1", "--resolution", "Configuration: the patient's zone was missing",
-        at=start + 3 * day)
-    run("signoff", "latest", "--org", "Acadia Hospice", "--by", "mh.theriault@acadia-hospice.example",
-        "--note", "Census and exports tested on our data", at=start + 4 * day)
-    run("signoff", "latest", "--org", "Bayou Palliative", "--by", "jose.nunez@bayou-palliative.example",
-        at=start + 5 * day)
-    run("notes", "show", "latest", at=start + 8 * day)
-    run("notes", "approve", "latest", "--yes", at=start + 8 * day)
     local = window.start.astimezone(ZoneInfo("America/Chicago"))
-    run("schedule", "latest", "--at", f"{local:%Y-%m-%d %H:%M}", at=start + 8 * day)
-    run("training", "add", "latest", "--at", f"{(local - 3 * day):%Y-%m-%d} 14:00",
-        "--link", "https://training.example.org/hospice-care-2027", "--title", "What's new this quarter",
-        at=start + 8 * day)
-    run("notice", "send", "advance", "latest", at=start + 8 * day + timedelta(hours=1))
-    run("gates", "latest", "--to", "production", at=start + 9 * day, expect=EXIT_GATES)
-    run("tick", at=window.start - 7 * day + timedelta(minutes=5))
-    run("tick", at=window.start - day + timedelta(minutes=5))
-    run("tick", at=window.start + timedelta(minutes=5))
-    run("tick", at=window.start + timedelta(minutes=10))
-    run("notice", "status", "latest", at=window.start + timedelta(minutes=15))
-    run("log", "verify")
-    run("status", at=window.start + timedelta(minutes=15))
+    for line in demo_quarter()["script"]:
+        argv = [token.format(root=root, window=local, training=local - timedelta(days=3))
+                for token in shlex.split(line["run"])]
+        at = _demo_moment(line["at"], start, window.start) if "at" in line else None
+        run(*argv, at=at, expect=line.get("expect", EXIT_OK),
+            step=promote(line["promote"]) if "promote" in line else main)
     say("\n[bold]Where to look[/bold]")
     say(f"  the emails sent:        {root / '.quarterdeck/outbox/new'} (open them in any mail client)")
     say(f"  what runs on each host: {root / 'hosts'}/*/current")
