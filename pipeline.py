@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from rich.console import Console
 
     from channels.calendar.calendar import PushWindow
-    from channels.calendar.duepushes import DueAction
     from channels.gates.gates import GateResult, GateSettings
     from channels.settings import CalendarRule
     from notes.settings import NotesSettings
@@ -671,6 +670,7 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from channels.calendar.duepushes import run_due_pushes
+    from notify.followups import send_due_notices
     from releases.errors import LockError
     from releases.tiers.deployments import acquire_lock, break_lock, current_lock, release_lock
 
@@ -690,7 +690,7 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
         break_lock(app.ledger, "tick", "the previous tick's lease expired (killed or machine down)")
         lock = acquire_lock(app.ledger, "tick", lease, audited=False)
     try:
-        actions = run_due_pushes(app, domain_errors()) + _tick_notices(app)
+        actions = run_due_pushes(app, domain_errors()) + send_due_notices(app)
     finally:
         release_lock(app.ledger, lock, audited=False)
     if app.json:
@@ -702,23 +702,6 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
             colour = {"done": "green", "failed": "red", "missed": "red"}.get(action.outcome, "yellow")
             app.out.print(f"[{colour}]{action.outcome}[/{colour}] {action.what}: {_escape(action.detail)}")
     return EXIT_ERROR if any(a.failed for a in actions) else EXIT_OK
-
-
-def _tick_notices(app: App) -> list[DueAction]:
-    from channels.calendar.duepushes import DueAction
-    from notify.followups import outcome_lines
-    from notify.notices import send_due
-
-    actions = []
-    for result in send_due(app, app.resolve_build, app.clock()):
-        what = f"{result.due.kind} notice for {result.due.build_id}"
-        if result.error is not None:
-            actions.append(DueAction(what, "failed", str(result.error)))
-        else:
-            line = outcome_lines(what, result.report)[0]
-            actions.append(DueAction(what, "done", line.split(": ", 1)[-1]))
-    return actions
-
 
 
 # ---------------------------------------------------------------- the demo

@@ -1,5 +1,5 @@
-"""What follows a successful rollout: the beta announcement, or on the last tier the release
-tag, the changelog and the completion notice.
+"""What follows a successful rollout (the beta announcement, or on the last tier the release
+tag, the changelog and the completion notice), and the notices `tick` finds due.
 
 A failure here is reported but does not undo the rollout, which already succeeded: the
 release manager is told what to send or tag by hand, and the rest still runs.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from channels.calendar.duepushes import DueAction
 from notify.app import NotifyApp
 
 if TYPE_CHECKING:
@@ -58,3 +59,18 @@ def outcome_lines(label: str, outcome: Any) -> list[str]:
         summary = ", ".join(f"{v} {k}" for k, v in counts.as_dict().items() if v)
         return [f"{label}: {outcome.recipients} recipients ({summary or 'nothing to send'})"]
     return [f"{label}: done"]
+
+
+def send_due_notices(app: NotifyApp) -> list[DueAction]:
+    """`tick`'s notices: each one due sent or resumed, reported as one line each."""
+    from notify.notices import send_due
+
+    actions = []
+    for result in send_due(app, app.resolve_build, app.clock()):
+        what = f"{result.due.kind} notice for {result.due.build_id}"
+        if result.error is not None:
+            actions.append(DueAction(what, "failed", str(result.error)))
+        else:
+            line = outcome_lines(what, result.report)[0]
+            actions.append(DueAction(what, "done", line.split(": ", 1)[-1]))
+    return actions
