@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from releases.records.reads import Rows
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATES = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool stopped by SIGPIPE
 
 
 def exit_code(exc: BaseException) -> int:
@@ -140,6 +141,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageRefused(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
 
 
+class _Version(argparse.Action):
+    """--version, read from the installed distribution only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        from importlib.metadata import version
+
+        print(f"quarterdeck {version('quarterdeck')}")
+        parser.exit()
+
+
 def _chosen(argv: Sequence[str]) -> str | None:
     """The subcommand named on the command line (None: none, so only the list is needed)."""
     tokens = iter(argv)
@@ -163,6 +174,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="configuration file (default: $QUARTERDECK_CONFIG, else ./quarterdeck.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # A known command needs no sibling: the list of commands is shown only without one (--help) or
     # after a misspelt one. Building every sibling's parser would make each command pay at
@@ -212,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _console(app).print("[red]interrupted[/red]")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`builds --json | head -1`): stop quietly, as Unix tools do, and
+        # keep Python from complaining again when it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         return _failed(_console(app), exc, verbose)
     finally:
@@ -643,17 +660,26 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("show", "print the resolved configuration, secrets masked", parent="config", json=True)
+@command("show", "print the resolved configuration as TOML, secrets masked", parent="config", json=True)
 def cmd_config_show(app: App, args: argparse.Namespace) -> int:
     data = app.config.masked()
     if app.json:
         app.emit_json(data)
         return EXIT_OK
-    from rich.pretty import Pretty
+    import tomli_w  # a TOML writer: what is shown can be pasted back into quarterdeck.toml
 
-    app.out.print(f"[bold]{app.config.path}[/bold]")
-    app.out.print(Pretty(data, expand_all=True))
+    sys.stdout.write(f"# {app.config.path}, resolved: every default filled in, secrets masked\n\n")
+    sys.stdout.write(tomli_w.dumps(_without_unset(data), multiline_strings=True))
     return EXIT_OK
+
+
+def _without_unset(value: Any) -> Any:
+    """TOML has no null: a key with no value is left out, as it would be in the file."""
+    if isinstance(value, dict):
+        return {k: _without_unset(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_unset(v) for v in value]
+    return value
 
 
 

@@ -144,6 +144,9 @@ def load_config(path: Path, layout: Layout, *, check_repo: bool = True, defer: b
     """The checked file; with `defer`, the layout's deferred tables are checked when first read."""
     import tomllib
 
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a configuration file",
+                          hint=f"name the file itself, e.g. --config {path / 'quarterdeck.toml'}")
     if not path.exists():
         raise ConfigError(f"no configuration at {path}",
                           hint="run `quarterdeck init --repo PATH`, or pass --config "

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import pipeline
+
 from tests.conftest import Project
 
 
@@ -135,3 +137,28 @@ def test_usage_errors_exit_2(project: Project) -> None:
     result = project.run("build", "--no-such-flag")
     assert result.code == 2
     assert "unrecognized arguments: --no-such-flag" in result.err
+
+
+def test_config_show_prints_toml_that_reads_back_as_the_same_configuration(project: Project) -> None:
+    """Not a Python dict (True, single quotes): what is shown can be pasted into a file."""
+    import tomllib
+
+    _edit(project, 'url = "sqlite:///.quarterdeck/ledger.db"',
+          'url = "postgresql://quarterdeck:s3cret-pw@127.0.0.1/ledger"')
+    shown = project.ok("config", "show").out
+    assert "s3cret-pw" not in shown and "True" not in shown and "'" not in shown.split("\n", 1)[1]
+    as_toml = tomllib.loads(shown)
+    as_json = project.ok("config", "show", "--json").json()
+    assert as_toml == as_json
+    assert as_toml["ssh"]["strict_host_keys"] is True
+    assert as_toml["tiers"][2]["hosts"][1]["role"] == "standby"
+
+
+def test_a_directory_as_config_names_it_and_says_what_to_give(project: Project,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert pipeline.main(["--config", str(project.root), "config", "check"]) == 1
+    err = capsys.readouterr().err
+    assert f"{project.root} is a directory, not a configuration file" in err
+    assert "--config" in err and "quarterdeck.toml" in err and "unexpected" not in err
+    assert project.run("status").code == 0  # the project is untouched
