@@ -7,11 +7,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import pipeline
 from tests.support.gitrepo import GitRepo
+from tests.support.postgres import PgServer, remove, start_server
+
+BACKENDS = ("sqlite", "postgresql")
 
 os.environ.setdefault("COLUMNS", "200")  # Rich wraps tables at 80 columns without a terminal
 
@@ -38,11 +42,34 @@ class Result:
 class Project:
     """An initialised project directory; `run` calls the CLI in-process and captures its output."""
 
-    def __init__(self, root: Path, repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    def __init__(self, root: Path, repo: GitRepo, capsys: pytest.CaptureFixture[str],
+                 ledger_url: str | None = None) -> None:
         self.root = root
         self.repo = repo
         self._capsys = capsys
         self.config = root / "quarterdeck.toml"
+        self.ledger_url = ledger_url or f"sqlite:///{root / '.quarterdeck' / 'ledger.db'}"
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.ledger_url.startswith("postgresql") else "sqlite"
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        """Rows of a statement run (and committed) on the project's ledger, whichever database it
+        is; `?` marks parameters."""
+        from sqlalchemy import create_engine
+
+        from releases.records.connection import engine_url
+
+        engine = create_engine(engine_url(self.ledger_url))
+        try:
+            with engine.begin() as conn:
+                if self.backend == "postgresql":
+                    sql = sql.replace("?", "%s")
+                result = conn.exec_driver_sql(sql, tuple(params))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
 
     def run(self, *argv: str) -> Result:
         self._capsys.readouterr()
@@ -56,9 +83,37 @@ class Project:
         return result
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a ledger runs on SQLite and on PostgreSQL, but those marked
+    `backends(...)`: `backends("sqlite")` for SQLite's own mechanics (its files, its DB-API
+    route) or nothing of the ledger's database (the configuration file), `backends("postgresql")`
+    for what only a shared server has (two release managers racing)."""
+    if "ledger_backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("ledger_backend", marker.args if marker else BACKENDS)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL cluster for the session; each test gets its own database."""
+    server = start_server()
+    yield server
+    remove(server)
+
+
+@pytest.fixture
+def ledger_url(ledger_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new, empty ledger on the test's backend."""
+    if ledger_backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    server: PgServer = request.getfixturevalue("postgres")
+    return server.url(server.create_database())
+
+
 @pytest.fixture
 def project(tmp_path: Path, app_repo: GitRepo, capsys: pytest.CaptureFixture[str],
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+            monkeypatch: pytest.MonkeyPatch, ledger_backend: str,
+            request: pytest.FixtureRequest) -> Iterator[Project]:
     root = tmp_path / "release-home"
     root.mkdir()
     monkeypatch.chdir(root)
@@ -66,4 +121,10 @@ def project(tmp_path: Path, app_repo: GitRepo, capsys: pytest.CaptureFixture[str
     proj = Project(root, app_repo, capsys)
     result = proj.run("init", "--repo", str(app_repo.path), "--timezone", "America/Chicago")
     assert result.code == 0, result.err
+    if ledger_backend == "postgresql":
+        proj.ledger_url = request.getfixturevalue("ledger_url")
+        text = proj.config.read_text(encoding="utf-8")
+        default = 'url = "sqlite:///.quarterdeck/ledger.db"'
+        assert default in text, "init's template no longer writes the default ledger URL"
+        proj.config.write_text(text.replace(default, f'url = "{proj.ledger_url}"', 1), encoding="utf-8")
     yield proj

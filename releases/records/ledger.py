@@ -22,14 +22,11 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     DateTime,
-    Engine,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    create_engine,
-    event,
     select,
 )
 from sqlalchemy.exc import OperationalError, SQLAlchemyError, StatementError
@@ -38,7 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from releases.errors import LedgerError
-from releases.settings import mask_password
+from releases.records.connection import connection_error, make_engine
 
 Clock = Callable[[], datetime]
 
@@ -239,11 +236,10 @@ class HeldSqlite:
 
 
 class Ledger:
-    """An open ledger. Writes go through `write()`, which serialises writers.
-
-    SQLite gets WAL (readers never wait for a writer), foreign keys, a busy
-    timeout, and BEGIN IMMEDIATE for writes so that two processes reserving a
-    build number queue up instead of both reading the same maximum.
+    """An open ledger. Writes go through `write()`, which serialises writers
+    (releases.records.connection: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL),
+    so that two processes reserving a build number queue up instead of both reading the same
+    maximum, and two audit entries never follow the same predecessor.
     """
 
     def __init__(self, url: str, schemas: Sequence[Schema], *, actor: Actor,
@@ -252,12 +248,11 @@ class Ledger:
         self.actor = actor
         self.clock = clock
         self._schemas = list(schemas)
+        self.engine = make_engine(url)
         try:
-            self.engine = _make_engine(url)
             self._ensure_schema()
         except SQLAlchemyError as err:
-            raise LedgerError(f"cannot open the ledger at {mask_password(url)}: {_first_line(err)}",
-                              hint="check [ledger].url in the configuration") from err
+            raise connection_error(url, err) from err
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -267,8 +262,7 @@ class Ledger:
                 with conn.begin():
                     yield conn
         except OperationalError as err:
-            raise LedgerError(f"the ledger could not be written: {_first_line(err)}",
-                              hint="another quarterdeck may hold it; try again") from err
+            raise connection_error(self.url, err) from err
         except StatementError as err:
             if isinstance(err.orig, LedgerError):
                 raise err.orig from err
@@ -308,7 +302,7 @@ class Ledger:
         held = self.engine.connect()
         raw = held.connection.driver_connection
         if not isinstance(raw, sqlite3.Connection) or raw.isolation_level is not None or raw.in_transaction:
-            held.close()  # not a connection _make_engine set up (another driver): use write()
+            held.close()  # not a connection make_engine set up (another driver): use write()
             return None
         return HeldSqlite(raw, self.engine.dialect, held.close)
 
@@ -349,37 +343,6 @@ class Ledger:
                                  .values(version=schema.version, upgraded_at=self.clock()))
                     self.record(conn, "ledger.upgrade", schema.component,
                                 detail={"from": have, "to": schema.version})
-
-
-def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see _on_begin
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
-            # FULL: WAL syncs at every commit, so a committed row survives a power cut or a kernel
-            # crash, not only a killed process (NORMAL may lose the last commits). The ledger is
-            # what makes a notice go out once and a rollout resume truthfully (issue 8).
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            mode = "IMMEDIATE" if conn.get_execution_options().get("qd_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(getattr(err, "orig", None) or err)
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

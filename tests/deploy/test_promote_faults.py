@@ -6,7 +6,6 @@ import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -133,7 +132,7 @@ def test_a_second_promotion_to_a_locked_tier_is_refused_naming_the_holder(deploy
 def test_a_stale_lock_is_broken_only_with_a_reason_and_the_break_is_audited(deploy: Deploy) -> None:
     build = deploy.build()
     an_hour_ago = datetime(2026, 10, 5, 11, 0, tzinfo=UTC)
-    ledger = Ledger(f"sqlite:///{deploy.db}", pipeline.ledger_schemas(), clock=lambda: an_hour_ago,
+    ledger = Ledger(deploy.project.ledger_url, pipeline.ledger_schemas(), clock=lambda: an_hour_ago,
                     actor=Actor("grace@example.org", "quarterdeck promote 2026.4.0+b1 --to dev"))
     acquire_lock(ledger, "dev", timedelta(minutes=2))
     ledger.close()
@@ -182,8 +181,8 @@ def test_a_rollout_whose_lock_is_broken_stops_and_puts_the_tier_back(deploy: Dep
     assert deploy.status("dev")["lock"] is None  # the process did not release what was no longer its lock
 
 
-def test_the_lease_is_renewed_while_held_and_never_released_once_lost(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+def test_the_lease_is_renewed_while_held_and_never_released_once_lost(ledger_url: str) -> None:
+    url = ledger_url
     ours = Ledger(url, [SCHEMA], actor=Actor("ada@example.org", "promote"), clock=lambda: datetime.now(UTC))
     theirs = Ledger(url, [SCHEMA], actor=Actor("grace@example.org", "promote"),
                     clock=lambda: datetime.now(UTC))

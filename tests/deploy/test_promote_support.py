@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 
 from tests.conftest import Project
 from tests.support.sshd import SshdCluster
@@ -124,8 +124,7 @@ class Deploy:
         return next(t for t in tiers if t["name"] == tier)
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db) as db:
-            return db.execute(sql, params).fetchall()
+        return self.project.query(sql, *params)
 
     def audit(self, action: str) -> list[tuple[str, str | None]]:
         return [(r[0], r[1]) for r in self.query(
@@ -150,7 +149,7 @@ class Deploy:
             try:
                 if self.query(sql, *params):
                     return
-            except sqlite3.OperationalError:
+            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError):
                 pass  # the ledger is being created
             time.sleep(0.01)
         raise AssertionError(f"the ledger never showed: {sql} {params}")

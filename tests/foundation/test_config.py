@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 import pipeline
-
 from tests.conftest import Project
+
+# The configuration file, not the ledger's database: SQLite is enough.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 def test_init_then_check_passes(project: Project) -> None:

@@ -14,6 +14,9 @@ from notify.errors import NotifySettingsError
 from releases.settings import mask_password
 from tests.conftest import Project
 
+# The configuration file, not the ledger's database: SQLite is enough.
+pytestmark = pytest.mark.backends("sqlite")
+
 
 def _edit(project: Project, old: str, new: str) -> None:
     text = project.config.read_text()

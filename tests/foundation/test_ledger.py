@@ -51,8 +51,8 @@ def test_a_first_schema_ledger_is_upgraded_in_place(tmp_path: Path) -> None:
     again.close()
 
 
-def test_a_newer_ledger_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+def test_a_newer_ledger_is_refused(ledger_url: str) -> None:
+    url = ledger_url
     Ledger(url, [Schema("future", 3, (MetaData(),))], actor=ACTOR, clock=_clock).close()
     with pytest.raises(LedgerError, match="newer than this quarterdeck understands"):
         Ledger(url, [Schema("future", 2, (MetaData(),))], actor=ACTOR, clock=_clock)
@@ -86,20 +86,16 @@ def test_ledger_persists_across_processes_and_audits_who(project: Project,
     assert out.returncode == 0, out.stderr
     listed = project.ok("builds", "--json").json()
     assert [b["id"] for b in listed] == ["2026.4.0+b1"]  # type: ignore[index]
-    db = project.root / ".quarterdeck/ledger.db"
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT actor, command, action, subject FROM audit "
-                            "WHERE action = 'build.create'").fetchall()
-        count = conn.execute("SELECT count(*) FROM builds").fetchone()[0]
-    assert count == 1
+    rows = project.query("SELECT actor, command, action, subject FROM audit WHERE action = 'build.create'")
+    assert project.query("SELECT count(*) FROM builds") == [(1,)]
     actor, command, action, subject = rows[0]
     assert actor == "ada@example.org"  # git user.email of the application repository
     assert command.startswith("quarterdeck --config") and command.endswith("build")
     assert (action, subject) == ("build.create", "2026.4.0+b1")
 
 
-def test_naive_times_are_refused(tmp_path: Path) -> None:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", [SCHEMA], actor=ACTOR, clock=_clock)
+def test_naive_times_are_refused(ledger_url: str) -> None:
+    ledger = Ledger(ledger_url, [SCHEMA], actor=ACTOR, clock=_clock)
     with pytest.raises(LedgerError, match="naive datetime"), ledger.write() as conn:
         conn.execute(builds.insert().values(
             id="x", version="2026.4.0", build_number=1, commit="c", ref="main", sha256="s", size=1,

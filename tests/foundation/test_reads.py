@@ -30,7 +30,7 @@ NOW = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def _url(project: Project) -> str:
-    return f"sqlite:///{project.root / '.quarterdeck' / 'ledger.db'}"
+    return project.ledger_url
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def _every_read(rows: Rows) -> dict[str, object]:
     }
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_both_routes_give_the_same_values_and_core_agrees(project: Project, ledger: Ledger) -> None:
     with sqlite_rows(_url(project), {"notes": ledgerview.SCHEMA_VERSION}) as fast:
         assert fast is not None
@@ -104,6 +105,7 @@ def _route(rows: Rows) -> str:
     return "sqlite3" if "sqlite_rows" in getattr(rows, "__qualname__", "") else "sqlalchemy"
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_reading_takes_sqlite3_when_it_may_and_the_ledger_otherwise(project: Project, ledger: Ledger) -> None:
     url = _url(project)
     opened: list[str] = []
@@ -123,6 +125,7 @@ def test_reading_takes_sqlite3_when_it_may_and_the_ledger_otherwise(project: Pro
     assert opened == ["ledger", "ledger"]
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_the_app_reads_through_reading(project: Project, ledger: Ledger) -> None:
     args = pipeline.build_parser().parse_args(["--config", str(project.config), "status"])
     app = pipeline.App(args, ["--config", str(project.config), "status"])

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +35,7 @@ DATA = Path(__file__).parent.parent / "data"
 
 
 def _ledger_url(project: Project) -> str:
-    return f"sqlite:///{project.root / '.quarterdeck' / 'ledger.db'}"
+    return project.ledger_url
 
 
 def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
@@ -43,6 +44,7 @@ def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
     assert "promote" in out and "notice" in out and "notes" in out
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_status_reads_a_sqlite_ledger_without_sqlalchemy_and_agrees_with_it(project: Project) -> None:
     build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
     project.ok("promote", build, "--to", "dev", "--yes")
@@ -54,6 +56,7 @@ def test_status_reads_a_sqlite_ledger_without_sqlalchemy_and_agrees_with_it(proj
     assert fresh["tiers"][0]["build"] == build and fresh["tiers"][0]["hosts"][0]["state"] == "verified"
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_the_sqlite_reader_and_the_ledger_give_the_same_rows(project: Project) -> None:
     build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
     project.ok("promote", build, "--to", "dev", "--yes")
@@ -89,6 +92,7 @@ def test_the_sqlite_reader_and_the_ledger_give_the_same_rows(project: Project) -
     assert excluded == {("staging", "local:/elsewhere"): "disk being replaced"}
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_a_ledger_at_an_older_schema_is_left_to_the_ledger_which_upgrades_it(project: Project) -> None:
     path = project.root / ".quarterdeck" / "ledger.db"
     for leftover in path.parent.glob("ledger.db*"):
@@ -170,6 +174,7 @@ def _in_utc(project: Project) -> None:
                               encoding="utf-8")
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_status_imports_only_what_it_shows(project: Project) -> None:
     project.ok("status")  # creates the ledger: a new one is made through releases.records.ledger (SQLAlchemy)
     config = ["--config", str(project.config)]
@@ -181,6 +186,7 @@ def test_status_imports_only_what_it_shows(project: Project) -> None:
     assert [t["name"] for t in json.loads(out)["tiers"]] == ["dev", "staging", "production"]
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_a_project_in_utc_never_imports_zoneinfo_and_shows_the_same_push(project: Project) -> None:
     chicago = project.ok("status", "--json").json()["next_push"]  # type: ignore[index]  # makes the ledger
     _in_utc(project)

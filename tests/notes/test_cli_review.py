@@ -205,14 +205,15 @@ def test_draft_view_has_no_json_form(project: Project, history: History) -> None
 def test_a_draft_saved_meanwhile_is_not_overwritten(project: Project, history: History, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     build_id = build(project)
-    ledger = project.root / ".quarterdeck" / "ledger.db"
     # The editor stands for two people: while this one edits, a colleague saves a draft of their own.
     monkeypatch.setenv("EDITOR", editor_script(tmp_path, "race", f"""
-import sqlite3
+from sqlalchemy import create_engine, text
+from releases.records.connection import engine_url
 path.write_text(path.read_text().replace("Keep night shifts", "Mine"))
-with sqlite3.connect({str(ledger)!r}) as db:
-    db.execute("INSERT INTO notes_drafts VALUES (?, 'production', 'theirs', ?, ?, 'bo@example.org', "
-               "'2026-10-05 11:00:00')", ({build_id!r}, "1" * 64, "2" * 64))
+with create_engine(engine_url({project.ledger_url!r})).begin() as db:
+    db.execute(text("INSERT INTO notes_drafts VALUES (:b, 'production', 'theirs', :h1, :h2, "
+                    "'bo@example.org', '2026-10-05 11:00:00')"),
+               {{"b": {build_id!r}, "h1": "1" * 64, "h2": "2" * 64}})
 """))
     result = project.run("notes", "edit", build_id)
     assert result.code == 1

@@ -18,7 +18,7 @@ __all__ = ["history"]
 
 
 def _url(project: Project) -> str:
-    return f"sqlite:///{project.root / '.quarterdeck' / 'ledger.db'}"
+    return project.ledger_url
 
 
 @pytest.fixture
@@ -37,6 +37,7 @@ def shipped(project: Project, history: History) -> tuple[str, str]:
     return first, second
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_notes_show_imports_no_sqlalchemy_and_says_what_the_ledger_path_says(
         project: Project, shipped: tuple[str, str]) -> None:
     _, second = shipped
@@ -55,6 +56,7 @@ def test_notes_show_imports_no_sqlalchemy_and_says_what_the_ledger_path_says(
     assert through_ledger.range.basis == "production"  # read through tier_commit: production runs `first`
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_the_plain_readers_and_the_ledger_give_the_same_values(
         project: Project, shipped: tuple[str, str]) -> None:
     first, second = shipped
@@ -95,6 +97,7 @@ def test_the_plain_readers_and_the_ledger_give_the_same_values(
     assert none is None
 
 
+@pytest.mark.backends("sqlite")  # the sqlite3 route: SQLite's own
 def test_notes_tables_at_another_version_are_left_to_the_ledger(
         project: Project, shipped: tuple[str, str]) -> None:
     _, second = shipped

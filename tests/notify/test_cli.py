@@ -58,8 +58,8 @@ def prepared(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
 
 
 def project_ledger(project: Project) -> Ledger:
-    url = f"sqlite:///{project.root / '.quarterdeck' / 'ledger.db'}"
-    return Ledger(url, pipeline.ledger_schemas(), actor=Actor("test@example.org", "pytest"), clock=Clock())
+    return Ledger(project.ledger_url, pipeline.ledger_schemas(), actor=Actor("test@example.org", "pytest"),
+                  clock=Clock())
 
 
 def use_smtp(project: Project, server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:

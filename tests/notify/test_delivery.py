@@ -48,8 +48,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock: Clock):  # type: ignore[no-untyped-def]
-    ledger = open_ledger(tmp_path / "ledger.db", clock)
+def ledger(ledger_url: str, clock: Clock):  # type: ignore[no-untyped-def]
+    ledger = open_ledger(ledger_url, clock)
     add_people(ledger, people(RECIPIENTS))
     add_schedule(ledger, BUILD.id)
     yield ledger
@@ -297,9 +297,9 @@ def test_a_recipient_that_cannot_be_composed_fails_alone(ledger, smtp_server: Sm
     assert [p.email for p in failed] == ["zed@example.org"] and "not sent" in (failed[0].reply or "")
 
 
-def test_beta_notice_goes_to_staff_and_enrolled_organisations_only(tmp_path: Path, clock: Clock,
+def test_beta_notice_goes_to_staff_and_enrolled_organisations_only(ledger_url: str, clock: Clock,
                                                                   smtp_server: SmtpServer) -> None:
-    ledger = open_ledger(tmp_path / "beta.db", clock)
+    ledger = open_ledger(ledger_url, clock)
     add_people(ledger, [Person("Vendor", "Sam Staff", "sam@vendor.example.org", role="staff"),
                         Person("Acadia Hospice", "Ann", "ann@acadia.example.org"),
                         Person("Bayou Palliative", "Bo", "bo@bayou.example.org")], enroll=["Acadia Hospice"])

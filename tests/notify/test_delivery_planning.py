@@ -38,8 +38,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def env(tmp_path: Path, clock: Clock):  # type: ignore[no-untyped-def]
-    ledger = open_ledger(tmp_path / "ledger.db", clock)
+def env(ledger_url: str, clock: Clock, tmp_path: Path):  # type: ignore[no-untyped-def]
+    ledger = open_ledger(ledger_url, clock)
     add_people(ledger, people(3))
     yield make_env(ledger, outbox_settings(tmp_path / "outbox"))
     ledger.close()

@@ -78,9 +78,12 @@ class Notes:
         return NoticeNotes(self.markdown, text, html, digest, self.approved)
 
 
-def open_ledger(path: Path, clock: Clock) -> Ledger:
+def open_ledger(where: Path | str, clock: Clock) -> Ledger:
+    """A ledger with the tables notices need: a SQLite file's path, or a ledger URL (the
+    `ledger_url` fixture, so that the test runs on SQLite and PostgreSQL)."""
     notify_schema = Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,))
-    return Ledger(f"sqlite:///{path}", [RELEASES_SCHEMA, CHANNELS_SCHEMA, notify_schema],
+    url = where if isinstance(where, str) else f"sqlite:///{where}"
+    return Ledger(url, [RELEASES_SCHEMA, CHANNELS_SCHEMA, notify_schema],
                   actor=Actor(who="rm@carenotes.example.org", command="pytest"), clock=clock)
 
 

@@ -3,8 +3,6 @@ the same, else rendered in full) and refuses exactly what the send could not com
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from notify.errors import NotifyError
@@ -39,15 +37,15 @@ def smtp_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, SMTP_PASSWORD)
 
 
-def _ledger(tmp_path: Path, persons: list[Person]):  # type: ignore[no-untyped-def]
-    ledger = open_ledger(tmp_path / "ledger.db", Clock())
+def _ledger(ledger_url: str, persons: list[Person]):  # type: ignore[no-untyped-def]
+    ledger = open_ledger(ledger_url, Clock())
     add_people(ledger, persons)
     add_schedule(ledger, BUILD.id)
     return ledger
 
 
-def test_a_dry_run_passes_what_the_send_then_delivers(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    ledger = _ledger(tmp_path, [*people(5), *AWKWARD])
+def test_a_dry_run_passes_what_the_send_then_delivers(ledger_url: str, smtp_server: SmtpServer) -> None:
+    ledger = _ledger(ledger_url, [*people(5), *AWKWARD])
     try:
         env = make_env(ledger, settings_for(smtp_server))
         plan = send_notice(env, "advance", BUILD, dry_run=True)
@@ -65,9 +63,9 @@ def test_a_dry_run_passes_what_the_send_then_delivers(tmp_path: Path, smtp_serve
     (Person("Acadia Hospice", "Umlaut", "ü@example.org"), "ü@example.org"),
     (Person("R&D <Team>", "Both & Bad", "ünd@example.org"), "ünd@example.org"),
 ])
-def test_a_dry_run_refuses_a_recipient_the_send_could_not_compose(tmp_path: Path, smtp_server: SmtpServer,
+def test_a_dry_run_refuses_a_recipient_the_send_could_not_compose(ledger_url: str, smtp_server: SmtpServer,
                                                                     person: Person, named: str) -> None:
-    ledger = _ledger(tmp_path, [*people(3), person, *people(5)[3:]])
+    ledger = _ledger(ledger_url, [*people(3), person, *people(5)[3:]])
     try:
         env = make_env(ledger, settings_for(smtp_server))
         with pytest.raises(NotifyError, match=named):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -39,10 +38,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def world(tmp_path: Path, clock: Clock, smtp_server: SmtpServer,  # type: ignore[no-untyped-def]
+def world(ledger_url: str, clock: Clock, smtp_server: SmtpServer,  # type: ignore[no-untyped-def]
           monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(PASSWORD_ENV, SMTP_PASSWORD)
-    ledger = open_ledger(tmp_path / "ledger.db", clock)
+    ledger = open_ledger(ledger_url, clock)
     add_people(ledger, people(4))
     notes = Notes()
     app = SimpleNamespace(ledger=ledger, calendar_rule=lambda: RULE, notice_notes=notes)

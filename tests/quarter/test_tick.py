@@ -12,7 +12,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -88,8 +87,7 @@ def per_recipient(project: Project, prefix: str = "") -> Counter[str]:
 
 
 def query(project: Project, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(project.root / ".quarterdeck" / "ledger.db") as db:
-        return db.execute(sql, params).fetchall()
+    return project.query(sql, *params)
 
 
 def audit(project: Project, action: str) -> list[tuple[str, str | None]]:
@@ -109,7 +107,7 @@ def test_ledger(project: Project) -> Iterator[Any]:
     opened: list[Ledger] = []
 
     def make(now: datetime) -> Ledger:
-        ledger = Ledger(f"sqlite:///{project.root / '.quarterdeck' / 'ledger.db'}", pipeline.ledger_schemas(),
+        ledger = Ledger(project.ledger_url, pipeline.ledger_schemas(),
                         actor=Actor("other-tick@example.org", "quarterdeck tick"), clock=lambda: now)
         opened.append(ledger)
         return ledger
