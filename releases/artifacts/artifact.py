@@ -156,6 +156,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _damaged(path: Path, actual: str, expected: str) -> ArtifactError:
+    return ArtifactError(
+        f"artifact {path} is damaged: its sha256 is {actual[:12]}…, expected {expected[:12]}…",
+        hint="put a good copy back under the same name (a backup's artifacts/ or a host's artifacts/ "
+             "holds one) or restore a backup; never deploy it",
+    )
+
+
 class ArtifactStore:
     """Artifacts kept by digest: `<dir>/<sha256>.tar.gz`, verified whenever they are read."""
 
@@ -179,16 +187,33 @@ class ArtifactStore:
 
     def verified(self, sha256: str) -> Path:
         """The artifact's path, after proving its bytes still hash to its name."""
+        path = self._present(sha256)
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise _damaged(path, actual, sha256)
+        return path
+
+    def copy_verified(self, sha256: str, dest: Path) -> None:
+        """Copy the artifact to `dest`, hashing the bytes as they are copied: a damaged artifact is
+        refused and leaves nothing at `dest`, so a backup never carries one."""
+        path = self._present(sha256)
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as source, dest.open("wb") as out:
+                for chunk in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise _damaged(path, digest.hexdigest(), sha256)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+
+    def _present(self, sha256: str) -> Path:
         path = self.path_for(sha256)
         if not path.exists():
             raise ArtifactError(f"artifact {sha256[:12]} is missing from {self.root}",
                                 hint="restore it from a backup or rebuild the commit")
-        actual = sha256_file(path)
-        if actual != sha256:
-            raise ArtifactError(
-                f"artifact {path} is damaged: its sha256 is {actual[:12]}…, expected {sha256[:12]}…",
-                hint="restore it from a backup or rebuild the commit; never deploy it",
-            )
         return path
 
     def temp_file(self) -> IO[bytes]:
