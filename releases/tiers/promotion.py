@@ -111,6 +111,17 @@ class PromotionPlan:
     def todo(self) -> tuple[str, ...]:
         return tuple(h for h in self.previous if h not in self.carried and h not in self.excluded)
 
+    @property
+    def unfinished(self) -> bool:
+        """A resume of a deployment that was never closed as succeeded: killed after its last host was
+        verified, it still needs closing (and retention, and what follows a promotion), even with
+        no host left to install."""
+        return self.resumed_from is not None and self.resumed_from.state != "succeeded"
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.todo and not self.unfinished
+
     def rollout(self, target: TierTarget, artifact: CheckedArtifact) -> DeployPlan:
         return DeployPlan(target, self.build_id, artifact, excluded=dict(self.excluded),
                           already_verified={h: self.previous[h] for h in self.carried},
@@ -122,7 +133,9 @@ def plan_promotion(conn: Connection, target: TierTarget, build_id: str, *, resum
     """The plan for `promote` (every host again) or `promote --resume` (only hosts not verified).
 
     A plain promotion of a build that every host not excluded already runs
-    healthy gets an empty `todo`: it changes nothing.
+    healthy gets an empty `todo`: it changes nothing. A resume whose hosts are all
+    verified still has work when the resumed deployment was left unfinished
+    (`unfinished`): it is closed by a rollout that installs nothing.
     """
     order = [h.url for h in rollout_order(target.hosts)]
     statuses = {s.host: s for s in host_statuses(conn, target.name)}

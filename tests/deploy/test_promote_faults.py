@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -90,10 +91,7 @@ def test_a_promotion_killed_mid_rollout_is_shown_and_resumed_without_redoing_ver
         assert f"promote of {second} (#4" in shown and "was interrupted" in shown
         assert f"quarterdeck promote {second} --to staging --resume" in shown
 
-        locked = deploy.project.run("promote", second, "--to", "staging", "--yes", "--resume")
-        assert locked.code == 1 and "tier staging is locked by ada@example.org" in flat(locked.err)
-        assert "that process is no longer running" in flat(locked.err)
-        deploy.project.ok("unlock", "staging", "--reason", "the promote was killed")
+        assert deploy.status("staging")["lock"]["holder"].endswith(f":{victim.pid}")
         resumed = deploy.project.ok("promote", second, "--to", "staging", "--yes", "--resume",
                                     "--json").json()
     assert missing == []  # every read of current/VERSION on every host succeeded throughout
@@ -108,9 +106,56 @@ def test_a_promotion_killed_mid_rollout_is_shown_and_resumed_without_redoing_ver
     rows = deploy.query("SELECT host, state, carried FROM host_states WHERE deployment_id = 5 "
                         "ORDER BY position")
     assert rows == [(standby, "verified", 1), (primary, "verified", 0)]
-    assert deploy.audit("lock.break") == [("tier:staging", "the promote was killed")]
+    # the killed process's lock was taken over, not broken by hand, and the trail says so
+    assert deploy.audit("lock.break") == []
+    assert deploy.audit("lock.takeover") == [
+        ("tier:staging", f"its holder, process {socket.gethostname()}:{victim.pid} on this machine, "
+                         "is no longer running")]
     status = deploy.status("staging")
     assert status["lock"] is None and status["deployment"]["state"] == "succeeded"
+    assert deploy.project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
+
+
+def test_a_promotion_killed_after_every_host_was_verified_is_closed_by_its_resume(
+        deploy: Deploy, cluster: SshdCluster) -> None:
+    """Killed between the last host's health check and the deployment's close (while retention
+    waits on a host that hangs): the resume closes it, takes over the dead process's lock, and
+    the next promotion finds the tier free."""
+    deploy.configure(staging={"health_check": SLOW_CHECK})
+    first, second, third = deploy.build(), deploy.build(), deploy.build()
+    for build in (first, second, third):
+        deploy.project.ok("promote", build, "--to", "dev")
+    deploy.project.ok("promote", first, "--to", "staging", "--yes")
+    primary = deploy.urls["staging"][1]  # the standby (first) is on sshd server 0, the primary local
+    victim = deploy.spawn("promote", second, "--to", "staging", "--yes")
+    deploy.wait_for("SELECT 1 FROM host_states WHERE deployment_id = 5 AND host = ? "
+                    "AND step = 'health-check'", primary)
+    with cluster.servers[0].frozen():  # retention on the standby, after the primary, hangs
+        deploy.wait_for("SELECT 1 FROM host_states WHERE deployment_id = 5 AND host = ? "
+                        "AND state = 'verified'", primary)
+        assert deploy.deployments("staging")[-1] == (5, second, "promote", "running", None)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+    assert deploy.current("staging") == [second, second]
+    status = deploy.status("staging")
+    assert status["deployment"]["state"] == "running" and status["lock"] is not None
+    assert [h["state"] for h in status["hosts"]] == ["verified", "verified"]
+
+    resumed = deploy.project.ok("promote", second, "--to", "staging", "--yes", "--resume",
+                                "--json").json()
+    assert (resumed["kind"], resumed["outcome"], resumed["interrupted"]) == ("resume", "succeeded", [5])
+    assert [h["state"] for h in resumed["hosts"]] == ["verified", "verified"]
+    assert deploy.deployments("staging")[-2:] == [(5, second, "promote", "interrupted", None),
+                                                  (6, second, "resume", "succeeded", 5)]
+    assert [s for s, _ in deploy.audit("lock.takeover")] == ["tier:staging"]
+    status = deploy.status("staging")
+    assert status["lock"] is None and status["deployment"]["state"] == "succeeded"
+    assert "interrupted" not in deploy.project.ok("status").out
+    again = deploy.project.ok("promote", second, "--to", "staging", "--yes", "--resume")
+    assert "nothing was changed" in again.out  # closed: a second resume has nothing left
+    deploy.project.ok("promote", third, "--to", "staging", "--yes")
+    assert deploy.current("staging") == [third, third]
+    assert deploy.project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
 
 
 def test_a_second_promotion_to_a_locked_tier_is_refused_naming_the_holder(deploy: Deploy) -> None:
