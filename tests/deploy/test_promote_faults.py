@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 import threading
@@ -17,7 +19,7 @@ from releases.records.schema import SCHEMA
 from releases.tiers.deployments import acquire_lock, break_lock, current_lock
 from releases.tiers.promotion import TierLease
 from tests.conftest import Project
-from tests.support.sshd import SshdCluster
+from tests.support.sshd import SshdCluster, _descendants
 
 from .test_promote_support import CHECK, Deploy, flat, make_deploy
 
@@ -252,3 +254,31 @@ def test_the_lease_is_renewed_while_held_and_never_released_once_lost(tmp_path: 
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_host_killed_while_being_put_back_shows_its_build_as_unknown_until_checked(deploy: Deploy) -> None:
+    """The health check fails, the old release is switched back, and the process is killed while
+    its post-activate runs: the host runs the first build, the record says the second."""
+    tier = [{"name": "dev", "channel": "internal", "hosts": [("local", "dev-1", "primary")]}]
+    deploy.configure(tier)
+    first, second = deploy.build(), deploy.build()
+    deploy.project.ok("promote", first, "--to", "dev")
+    slow_on_the_first = f'if [ "$QUARTERDECK_BUILD" = "{first}" ]; then sleep 60; fi'
+    deploy.configure(tier, dev={"health_check": f'grep -qx "BUILD={first}" VERSION',
+                                "post_activate": slow_on_the_first})
+    victim = deploy.spawn("promote", second, "--to", "dev")
+    deploy.wait_for("SELECT 1 FROM host_states WHERE deployment_id = 2 AND step = 'rollback-post-activate'")
+    children = _descendants(victim.pid)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    for pid in children:  # the post-activate shell and its sleep
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert deploy.current("dev") == [first]
+    status = deploy.status("dev")
+    host = status["hosts"][0]
+    assert (host["build"], host["build_unknown"], host["step"]) == (None, True, "rollback-post-activate")
+    assert (status["build"], status["build_unknown"]) == (None, True)
+    shown = flat(deploy.project.ok("status").out)
+    assert "build unknown until checked (stopped in rollback-post-activate)" in shown
+    assert second not in shown.split("dev: promote of")[0]  # no host is said to run the second build
