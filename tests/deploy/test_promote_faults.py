@@ -282,3 +282,4 @@ def test_a_host_killed_while_being_put_back_shows_its_build_as_unknown_until_che
     shown = flat(deploy.project.ok("status").out)
     assert "build unknown until checked (stopped in rollback-post-activate)" in shown
     assert second not in shown.split("dev: promote of")[0]  # no host is said to run the second build
+    assert deploy.project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
