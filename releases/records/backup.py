@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 import shutil
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,7 +62,8 @@ def create_backup(ledger: Ledger, artifacts_dir: Path, backups_dir: Path, *, kee
     now = ledger.clock()
     name = f"backup-{now:%Y%m%dT%H%M%S}Z"
     backups_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=backups_dir))
+    work = backups_dir / f".{name}.{secrets.token_hex(6)}.partial"
+    work.mkdir()  # exclusive, and with the usual permissions (mkdtemp's would be private)
     store = ArtifactStore(artifacts_dir)
     try:
         (work / "artifacts").mkdir()
