@@ -170,12 +170,14 @@ def cmd_show(app: ReleasesApp, args: argparse.Namespace) -> int:
 def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
                  excluded: dict[tuple[str, str], str], now: Any) -> dict[str, Any]:
     """One tier for `status`: what each host runs, and the newest rollout if it did not succeed."""
-    from releases.tiers.tierview import current_lock, deployment_hosts, latest_deployment
+    from releases.tiers.tierview import build_unknown, current_lock, deployment_hosts, latest_deployment
 
     last = latest_deployment(rows, tier.name)
     progress = {r.host: r for r in deployment_hosts(rows, last.id)} if last else {}
     lock = current_lock(rows, tier.name)
     unfinished = last is not None and last.state == "running"
+    alive = unfinished and lock is not None and not lock.holder_gone() and lock.lease_until >= now
+    died = last is not None and (last.state == "interrupted" or (unfinished and not alive))
     hosts = []
     for host in tier.hosts:
         s, row = states.get((tier.name, host.url)), progress.get(host.url)
@@ -184,21 +186,24 @@ def _tier_status(rows: Any, tier: Any, states: dict[tuple[str, str], Any],
             state = row.state  # the rollout in flight (or killed) is the news
         if (tier.name, host.url) in excluded:
             state = "excluded"
-        hosts.append({"url": host.url, "role": host.role, "build": s.build_id if s else None,
+        unknown = died and row is not None and last is not None and build_unknown(last.kind, row)
+        hosts.append({"url": host.url, "role": host.role,
+                      "build": None if unknown or not s else s.build_id, "build_unknown": unknown,
                       "state": state,
                       "step": row.step if row and last and last.state != "succeeded" else None,
                       "error": row.error if row else None,
                       "excluded": excluded.get((tier.name, host.url))})
     running = {h["build"] for h in hosts if h["build"]}
+    unknown_any = any(h["build_unknown"] for h in hosts)
     deployment = None
     if last is not None:
-        alive = unfinished and lock is not None and not lock.holder_gone() and lock.lease_until >= now
         deployment = {"id": last.id, "kind": last.kind, "build": last.build_id, "state": last.state,
                       "started_at": last.started_at.isoformat(), "started_by": last.started_by,
                       "finished_at": last.finished_at.isoformat() if last.finished_at else None,
                       "resumed_from": last.resumed_from, "alive": alive}
     return {"name": tier.name, "channel": tier.channel,
-            "build": running.pop() if len(running) == 1 else None, "mixed": len(running) > 1,
+            "build": running.pop() if len(running) == 1 and not unknown_any else None,
+            "mixed": len(running) > 1, "build_unknown": unknown_any,
             "hosts": hosts, "deployment": deployment,
             "lock": None if lock is None else {"owner": lock.owner, "since": lock.acquired_at.isoformat(),
                                                "lease_until": lock.lease_until.isoformat(),
@@ -226,9 +231,12 @@ def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
     for col in ("tier", "channel", "build", "host", "role", "state", "step", "note"):
         table.add_column(col, overflow="fold")
     for tier in tiers:
-        label = tier["build"] or ("[red]mixed[/red]" if tier["mixed"] else "[dim]empty[/dim]")
+        label = tier["build"] or ("[red]mixed[/red]" if tier["mixed"] else
+                                  "[yellow]unknown until checked[/yellow]" if tier["build_unknown"] else
+                                  "[dim]empty[/dim]")
         for i, host in enumerate(tier["hosts"]):
-            note = f"excluded: {host['excluded']}" if host["excluded"] else host["error"] or ""
+            note = f"excluded: {host['excluded']}" if host["excluded"] else host["error"] or (
+                f"build unknown until checked (stopped in {host['step']})" if host["build_unknown"] else "")
             table.add_row(tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
                           label if i == 0 else "", host["url"], host["role"],
                           state_style(host["state"]), host["step"] or "", escape(note),

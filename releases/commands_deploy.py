@@ -238,7 +238,8 @@ def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: Sequenc
                        "deployment": outcome.deployment_id,
                        "interrupted": list(outcome.interrupted), "gates": [_gate_json(g) for g in gates],
                        "overridden": list(overridden), "hosts": hosts,
-                       "pruned": [{"url": p.host.url, "removed": list(p.removed), "error": p.error}
+                       "pruned": [{"url": p.host.url, "removed": list(p.removed),
+                                   "archives_removed": list(p.archives_removed), "error": p.error}
                                   for p in result.pruned]})
         return
     from rich.markup import escape
@@ -259,8 +260,10 @@ def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: Sequenc
     if overridden:
         app.out.print(f"[yellow]overridden gates (recorded): {', '.join(overridden)}[/yellow]")
     removed = sum(len(p.removed) for p in result.pruned)
-    if removed:
-        app.out.print(f"retention removed {removed} old release(s); keeping {target.keep} per host")
+    archives = sum(len(p.archives_removed) for p in result.pruned)
+    if removed or archives:
+        app.out.print(f"retention removed {removed} old release(s) and {archives} uploaded archive(s); "
+                      f"keeping {target.keep} per host")
     for p in result.pruned:
         if p.error:
             app.out.print(f"[yellow]retention on {p.host.name} failed: {escape(p.error)}[/yellow]")

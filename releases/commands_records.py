@@ -100,7 +100,7 @@ def _setup_restore(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.records.backup import check_backup, restore_backup, sqlite_path
+    from releases.records.backup import check_backup, record_restore, restore_backup, sqlite_path
 
     source = Path(args.backup)
     if not source.is_absolute() and not source.exists():
@@ -112,6 +112,7 @@ def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
         app.out.print("nothing restored")
         return 1
     kept = restore_backup(source, target, app.config.artifacts_dir, now=app.clock())
+    record_restore(app.ledger, source, manifest, kept)
     app.out.print(f"restored [bold]{source.name}[/bold] into {target}")
     if kept:
         app.out.print(f"the previous ledger is kept at {kept}")

@@ -13,7 +13,7 @@ literal brace).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -128,7 +128,23 @@ PROJECT: Spec = {
     "repo": {"type": str},
     "branch": {"type": str, "default": "main"},
 }
-BUILD: Spec = {"command": {"type": str, "default": ""}, "output": {"type": str, "default": ""}}
+def outside_checkout(output: str) -> str:
+    """The one wording of an output directory that leaves the build's checkout."""
+    return (f"{output!r} is outside the build's checkout; name a directory inside the repository "
+            "that the build command fills, such as \"dist\"")
+
+
+def build_output_problem(output: str) -> str | None:
+    """The build packs only its own checkout: `/etc` or `..` would ship the build machine's files
+    (host keys, password hashes) to every host. A symlink out is caught when the build runs."""
+    path = PurePosixPath(output)
+    if path.is_absolute() or ".." in path.parts:
+        return outside_checkout(output)
+    return None
+
+
+BUILD: Spec = {"command": {"type": str, "default": ""},
+               "output": {"type": str, "default": "", "check": build_output_problem}}
 LEDGER: Spec = {"url": {"type": str, "default": "sqlite:///.quarterdeck/ledger.db", "secret": True,
                         "check": ledger_url_problem}}
 ARTIFACTS: Spec = {"dir": {"type": str, "default": ".quarterdeck/artifacts"}}

@@ -101,7 +101,9 @@ def pack_tar(source: tarfile.TarFile, dest: IO[bytes], *, mtime: int, version_te
 def tar_directory(root: Path, dest: BinaryIO) -> None:
     """Write an uncompressed tar of `root`'s contents (the build command's output).
 
-    Symlinks are kept as symlinks; sockets, devices and fifos are refused.
+    Symlinks are kept as symlinks; sockets, devices and fifos are refused. A file with
+    several names (hard links) is stored once per name, as a file of its own: the release
+    on a host gets the same contents either way, and the artifact needs no link kind.
     """
     if not root.is_dir():
         raise ArtifactError(f"the build output directory {root} does not exist",
@@ -112,10 +114,38 @@ def tar_directory(root: Path, dest: BinaryIO) -> None:
             for name in sorted(dirnames) + sorted(filenames):
                 full = Path(dirpath) / name
                 rel = full.relative_to(root).as_posix()
-                mode = full.lstat().st_mode
-                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                found = full.lstat()
+                if not (stat.S_ISREG(found.st_mode) or stat.S_ISDIR(found.st_mode)
+                        or stat.S_ISLNK(found.st_mode)):
                     raise ArtifactError(f"build output {rel!r} is not a file, directory or symlink")
-                tar.add(full, arcname=rel, recursive=False)
+                info = tar.gettarinfo(full, arcname=rel)
+                if info.islnk():  # another name of a file packed already: a file again here
+                    info.type, info.linkname, info.size = tarfile.REGTYPE, "", found.st_size
+                if info.isreg():
+                    with full.open("rb") as handle:
+                        tar.addfile(info, handle)
+                else:
+                    tar.addfile(info)
+
+
+def has_entries(source: IO[bytes]) -> bool:
+    """Whether an uncompressed tar holds any entry; leaves `source` at its start.
+
+    Read by hand: `git archive` of a commit without files writes only its global header
+    (the commit id) and the end-of-archive blocks, which tarfile refuses to open at all.
+    """
+    source.seek(0)
+    try:
+        while True:
+            header = source.read(tarfile.BLOCKSIZE)
+            if len(header) < tarfile.BLOCKSIZE or not header.strip(b"\0"):
+                return False
+            if header[156:157] != tarfile.XGLTYPE:
+                return True
+            size = int(header[124:136].strip(b"\0 ") or b"0", 8)
+            source.seek(-(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE, os.SEEK_CUR)
+    finally:
+        source.seek(0)
 
 
 def sha256_file(path: Path) -> str:
@@ -124,6 +154,14 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _damaged(path: Path, actual: str, expected: str) -> ArtifactError:
+    return ArtifactError(
+        f"artifact {path} is damaged: its sha256 is {actual[:12]}…, expected {expected[:12]}…",
+        hint="put a good copy back under the same name (a backup's artifacts/ or a host's artifacts/ "
+             "holds one) or restore a backup; never deploy it",
+    )
 
 
 class ArtifactStore:
@@ -149,16 +187,33 @@ class ArtifactStore:
 
     def verified(self, sha256: str) -> Path:
         """The artifact's path, after proving its bytes still hash to its name."""
+        path = self._present(sha256)
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise _damaged(path, actual, sha256)
+        return path
+
+    def copy_verified(self, sha256: str, dest: Path) -> None:
+        """Copy the artifact to `dest`, hashing the bytes as they are copied: a damaged artifact is
+        refused and leaves nothing at `dest`, so a backup never carries one."""
+        path = self._present(sha256)
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as source, dest.open("wb") as out:
+                for chunk in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise _damaged(path, digest.hexdigest(), sha256)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+
+    def _present(self, sha256: str) -> Path:
         path = self.path_for(sha256)
         if not path.exists():
             raise ArtifactError(f"artifact {sha256[:12]} is missing from {self.root}",
                                 hint="restore it from a backup or rebuild the commit")
-        actual = sha256_file(path)
-        if actual != sha256:
-            raise ArtifactError(
-                f"artifact {path} is damaged: its sha256 is {actual[:12]}…, expected {sha256[:12]}…",
-                hint="restore it from a backup or rebuild the commit; never deploy it",
-            )
         return path
 
     def temp_file(self) -> IO[bytes]:

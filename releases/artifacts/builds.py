@@ -28,13 +28,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from releases.artifacts import buildview
-from releases.artifacts.artifact import ArtifactStore, pack_tar, tar_directory
+from releases.artifacts.artifact import ArtifactStore, has_entries, pack_tar, tar_directory
 from releases.artifacts.buildview import Build, build_of
 from releases.artifacts.gitrepo import AppRepo, ResolvedRef, run_build_command
 from releases.artifacts.version import BuildId, Version, plan_version
 from releases.errors import BuildError
 from releases.records.ledger import Ledger, UTCDateTime
 from releases.records.reads import rows_of
+from releases.settings import build_output_problem, outside_checkout
 
 metadata = MetaData()
 
@@ -111,6 +112,32 @@ def _existing(conn: Connection, source_key: str, version: Version) -> Build | No
     return _row_to_build(row) if row else None
 
 
+def output_dir(tree: Path, output: str) -> Path:
+    """The directory the build command filled, proven to lie inside the checkout `tree`.
+
+    Checked on the resolved path, so that a symlink in the repository (`dist -> /etc`) cannot
+    lead the packing out of the checkout, whatever the configuration check let through.
+    """
+    root = tree.resolve()
+    target = (root / output).resolve() if output else root
+    if build_output_problem(output) is not None or not target.is_relative_to(root):
+        raise BuildError(f"build.output: {outside_checkout(output)}",
+                         hint="nothing was built; fix [build].output in the configuration file")
+    return target
+
+
+def _nothing_to_build(resolved: ResolvedRef, recipe: BuildRecipe) -> BuildError:
+    """An artifact without files would install an empty release on every host: refused instead."""
+    if recipe.command:
+        return BuildError(f"the build command left nothing in build.output {recipe.output or '.'!r} "
+                          f"for {resolved.commit[:12]} ({resolved.ref}): there is nothing to pack",
+                          hint="the build command should fill [build].output; run it by hand in a "
+                               "clean checkout to see what it writes")
+    return BuildError(f"commit {resolved.commit[:12]} ({resolved.ref}) has no files: there is nothing "
+                      "to build", hint="commit the application's files and build again (a commit made "
+                                       "with `git commit --allow-empty` on an empty repository holds none)")
+
+
 def version_file(build_id: BuildId, commit: str) -> str:
     return f"BUILD={build_id}\nVERSION={build_id.version}\nCOMMIT={commit}\n"
 
@@ -147,9 +174,11 @@ def make_build(
                 env = {**os.environ, "QUARTERDECK_VERSION": str(version),
                        "QUARTERDECK_COMMIT": resolved.commit}
                 run_build_command(recipe.command, tree, env)
-                tar_directory(tree / recipe.output if recipe.output else tree, source)
+                tar_directory(output_dir(tree, recipe.output), source)
         else:
             repo.archive(resolved.commit, source)
+        if not has_entries(source):
+            raise _nothing_to_build(resolved, recipe)
         for _attempt in range(5):
             source.seek(0)
             try:

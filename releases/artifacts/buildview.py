@@ -75,6 +75,11 @@ def latest_build(rows: Rows) -> Build | None:
     return found[0] if found else None
 
 
+def artifact_digests(rows: Rows) -> dict[str, str]:
+    """Every build's artifact sha256 by build id: which uploaded archive belongs to which release."""
+    return {r["id"]: r["sha256"] for r in rows("SELECT id, sha256 FROM builds")}
+
+
 def find_by_sha_prefix(rows: Rows, prefix: str) -> list[Build]:
     """At most five builds whose artifact's sha256 starts with `prefix` (enough to call it ambiguous)."""
     return [build_of(r) for r in rows("SELECT * FROM builds WHERE sha256 LIKE :pattern LIMIT 5",

@@ -53,7 +53,7 @@ class AppRepo:
         branch = self._branch_of(ref)
         return ResolvedRef(ref=ref, commit=commit.hexsha, branch=branch,
                            committed_at=int(commit.committed_date),
-                           subject=(str(commit.summary) if commit.summary else ""))
+                           subject=readable_subject(str(commit.summary) if commit.summary else ""))
 
     def _branch_of(self, ref: str) -> str | None:
         """The branch a ref names, so that `release/2026.4` builds are versioned as hotfixes."""
@@ -117,6 +117,13 @@ class AppRepo:
                 self.repo.git.worktree("prune")
             except self._git.GitCommandError:
                 pass
+
+
+def readable_subject(summary: str) -> str:
+    """The subject a build records, whole: a NUL (which git itself refuses to write, but other tools
+    do) becomes U+FFFD, so the text after it still shows, terminals show where it was, and a
+    PostgreSQL ledger, which refuses NUL in text, can store it."""
+    return summary.replace("\0", "\ufffd")
 
 
 def run_build_command(command: str, cwd: Path, env: dict[str, str]) -> None:

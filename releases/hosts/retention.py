@@ -1,16 +1,20 @@
-"""How many releases a host keeps, and which ones may go.
+"""How many releases a host keeps, and which ones may go, with the archives they came from.
 
 Capistrano keeps the newest N and can delete the last release that worked;
 here the running release and the last one that passed its health check are
-always kept, even when that means keeping more than N. The choice is pure so
-it can be tested without a host; `prune_host` only carries it out, and reads
-what is running from the host itself rather than trusting a record.
+always kept, even when that means keeping more than N. The uploaded archives
+(`artifacts/<sha256>.tar.gz`) follow their releases: a host keeps the archives
+of the releases it keeps and no others, since a kept release never needs its
+archive again unless it is installed afresh. The choice is pure so it can be
+tested without a host; `prune_host` only carries it out, and reads what is
+running from the host itself rather than trusting a record.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from releases.artifacts.version import BuildId
@@ -18,6 +22,8 @@ from releases.errors import BuildError, DeployError
 from releases.hosts.hostspec import HostSpec
 from releases.hosts.install import current_release
 from releases.hosts.remote import Remote
+
+ARCHIVE = re.compile(r"^[0-9a-f]{64}\.tar\.gz$")  # what upload names an archive; anything else is left
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class PruneResult:
     kept: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     error: str | None = None
+    archives_removed: tuple[str, ...] = ()
 
 
 def _build_id(name: str) -> BuildId | None:
@@ -61,8 +68,22 @@ def choose_removals(releases: Sequence[str], keep: int, *, running: str | None,
     return RetentionPlan(keep=tuple(n for n in newest_first if n in kept), remove=remove, ignored=ignored)
 
 
-def prune_host(remote: Remote, keep: int, *, last_verified: str | None) -> PruneResult:
-    """Remove the releases `choose_removals` lets go on one host; raises DeployError on failure."""
+def archives_to_remove(archives: Sequence[str], kept: Sequence[str],
+                       digests: Mapping[str, str]) -> tuple[str, ...]:
+    """The uploaded archives that may go: every one but the archives of the `kept` releases.
+
+    `digests` maps a build id to its artifact's sha256 (from the ledger); a kept release
+    whose digest is unknown keeps no archive, and names that upload never writes (hidden
+    partial uploads, other files) are not touched.
+    """
+    wanted = {f"{digests[name]}.tar.gz" for name in kept if name in digests}
+    return tuple(sorted(n for n in archives if ARCHIVE.match(n) and n not in wanted))
+
+
+def prune_host(remote: Remote, keep: int, *, last_verified: str | None,
+               digests: Mapping[str, str]) -> PruneResult:
+    """Remove the releases `choose_removals` lets go on one host, then the archives
+    `archives_to_remove` lets go; raises DeployError on failure."""
     layout = remote.layout
     running = current_release(remote)
     plan = choose_removals(remote.listdir(layout.releases), keep, running=running,
@@ -71,4 +92,8 @@ def prune_host(remote: Remote, keep: int, *, last_verified: str | None) -> Prune
     for name in plan.remove:
         remote.remove_tree(posixpath.join(layout.releases, name))
         removed.append(name)
-    return PruneResult(remote.spec, kept=plan.keep, removed=tuple(removed))
+    archives = []
+    for name in archives_to_remove(remote.listdir(layout.artifacts), plan.keep, digests):
+        remote.unlink(posixpath.join(layout.artifacts, name))
+        archives.append(name)
+    return PruneResult(remote.spec, kept=plan.keep, removed=tuple(removed), archives_removed=tuple(archives))

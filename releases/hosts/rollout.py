@@ -65,6 +65,8 @@ class DeployPlan:
     unknown), so that it can still be put back if the rollout fails later.
     `previous` (resume) maps host URL to the release it ran before this build,
     for hosts whose `current` may already point at the build (see install_host).
+    `digests` maps build ids to their artifacts' sha256, so that retention keeps the
+    uploaded archives of the releases it keeps (this build's is always known).
     """
 
     target: TierTarget
@@ -73,6 +75,7 @@ class DeployPlan:
     excluded: Mapping[str, str] = field(default_factory=dict)
     already_verified: Mapping[str, str | None] = field(default_factory=dict)
     previous: Mapping[str, str | None] = field(default_factory=dict)
+    digests: Mapping[str, str] = field(default_factory=dict)
 
     def job(self) -> InstallJob:
         return InstallJob(self.build_id, self.artifact, self.target.shared, self.target.commands)
@@ -330,7 +333,9 @@ def _prune(rollout: _Rollout, host: HostSpec) -> PruneResult:
     try:
         remote = rollout.reach(host)
         try:
-            return prune_host(remote, rollout.plan.target.keep, last_verified=rollout.plan.build_id)
+            plan = rollout.plan
+            return prune_host(remote, plan.target.keep, last_verified=plan.build_id,
+                              digests={**plan.digests, plan.build_id: plan.artifact.sha256})
         finally:
             remote.close()
     except Exception as err:

@@ -294,17 +294,30 @@ def describe_lock(lock: Lock, now: datetime) -> str:
 def acquire_lock(ledger: Ledger, tier: str, lease: timedelta, *, audited: bool = True) -> Lock:
     """Take the tier's deploy lock, or say who holds it and since when; never taken over silently.
 
+    A lock whose holder is provably dead (it ran on this machine and its process is gone,
+    killed or crashed) is taken over, and the takeover is audited with the dead holder's
+    details: nobody can still be working under it. Any other holder, however stale its
+    lease looks, is only removed by a person (`unlock`), since it may run on another machine.
     `audited=False` is for `tick`'s own lock: run from cron it would otherwise write two
-    entries every few minutes, and what it does under the lock is audited anyway."""
+    entries every few minutes, and what it does under the lock is audited anyway.
+    """
     now = ledger.clock()
     with ledger.write() as conn:
         row = conn.execute(select(tier_locks).where(tier_locks.c.tier == tier)).first()
         if row is not None:
-            raise LockError(
-                f"tier {tier} is {describe_lock(_lock(row), now)}",
-                hint=f"wait for it to finish, or if it is stale break it with "
-                     f"`quarterdeck unlock {tier} --reason TEXT` (audited)",
-            )
+            held = _lock(row)
+            if not held.holder_gone():
+                raise LockError(
+                    f"tier {tier} is {describe_lock(held, now)}",
+                    hint=f"wait for it to finish, or if it is stale break it with "
+                         f"`quarterdeck unlock {tier} --reason TEXT` (audited)",
+                )
+            conn.execute(tier_locks.delete().where(and_(tier_locks.c.tier == tier,
+                                                        tier_locks.c.token == held.token)))
+            ledger.record(conn, "lock.takeover", f"tier:{tier}",
+                          reason=f"its holder, process {held.holder} on this machine, is no longer running",
+                          detail={"owner": held.owner, "since": held.acquired_at.isoformat(),
+                                  "command": held.command, "holder": held.holder})
         lock = Lock(tier, secrets.token_hex(16), ledger.actor.who, ledger.actor.command, _holder(),
                     now, now + lease)
         conn.execute(tier_locks.insert().values(**lock.__dict__))

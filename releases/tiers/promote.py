@@ -206,7 +206,7 @@ def promote(ledger: Ledger, store: ArtifactStore, request: PromotionRequest, *, 
         check_tier_order(conn, request.tier_order, build.id, target.name)
         plan = plan_promotion(conn, target, build.id, resume=request.resume, exclude=exclude)
         lock = current_lock(conn, target.name)
-    if not plan.todo:
+    if plan.nothing_to_do:
         return PromotionOutcome(ALREADY_RUNNING, request, plan)
     verdicts = judge(gates)
     failing = tuple(v.gate for v in verdicts if not v.passed)
@@ -228,7 +228,7 @@ def promote(ledger: Ledger, store: ArtifactStore, request: PromotionRequest, *, 
     with TierLease(ledger, target.name) as lease:
         with ledger.read() as conn:  # again, now that nobody else can change the tier
             plan = plan_promotion(conn, target, build.id, resume=request.resume, exclude=exclude)
-        if not plan.todo:
+        if plan.nothing_to_do:
             return PromotionOutcome(ALREADY_RUNNING, request, plan, verdicts, failing, artifact)
         reason = (request.reason or "").strip() if failing else None
         if failing and record_override is not None and reason is not None:

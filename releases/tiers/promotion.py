@@ -16,12 +16,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 
 from sqlalchemy import Connection
 
+from releases.artifacts.buildview import artifact_digests
 from releases.errors import DeployError, LockError, ReleasesError
 from releases.hosts.hostspec import HostSpec
 from releases.hosts.install import HostResult, HostState, StepCallback, rollback_host
@@ -29,6 +30,7 @@ from releases.hosts.remote import open_remote
 from releases.hosts.rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
 from releases.hosts.unpack import CheckedArtifact
 from releases.records.ledger import Ledger
+from releases.records.reads import rows_of
 from releases.tiers.deployments import (
     KEEP,
     acquire_lock,
@@ -103,15 +105,27 @@ class PromotionPlan:
     excluded: Mapping[str, str]  # host → reason, from this command line
     carried: frozenset[str]  # hosts verified on this build already (by the resumed deployment, or before)
     resumed_from: Deployment | None = None
+    digests: Mapping[str, str] = field(default_factory=dict)  # build id → artifact sha256, for retention
 
     @property
     def todo(self) -> tuple[str, ...]:
         return tuple(h for h in self.previous if h not in self.carried and h not in self.excluded)
 
+    @property
+    def unfinished(self) -> bool:
+        """A resume of a deployment that was never closed as succeeded: killed after its last host was
+        verified, it still needs closing (and retention, and what follows a promotion), even with
+        no host left to install."""
+        return self.resumed_from is not None and self.resumed_from.state != "succeeded"
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.todo and not self.unfinished
+
     def rollout(self, target: TierTarget, artifact: CheckedArtifact) -> DeployPlan:
         return DeployPlan(target, self.build_id, artifact, excluded=dict(self.excluded),
                           already_verified={h: self.previous[h] for h in self.carried},
-                          previous=dict(self.previous))
+                          previous=dict(self.previous), digests=self.digests)
 
 
 def plan_promotion(conn: Connection, target: TierTarget, build_id: str, *, resume: bool,
@@ -119,17 +133,20 @@ def plan_promotion(conn: Connection, target: TierTarget, build_id: str, *, resum
     """The plan for `promote` (every host again) or `promote --resume` (only hosts not verified).
 
     A plain promotion of a build that every host not excluded already runs
-    healthy gets an empty `todo`: it changes nothing.
+    healthy gets an empty `todo`: it changes nothing. A resume whose hosts are all
+    verified still has work when the resumed deployment was left unfinished
+    (`unfinished`): it is closed by a rollout that installs nothing.
     """
     order = [h.url for h in rollout_order(target.hosts)]
     statuses = {s.host: s for s in host_statuses(conn, target.name)}
     previous = {url: previous_release(statuses.get(url), build_id) for url in order}
     included = [url for url in order if url not in exclude]
+    digests = artifact_digests(rows_of(conn))
     if not resume:
         everywhere = all((s := statuses.get(url)) is not None and s.build_id == build_id
                          and s.state in RUNNING_STATES for url in included)
         return PromotionPlan(build_id, target.name, "promote", previous, dict(exclude),
-                             frozenset(included) if everywhere else frozenset())
+                             frozenset(included) if everywhere else frozenset(), digests=digests)
     last = latest_deployment(conn, target.name)
     if last is None:
         raise PromotionRefused(
@@ -150,7 +167,7 @@ def plan_promotion(conn: Connection, target: TierTarget, build_id: str, *, resum
         if url in previous:
             previous[url] = row.previous_build
     carried = frozenset(url for url in included if url in rows and rows[url].state == "verified")
-    return PromotionPlan(build_id, target.name, "resume", previous, dict(exclude), carried, last)
+    return PromotionPlan(build_id, target.name, "resume", previous, dict(exclude), carried, last, digests)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,24 @@ class Lock:
         return False
 
 
+def build_unknown(kind: str, progress: HostProgress) -> bool:
+    """Whether a host of a rollout that died unfinished may run another build than the ledger says.
+
+    `current` moves inside a step and the ledger learns of it only when the step's end is
+    written, so a process killed in between leaves the record behind the host: during an
+    install's `switch`; during a put-back after a failed health check (`rollback`,
+    `rollback-post-activate`, `rollback:…`), which the record shows as the new build
+    `switched`; and from a rollback's `switch` on, which the record shows as the old build
+    until the end. A host that got to verified or rolled-back was recorded with what it runs.
+    """
+    step, state = progress.step or "", progress.state
+    if state in ("verified", "rolled-back"):
+        return False
+    if kind == "rollback":
+        return step in ("switch", "post-activate", "health-check")
+    return (step == "switch" and state == "uploading") or step.startswith("rollback")
+
+
 DEPLOYMENT_TIMES = ("started_at", "finished_at")
 LOCK_TIMES = ("acquired_at", "lease_until")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +18,7 @@ from releases.records.schema import SCHEMA
 from releases.tiers.deployments import acquire_lock, break_lock, current_lock
 from releases.tiers.promotion import TierLease
 from tests.conftest import Project
-from tests.support.sshd import SshdCluster
+from tests.support.sshd import SshdCluster, _descendants
 
 from .test_promote_support import CHECK, Deploy, flat, make_deploy
 
@@ -89,10 +92,7 @@ def test_a_promotion_killed_mid_rollout_is_shown_and_resumed_without_redoing_ver
         assert f"promote of {second} (#4" in shown and "was interrupted" in shown
         assert f"quarterdeck promote {second} --to staging --resume" in shown
 
-        locked = deploy.project.run("promote", second, "--to", "staging", "--yes", "--resume")
-        assert locked.code == 1 and "tier staging is locked by ada@example.org" in flat(locked.err)
-        assert "that process is no longer running" in flat(locked.err)
-        deploy.project.ok("unlock", "staging", "--reason", "the promote was killed")
+        assert deploy.status("staging")["lock"]["holder"].endswith(f":{victim.pid}")
         resumed = deploy.project.ok("promote", second, "--to", "staging", "--yes", "--resume",
                                     "--json").json()
     assert missing == []  # every read of current/VERSION on every host succeeded throughout
@@ -107,9 +107,56 @@ def test_a_promotion_killed_mid_rollout_is_shown_and_resumed_without_redoing_ver
     rows = deploy.query("SELECT host, state, carried FROM host_states WHERE deployment_id = 5 "
                         "ORDER BY position")
     assert rows == [(standby, "verified", 1), (primary, "verified", 0)]
-    assert deploy.audit("lock.break") == [("tier:staging", "the promote was killed")]
+    # the killed process's lock was taken over, not broken by hand, and the trail says so
+    assert deploy.audit("lock.break") == []
+    assert deploy.audit("lock.takeover") == [
+        ("tier:staging", f"its holder, process {socket.gethostname()}:{victim.pid} on this machine, "
+                         "is no longer running")]
     status = deploy.status("staging")
     assert status["lock"] is None and status["deployment"]["state"] == "succeeded"
+    assert deploy.project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
+
+
+def test_a_promotion_killed_after_every_host_was_verified_is_closed_by_its_resume(
+        deploy: Deploy, cluster: SshdCluster) -> None:
+    """Killed between the last host's health check and the deployment's close (while retention
+    waits on a host that hangs): the resume closes it, takes over the dead process's lock, and
+    the next promotion finds the tier free."""
+    deploy.configure(staging={"health_check": SLOW_CHECK})
+    first, second, third = deploy.build(), deploy.build(), deploy.build()
+    for build in (first, second, third):
+        deploy.project.ok("promote", build, "--to", "dev")
+    deploy.project.ok("promote", first, "--to", "staging", "--yes")
+    primary = deploy.urls["staging"][1]  # the standby (first) is on sshd server 0, the primary local
+    victim = deploy.spawn("promote", second, "--to", "staging", "--yes")
+    deploy.wait_for("SELECT 1 FROM host_states WHERE deployment_id = 5 AND host = ? "
+                    "AND step = 'health-check'", primary)
+    with cluster.servers[0].frozen():  # retention on the standby, after the primary, hangs
+        deploy.wait_for("SELECT 1 FROM host_states WHERE deployment_id = 5 AND host = ? "
+                        "AND state = 'verified'", primary)
+        assert deploy.deployments("staging")[-1] == (5, second, "promote", "running", None)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+    assert deploy.current("staging") == [second, second]
+    status = deploy.status("staging")
+    assert status["deployment"]["state"] == "running" and status["lock"] is not None
+    assert [h["state"] for h in status["hosts"]] == ["verified", "verified"]
+
+    resumed = deploy.project.ok("promote", second, "--to", "staging", "--yes", "--resume",
+                                "--json").json()
+    assert (resumed["kind"], resumed["outcome"], resumed["interrupted"]) == ("resume", "succeeded", [5])
+    assert [h["state"] for h in resumed["hosts"]] == ["verified", "verified"]
+    assert deploy.deployments("staging")[-2:] == [(5, second, "promote", "interrupted", None),
+                                                  (6, second, "resume", "succeeded", 5)]
+    assert [s for s, _ in deploy.audit("lock.takeover")] == ["tier:staging"]
+    status = deploy.status("staging")
+    assert status["lock"] is None and status["deployment"]["state"] == "succeeded"
+    assert "interrupted" not in deploy.project.ok("status").out
+    again = deploy.project.ok("promote", second, "--to", "staging", "--yes", "--resume")
+    assert "nothing was changed" in again.out  # closed: a second resume has nothing left
+    deploy.project.ok("promote", third, "--to", "staging", "--yes")
+    assert deploy.current("staging") == [third, third]
+    assert deploy.project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
 
 
 def test_a_second_promotion_to_a_locked_tier_is_refused_naming_the_holder(deploy: Deploy) -> None:
@@ -206,3 +253,32 @@ def test_the_lease_is_renewed_while_held_and_never_released_once_lost(ledger_url
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_host_killed_while_being_put_back_shows_its_build_as_unknown_until_checked(deploy: Deploy) -> None:
+    """The health check fails, the old release is switched back, and the process is killed while
+    its post-activate runs: the host runs the first build, the record says the second."""
+    tier = [{"name": "dev", "channel": "internal", "hosts": [("local", "dev-1", "primary")]}]
+    deploy.configure(tier)
+    first, second = deploy.build(), deploy.build()
+    deploy.project.ok("promote", first, "--to", "dev")
+    slow_on_the_first = f'if [ "$QUARTERDECK_BUILD" = "{first}" ]; then sleep 60; fi'
+    deploy.configure(tier, dev={"health_check": f'grep -qx "BUILD={first}" VERSION',
+                                "post_activate": slow_on_the_first})
+    victim = deploy.spawn("promote", second, "--to", "dev")
+    deploy.wait_for("SELECT 1 FROM host_states WHERE deployment_id = 2 AND step = 'rollback-post-activate'")
+    children = _descendants(victim.pid)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    for pid in children:  # the post-activate shell and its sleep
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert deploy.current("dev") == [first]
+    status = deploy.status("dev")
+    host = status["hosts"][0]
+    assert (host["build"], host["build_unknown"], host["step"]) == (None, True, "rollback-post-activate")
+    assert (status["build"], status["build_unknown"]) == (None, True)
+    shown = flat(deploy.project.ok("status").out)
+    assert "build unknown until checked (stopped in rollback-post-activate)" in shown
+    assert second not in shown.split("dev: promote of")[0]  # no host is said to run the second build
+    assert deploy.project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]

@@ -115,8 +115,8 @@ def test_json_reports_every_host(deploy: Deploy) -> None:
         assert (host["url"], host["state"], host["step"], host["error"]) == (url, "verified", "health-check",
                                                                              None)
         assert (host["previous"], host["current"]) == (None, build) and host["seconds"] > 0
-    assert [(p["url"], p["removed"], p["error"]) for p in report["pruned"]] == [
-        (url, [], None) for url in deploy.urls["dev"]]
+    assert [(p["url"], p["removed"], p["archives_removed"], p["error"]) for p in report["pruned"]] == [
+        (url, [], [], None) for url in deploy.urls["dev"]]
 
 
 class WatchedApp(pipeline.App):
@@ -246,3 +246,18 @@ def test_after_a_rollback_the_newer_build_can_go_again_and_keeps_releases(deploy
     deploy.project.ok("promote", B3, "--to", "dev")
     assert deploy.current("dev") == [B3, B3]
     assert [sorted(os.listdir(root / "releases")) for root in deploy.roots["dev"]] == [[B1, B2, B3]] * 2
+
+
+def test_retention_removes_the_uploaded_archives_of_the_releases_it_removes(deploy: Deploy) -> None:
+    """Over sshd and on a local host: keep = 2 leaves two releases and their two archives."""
+    deploy.configure(staging={"keep": 2})
+    builds = [deploy.build() for _ in range(4)]
+    for build in builds:
+        deploy.project.ok("promote", build, "--to", "dev")
+        report = deploy.project.ok("promote", build, "--to", "staging", "--yes", "--json").json()
+    kept = {f"{deploy.sha256(b)}.tar.gz" for b in builds[-2:]}
+    for root in deploy.roots["staging"]:
+        assert sorted(os.listdir(root / "releases")) == sorted(builds[-2:])
+        assert set(os.listdir(root / "artifacts")) == kept
+    assert [p["archives_removed"] for p in report["pruned"]] == [  # type: ignore[index]
+        [f"{deploy.sha256(builds[1])}.tar.gz"]] * 2

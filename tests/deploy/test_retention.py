@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from releases.errors import DeployError
 from releases.hosts.hostspec import HostSpec
 from releases.hosts.remote import Remote
-from releases.hosts.retention import choose_removals, prune_host
+from releases.hosts.retention import archives_to_remove, choose_removals, prune_host
 
 from .helpers import HostFactory
 
@@ -49,7 +50,42 @@ def test_prune_host_reads_the_running_release_from_the_host(host: HostFactory,
         (releases / name).mkdir(parents=True)
         (releases / name / "VERSION").write_text(name)
     os.symlink("releases/2026.3.0+b2", Path(spec.path, "current"))
-    result = prune_host(remote_of(spec), 2, last_verified="2026.4.0+b9")
+    result = prune_host(remote_of(spec), 2, last_verified="2026.4.0+b9", digests={})
     assert result.removed == ("2026.3.1+b1", "2026.4.0+b10", "2026.4.1+b1")
     assert result.kept == ("2026.4.0+b9", "2026.3.0+b2")
     assert sorted(os.listdir(releases)) == ["2026.3.0+b2", "2026.4.0+b9", "manual-backup"]
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def test_only_the_archives_of_kept_releases_are_kept() -> None:
+    digests = {name: _digest(name) for name in RELEASES}
+    archives = [f"{d}.tar.gz" for d in digests.values()] + [
+        f"{_digest('unknown')}.tar.gz", f".{_digest('x')}.tar.gz.part-1a2b", "notes.txt"]
+    gone = archives_to_remove(archives, ("2026.4.1+b1", "2026.4.0+b10"), digests)
+    assert set(gone) == {f"{digests[n]}.tar.gz" for n in ("2026.3.0+b2", "2026.4.0+b9", "2026.3.1+b1")} | {
+        f"{_digest('unknown')}.tar.gz"}
+    assert f"{digests['2026.4.1+b1']}.tar.gz" not in gone and "notes.txt" not in gone
+
+
+def test_prune_host_removes_the_archives_with_their_releases(host: HostFactory,
+                                                             remote_of: Callable[[HostSpec], Remote]) -> None:
+    """A host with keep = 3 once held 3 releases and 16 archives: archives follow their releases."""
+    spec = host()
+    root = Path(spec.path)
+    digests = {}
+    for name in RELEASES:
+        (root / "releases" / name).mkdir(parents=True)
+        digests[name] = _digest(name)
+        (root / "artifacts").mkdir(exist_ok=True)
+        (root / "artifacts" / f"{digests[name]}.tar.gz").write_bytes(b"archive of " + name.encode())
+    (root / "artifacts" / f".{digests['2026.4.1+b1']}.tar.gz.part-0f0f").write_bytes(b"half")
+    os.symlink("releases/2026.4.1+b1", root / "current")
+    result = prune_host(remote_of(spec), 3, last_verified="2026.4.1+b1", digests=digests)
+    assert result.kept == ("2026.4.1+b1", "2026.4.0+b10", "2026.4.0+b9")
+    left = sorted(os.listdir(root / "artifacts"))
+    assert left == sorted([f"{digests[n]}.tar.gz" for n in result.kept]
+                          + [f".{digests['2026.4.1+b1']}.tar.gz.part-0f0f"])
+    assert len(result.archives_removed) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -185,3 +186,90 @@ def test_concurrent_builds_never_share_a_number(project: Project) -> None:
 
     numbers = sorted(json.loads(out)["build_number"] for out, _ in outputs)
     assert numbers == [1, 2]
+
+
+def _use_build_command(project: Project, command: str, output: str) -> None:
+    text = project.config.read_text().replace('command = ""', f"command = {json.dumps(command)}", 1)
+    project.config.write_text(text.replace('output = ""', f"output = {json.dumps(output)}", 1))
+
+
+@pytest.mark.parametrize("output", ["/etc", "..", "out/../../.."])
+def test_a_build_output_outside_the_checkout_is_refused_by_the_configuration(project: Project,
+                                                                             output: str) -> None:
+    _use_build_command(project, "true", output)
+    for argv in (("config", "check"), ("build",)):
+        result = project.run(*argv)
+        assert result.code == 1, result.out
+        said = " ".join(result.err.split())
+        assert f"build.output: {output!r} is outside the build's checkout" in said
+    assert not (project.root / ".quarterdeck/artifacts").exists() or not list(
+        (project.root / ".quarterdeck/artifacts").glob("*.tar.gz"))
+
+
+def test_a_build_output_that_leaves_the_checkout_through_a_symlink_is_refused(project: Project,
+                                                                             tmp_path: Path) -> None:
+    secrets = tmp_path / "build-machine-secrets"
+    secrets.mkdir()
+    (secrets / "shadow").write_text("root:$6$hash\n")
+    os.symlink(secrets, project.repo.path / "dist")  # committed: git stores the link itself
+    project.repo.commit("build: dist is a link", {})
+    _use_build_command(project, "true", "dist")
+    project.ok("config", "check")
+    result = project.run("build")
+    assert result.code == 1
+    said = " ".join(result.err.split())
+    assert "build.output: 'dist' is outside the build's checkout" in said
+    assert "unexpected" not in said
+    assert project.ok("builds", "--json").json() == []
+    assert not list((project.root / ".quarterdeck/artifacts").glob("*.tar.gz"))
+
+
+def test_a_commit_without_files_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = GitRepo(tmp_path / "empty-app")
+    repo.git("commit", "-q", "--allow-empty", "-m", "chore: start the repository")
+    root = tmp_path / "home"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    proj = Project(root, repo, capsys)
+    proj.ok("init", "--repo", str(repo.path))
+    result = proj.run("build")
+    assert result.code == 1
+    said = " ".join(result.err.split())
+    assert f"commit {repo.head()[:12]} (main) has no files: there is nothing to build" in said
+    assert "git commit --allow-empty" in said and "unexpected" not in said
+    assert proj.ok("builds", "--json").json() == []
+    assert proj.ok("log", "verify").code == 0
+
+
+def test_a_build_command_that_leaves_its_output_empty_is_refused(project: Project) -> None:
+    _use_build_command(project, "mkdir -p out", "out")
+    result = project.run("build")
+    assert result.code == 1
+    said = " ".join(result.err.split())
+    assert "the build command left nothing in build.output 'out'" in said and "unexpected" not in said
+    assert project.ok("builds", "--json").json() == []
+
+
+def test_hard_links_in_the_build_output_are_stored_as_files(project: Project) -> None:
+    _use_build_command(project, "mkdir -p out && echo shared > out/a && ln out/a out/b", "out")
+    build = project.ok("build", "--json").json()
+    artifact = project.root / ".quarterdeck/artifacts" / f"{build['sha256']}.tar.gz"  # type: ignore[index]
+    members = _members(artifact)
+    assert members["a"].isreg() and members["b"].isreg()
+    with tarfile.open(artifact) as tar:
+        assert [tar.extractfile(n).read() for n in ("a", "b")] == [b"shared\n"] * 2  # type: ignore[union-attr]
+
+
+def test_a_nul_in_the_commit_subject_keeps_the_text_after_it(project: Project) -> None:
+    """git refuses to write such a commit, so it is written as raw object bytes, as other tools can."""
+    tree, parent = project.repo.git("write-tree"), project.repo.head()
+    raw = (f"tree {tree}\nparent {parent}\nauthor Ada <ada@example.org> 1780000000 +0000\n"
+           f"committer Ada <ada@example.org> 1780000000 +0000\n\nfix: dosage\0rounding in the census\n")
+    made = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+                          cwd=project.repo.path, input=raw.encode(), capture_output=True, check=True)
+    project.repo.git("update-ref", "refs/heads/main", made.stdout.decode().strip())
+    build = project.ok("build", "--json").json()
+    assert build["subject"] == "fix: dosage\ufffdrounding in the census"  # type: ignore[index]
+    shown = project.ok("show", "latest")
+    assert "\0" not in shown.out and "rounding in the census" in shown.out

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +131,81 @@ def test_only_the_newest_backups_are_kept(built: Project, monkeypatch: pytest.Mo
         built.ok("backup")
     kept = sorted(p.name for p in (built.root / ".quarterdeck/backups").iterdir())
     assert kept == ["backup-20261003T120000Z", "backup-20261004T120000Z"]
+
+
+def _flip_a_byte(path: Path) -> None:
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _hinted(text: str) -> str:
+    said = " ".join(text.split())
+    assert "hint:" in said and "unexpected" not in said, said
+    return said
+
+
+@pytest.mark.backends("sqlite")  # a PostgreSQL ledger is backed up with pg_dump: not yet
+def test_backup_refuses_a_damaged_artifact_and_writes_nothing(built: Project) -> None:
+    build = built.ok("show", "2026.4.0+b2", "--json").json()
+    _flip_a_byte(built.root / ".quarterdeck/artifacts" / f"{build['sha256']}.tar.gz")  # type: ignore[index]
+    result = built.run("backup")
+    assert result.code == 1
+    said = _hinted(result.err)
+    assert f"no backup was written: artifact {built.root}/.quarterdeck/artifacts/{build['sha256']}" in said
+    assert "is damaged" in said and "never deploy it" in said
+    backups = built.root / ".quarterdeck/backups"
+    assert list(backups.iterdir()) == []  # neither a backup nor a working directory is left
+
+
+@pytest.mark.backends("sqlite")  # a PostgreSQL ledger is backed up with pg_dump: not yet
+def test_restore_refuses_a_backup_that_was_written_from_a_damaged_artifact(built: Project) -> None:
+    """What an older quarterdeck wrote: the damaged bytes with their own checksum in the manifest."""
+    backup = Path(built.ok("backup", "--json").json()["path"])  # type: ignore[index]
+    artifact = next((backup / "artifacts").iterdir())
+    _flip_a_byte(artifact)
+    manifest = json.loads((backup / "manifest.json").read_text())
+    name = f"artifacts/{artifact.name}"
+    manifest["files"][name] = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    before = _db(built).read_bytes()
+    result = built.run("restore", str(backup), "--yes")
+    assert result.code == 1
+    said = _hinted(result.err)
+    assert f"backup {backup.name} holds a damaged artifact: {name}" in said
+    assert _db(built).read_bytes() == before
+
+
+@pytest.mark.backends("sqlite")  # a PostgreSQL ledger is backed up with pg_dump: not yet
+def test_restore_puts_back_a_damaged_artifact_of_the_store_and_is_audited(built: Project) -> None:
+    backup = Path(built.ok("backup", "--json").json()["path"])  # type: ignore[index]
+    build = built.ok("show", "2026.4.0+b1", "--json").json()
+    stored = built.root / ".quarterdeck/artifacts" / f"{build['sha256']}.tar.gz"  # type: ignore[index]
+    _flip_a_byte(stored)
+    built.ok("restore", str(backup), "--yes")
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == build["sha256"]  # type: ignore[index]
+    log = built.ok("log", "--json").json()
+    last = log[-1]  # type: ignore[index]
+    assert (last["action"], last["subject"]) == ("ledger.restore", f"backup:{backup.name}")
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert last["detail"]["audit_head"] == manifest["audit_head"]
+    assert last["detail"]["kept_aside"].startswith(str(built.root / ".quarterdeck/ledger.db.before-restore-"))
+    assert built.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
+
+
+@pytest.mark.backends("sqlite")  # a PostgreSQL ledger is backed up with pg_dump: not yet
+def test_two_backups_started_in_the_same_second_both_finish(built: Project) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-m", "pipeline", "--config", str(built.config), "backup",
+                               "--json"], cwd=built.root, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    paths = sorted(Path(json.loads(out)["path"]).name for out, _ in outputs)
+    assert paths == ["backup-20261005T120000Z", "backup-20261005T120000Z-2"]
+    backups = built.root / ".quarterdeck/backups"
+    assert sorted(p.name for p in backups.iterdir()) == paths  # no working directory left behind
+    for name in paths:
+        built.ok("restore", name, "--yes")
+    assert built.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]

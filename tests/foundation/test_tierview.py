@@ -22,7 +22,9 @@ from releases.records.ledger import Actor, Ledger
 from releases.records.reads import rows_of, sqlite_rows
 from releases.tiers.deployments import acquire_lock, exclude_host
 from releases.tiers.tierview import (
+    HostProgress,
     active_exclusions,
+    build_unknown,
     current_lock,
     deployment_hosts,
     host_statuses,
@@ -256,3 +258,27 @@ def test_utc_is_accepted_everywhere_a_zone_is_and_parses_like_any_other() -> Non
     assert moment.isoformat() == "2031-05-10T22:00:00+00:00"
     assert zone_problem("UTC") is None and zone_problem("Etc/UTC") is None
     assert zone_problem("Mars/Olympus")
+
+
+def _at(state: str, step: str | None) -> HostProgress:
+    return HostProgress("local:hosts/a", state, step, None, "2026.4.0+b1", False,
+                        datetime(2026, 10, 5, tzinfo=UTC))
+
+
+def test_a_host_killed_while_current_may_have_moved_runs_a_build_unknown_until_checked() -> None:
+    unknown = [("promote", "uploading", "switch"),                  # the rename may have happened
+               ("promote", "switched", "rollback"),                 # putting the old release back
+               ("promote", "switched", "rollback-post-activate"),   # put back; recorded as the new one
+               ("resume", "switched", "rollback:switch"),           # put back because another host failed
+               ("promote", "failed", "rollback"),                   # the put-back itself failed
+               ("rollback", "switched", "switch"),
+               ("rollback", "switched", "health-check"),            # switched; the record still says old
+               ("rollback", "failed", "health-check")]
+    known = [("promote", "uploading", "upload"), ("promote", "uploading", "pre-activate"),
+             ("promote", "switched", "switch"), ("promote", "switched", "health-check"),
+             ("promote", "verified", "health-check"), ("promote", "rolled-back", "rollback-post-activate"),
+             ("resume", "verified", "verified in #4"), ("promote", "pending", None),
+             ("promote", "cancelled", "link-shared"), ("rollback", "switched", "connect"),
+             ("rollback", "rolled-back", "health-check")]
+    assert [build_unknown(kind, _at(state, step)) for kind, state, step in unknown] == [True] * len(unknown)
+    assert [build_unknown(kind, _at(state, step)) for kind, state, step in known] == [False] * len(known)

@@ -237,4 +237,9 @@ def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, 
     shutil.copyfile(q.root / "quarterdeck.toml", fresh / "quarterdeck.toml")  # every path in it is absolute
     q("restore", backup["path"], "--yes", cwd=fresh)
     assert q("status", "--json", at=at(hours=1, base=WINDOW), cwd=fresh).out == status
-    assert q("log", "verify", cwd=fresh).out == verified.out
+    # the restored trail is the backup's, then the restore's own entry after its head
+    restored = json.loads(q("log", "verify", "--json", cwd=fresh).out)
+    assert restored["ok"] and restored["entries"] == backup["audit_entries"] + 1
+    assert f"ok {backup['audit_entries']} audit entries" in verified.out
+    last = json.loads(q("log", "--json", "--limit", "1", cwd=fresh).out)[0]
+    assert (last["action"], last["detail"]["audit_head"]) == ("ledger.restore", backup["audit_head"])

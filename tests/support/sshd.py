@@ -158,6 +158,22 @@ class SshdServer:
         raise RuntimeError(f"sshd {self.name} did not accept connections on port {self.port} "
                            f"within {timeout}s: {self.log.read_text(errors='replace')[-2000:]}")
 
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The host hangs: every open session stops answering (SIGSTOP) until the block ends."""
+        assert self.process is not None
+        sessions = _descendants(self.process.pid)
+        for pid in sessions:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in sessions:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
     def stop(self) -> None:
         """The host goes down: the listener and every open session die at once."""
         if self.process is None:
