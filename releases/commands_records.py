@@ -70,7 +70,7 @@ def cmd_log_verify(app: ReleasesApp, args: argparse.Namespace) -> int:
 
 
 def _backups_dir(app: ReleasesApp) -> Path:
-    return app.config.base_dir / str(app.config.section("backup")["dir"])
+    return app.config.backup_dir
 
 
 def _setup_backup(p: argparse.ArgumentParser) -> None:
@@ -83,7 +83,7 @@ def cmd_backup(app: ReleasesApp, args: argparse.Namespace) -> int:
 
     target = Path(args.to) if args.to else _backups_dir(app)
     info = create_backup(app.ledger, app.config.artifacts_dir, target,
-                         keep=int(app.config.section("backup")["keep"]))
+                         keep=app.config.backup_keep)
     if app.json:
         app.emit_json({"path": str(info.path), "created_at": info.created_at, "files": info.files,
                        "bytes": info.bytes, "audit_entries": info.audit_entries,

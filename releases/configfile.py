@@ -83,6 +83,8 @@ class Config:
     build_output: str
     ledger_url: str
     artifacts_dir: Path
+    backup_dir: Path
+    backup_keep: int
     tiers: tuple[TierConfig, ...]
     gates: dict[str, dict[str, Any]]
     sections: dict[str, dict[str, Any]]
@@ -208,6 +210,7 @@ def _build_config(path: Path, raw: dict[str, Any], layout: Layout, problems: lis
         build_command=sections["build"]["command"], build_output=sections["build"]["output"],
         ledger_url=resolve_ledger_url(sections["ledger"]["url"], base),
         artifacts_dir=(base / sections["artifacts"]["dir"]).resolve(),
+        backup_dir=(base / sections["backup"]["dir"]).resolve(), backup_keep=sections["backup"]["keep"],
         tiers=tuple(tiers), gates=gates, sections=sections, layout=layout,
         unchecked=set(layout.deferred) if defer else set(),
     )
