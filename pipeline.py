@@ -884,6 +884,11 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
             problems.append(str(exc) + (f" ({hint})" if hint else ""))
     if problems:
         raise _problems_error(config.path, problems)
+    from releases.hosts.hostspec import local_directory_missing
+    for tier in config.tiers:  # a warning: the directory may yet be made before the first rollout
+        for missing in filter(None, map(local_directory_missing, tier.hosts)):
+            app.err.print(f"[yellow]warning:[/yellow] tiers.{tier.name}.hosts: {_escape(str(missing))} "
+                          f"({_escape(missing.hint or '')})")
     app.out.print(f"[green]ok[/green] {config.path}: {len(config.tiers)} tiers "
                   f"({' → '.join(config.tier_names())}), "
                   f"{sum(len(t.hosts) for t in config.tiers)} hosts")

@@ -99,15 +99,36 @@ def mask_password(url: str) -> str:
         return url
     authority, slash, tail = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
+    if at and ":" in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
+    # A `/` in the password ends the authority early; then the password runs to the last `@`
+    # (masking too much is harmless, too little is not).
+    userinfo, at, after = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if at and colon and "/" not in user:
+        return f"{scheme}://{user}:***@{after}"
+    return url
+
+
+def _port_text(url: str) -> str | None:
+    """The port written in a database URL's authority, as text, or None: read as SQLAlchemy reads
+    it (a user without `:` or `/`, a password without `@`, a host or [IPv6] before the port)."""
+    import re
+
+    rest = url.partition("://")[2]
+    userinfo = re.match(r"[^:/]*(?::[^@]*)?@", rest)
+    where = re.match(r"(?:\[[^/?]+\]|[^/:?]*)(?::([^/?]*))?", rest[userinfo.end():] if userinfo else rest)
+    return where.group(1) if where else None
 
 
 def ledger_url_problem(url: str) -> str | None:
-    if url.startswith(("sqlite", "postgresql")):
-        return None
-    return f"{mask_password(url)!r} must be a sqlite:/// or postgresql:// URL"
+    """What is wrong with `ledger.url`, checked before anything opens it; never repeats a password."""
+    if not url.startswith(("sqlite", "postgresql")):
+        return f"{mask_password(url)!r} must be a sqlite:/// or postgresql:// URL"
+    port = _port_text(url)
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return f"{mask_password(url)!r} has the port {port!r}; a port is a number from 1 to 65535"
+    return None
 
 
 def resolve_ledger_url(url: str, base_dir: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from releases.errors import ReleasesError
+from releases.errors import DeployError, ReleasesError
 from releases.settings import mask_password
 
 Role = Literal["primary", "standby"]
@@ -131,3 +131,16 @@ def parse_host(
         f"host {url!r} is neither local:PATH nor ssh://[user@]host[:port]/path",
     )
 
+
+def missing_deploy_directory(name: str, root: str) -> DeployError:
+    """The one refusal of a host whose deploy directory does not exist: a rollout raises it for any
+    host, and `config check` warns with it for a local host, which it can look at without connecting."""
+    return DeployError(f"{name}: the deploy directory {root} does not exist",
+                       hint=f"create it on the host (mkdir -p {root}) for the deploy user")
+
+
+def local_directory_missing(spec: HostSpec) -> DeployError | None:
+    """For `config check`: a `local:` host whose directory is missing, which a rollout would refuse."""
+    if spec.scheme == "local" and not Path(spec.path).is_dir():
+        return missing_deploy_directory(spec.name, spec.path)
+    return None
