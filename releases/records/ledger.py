@@ -252,6 +252,7 @@ class Ledger:
         self.actor = actor
         self.clock = clock
         self._schemas = list(schemas)
+        _check_sqlite_directory(url)
         try:
             self.engine = _make_engine(url)
             self._ensure_schema()
@@ -349,6 +350,18 @@ class Ledger:
                                  .values(version=schema.version, upgraded_at=self.clock()))
                     self.record(conn, "ledger.upgrade", schema.component,
                                 detail={"from": have, "to": schema.version})
+
+
+def _check_sqlite_directory(url: str) -> None:
+    """A SQLite ledger's directory must exist: SQLite makes the file, never its directory, and its own
+    words ("unable to open database file") would read like a ledger held by another quarterdeck."""
+    from releases.records.reads import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise LedgerError(f"the ledger's directory {path.parent} does not exist",
+                          hint=f"create it (mkdir -p {path.parent}), or point [ledger].url at the ledger; "
+                               "`quarterdeck init` makes .quarterdeck/ for the default one")
 
 
 def _make_engine(url: str) -> Engine:
