@@ -784,7 +784,7 @@ def ledger_schemas() -> list[Any]:
     from releases.records.schema import SCHEMA as releases_schema
 
     return [releases_schema, channels_schema,
-            Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,)),
+            notify_store.SCHEMA,
             Schema("notes", notes_store.SCHEMA_VERSION, (notes_store.metadata,))]
 
 

@@ -145,7 +145,9 @@ def test_smtp_send_status_resend_and_confirm(ready: Project, smtp_server: SmtpSe
     failed = [p for p in notice["problems"] if p["state"] == "failed"]
     assert failed == [{"email": "user3@example.org", "name": "User 3", "organisation": "Acadia Hospice",
                        "state": "failed", "code": 550, "attempts": 1,
-                       "reply": "550 5.1.1 <user3@example.org>: no such user"}]
+                       "reply": "550 5.1.1 <user3@example.org>: no such user",
+                       "message_id": failed[0]["message_id"], "queue_id": None}]
+    assert re.fullmatch(r"<n\.[0-9a-f]{24}@localhost>", failed[0]["message_id"])
     unknown = next(p["email"] for p in notice["problems"] if p["state"] == "unknown")
     smtp_server.handler.rcpt_replies.clear()
     resent = ready.ok("notice", "resend", "advance", BUILD, "--failed", "--json").json()

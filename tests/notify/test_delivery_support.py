@@ -23,7 +23,7 @@ from notify import store as notify_store
 from notify.content.notes_input import NoticeNotes
 from notify.sending.delivery import NoticeEnv, RetryPolicy
 from notify.settings import NotifySettings
-from releases.records.ledger import Actor, Ledger, Schema
+from releases.records.ledger import Actor, Ledger
 from releases.records.schema import SCHEMA as RELEASES_SCHEMA
 
 ZONE = "America/Chicago"
@@ -79,8 +79,7 @@ class Notes:
 
 
 def open_ledger(path: Path, clock: Clock) -> Ledger:
-    notify_schema = Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,))
-    return Ledger(f"sqlite:///{path}", [RELEASES_SCHEMA, CHANNELS_SCHEMA, notify_schema],
+    return Ledger(f"sqlite:///{path}", [RELEASES_SCHEMA, CHANNELS_SCHEMA, notify_store.SCHEMA],
                   actor=Actor(who="rm@carenotes.example.org", command="pytest"), clock=clock)
 
 
