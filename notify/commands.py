@@ -98,7 +98,7 @@ def _progress(app: NotifyApp, label: str, *, quiet: bool = False
     shown = _Shown(bar, task)
 
     def started(total: int) -> None:
-        bar.update(task, total=total)
+        shown.start(total)
 
     def advanced(attempt: Attempt) -> None:
         shown.advance(attempt)
@@ -118,6 +118,9 @@ class _Shown:
     run for every message, on the path between the server's reply and the next MAIL FROM; the
     bar is only drawn 10 times a second, so updating it more often would show nothing more. A failed or
     unknown attempt is shown at once, and the count is brought up to date when the bar stops.
+
+    The bar is drawn from `start`, once the send knows how many it will attempt: a send that is
+    refused (already sent, nobody to reach, another run holds it) draws nothing before its error.
     """
 
     SHOW_EVERY = 0.1
@@ -126,6 +129,13 @@ class _Shown:
         self.bar, self.task = bar, task
         self.pending = 0
         self.next_show = 0.0
+        self.drawn = False
+
+    def start(self, total: int) -> None:
+        self.bar.update(self.task, total=total)
+        if not self.drawn:
+            self.drawn = True
+            self.bar.start()
 
     def advance(self, attempt: Attempt) -> None:
         self.pending += 1
@@ -142,12 +152,12 @@ class _Shown:
             self.pending = 0
 
     def __enter__(self) -> _Shown:
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
-        self.bar.__exit__(*exc)
+        if self.drawn:
+            self.bar.stop()
 
 
 def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:

@@ -117,6 +117,7 @@ def test_outbox_send_is_exactly_once_with_dry_run_and_test_copies(ready: Project
     assert all(m["Auto-Submitted"] == "auto-generated" for m in real)
     again = ready.run("notice", "send", "advance", BUILD)
     assert again.code == 1 and "was already sent: 5 of 5 delivered" in again.err and "--again" in again.err
+    assert again.err.startswith("error: ") and "0/?" not in again.err  # no empty bar before the refusal
     assert len(outbox(ready)) == 6
     status = ready.ok("notice", "status", BUILD, "--json").json()
     [notice] = status["notices"]  # type: ignore[index]
