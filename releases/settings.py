@@ -110,25 +110,29 @@ def mask_password(url: str) -> str:
     return url
 
 
-def _port_text(url: str) -> str | None:
-    """The port written in a database URL's authority, as text, or None: read as SQLAlchemy reads
-    it (a user without `:` or `/`, a password without `@`, a host or [IPv6] before the port)."""
+def _authority_problem(url: str) -> str | None:
+    """What is wrong with a database URL's host and port, read as SQLAlchemy reads them (a user
+    without `:` or `/`, a password without `@`, then a host or [IPv6 address] and a port)."""
     import re
 
     rest = url.partition("://")[2]
     userinfo = re.match(r"[^:/]*(?::[^@]*)?@", rest)
-    where = re.match(r"(?:\[[^/?]+\]|[^/:?]*)(?::([^/?]*))?", rest[userinfo.end():] if userinfo else rest)
-    return where.group(1) if where else None
+    hostport = rest[userinfo.end():] if userinfo else rest
+    if hostport.startswith("[") and not re.match(r"\[[^/?]+\]", hostport):
+        return "has an unclosed [ in its host; write an IPv6 address as [2001:db8::5]"
+    where = re.match(r"(?:\[[^/?]+\]|[^/:?]*)(?::([^/?]*))?", hostport)
+    port = where.group(1) if where else None
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return f"has the port {port!r}; a port is a number from 1 to 65535"
+    return None
 
 
 def ledger_url_problem(url: str) -> str | None:
     """What is wrong with `ledger.url`, checked before anything opens it; never repeats a password."""
     if not url.startswith(("sqlite", "postgresql")):
         return f"{mask_password(url)!r} must be a sqlite:/// or postgresql:// URL"
-    port = _port_text(url)
-    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        return f"{mask_password(url)!r} has the port {port!r}; a port is a number from 1 to 65535"
-    return None
+    problem = _authority_problem(url)
+    return f"{mask_password(url)!r} {problem}" if problem else None
 
 
 def resolve_ledger_url(url: str, base_dir: Path) -> str:

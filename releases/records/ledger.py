@@ -257,8 +257,14 @@ class Ledger:
             self.engine = _make_engine(url)
             self._ensure_schema()
         except SQLAlchemyError as err:
-            raise LedgerError(f"cannot open the ledger at {mask_password(url)}: {_first_line(err)}",
+            detail = _first_line(err).replace(url, mask_password(url))  # a driver may repeat the URL
+            raise LedgerError(f"cannot open the ledger at {mask_password(url)}: {detail}",
                               hint="check [ledger].url in the configuration") from err
+        except ModuleNotFoundError as err:  # the database's driver, an optional dependency
+            raise LedgerError(f"cannot open the ledger at {mask_password(url)}: its database driver "
+                              f"{err.name} is not installed",
+                              hint="install the driver the URL names; pip install 'quarterdeck[postgres]' "
+                                   "installs psycopg, postgresql://'s") from err
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -182,6 +182,9 @@ def test_no_configuration_message_repeats_a_password(project: Project, old: str,
     ("postgresql://u:SECRET@h:notaport/db",
      "ledger.url: 'postgresql://u:***@h:notaport/db' has the port 'notaport'; a port is a number from 1 "
      "to 65535"),
+    ("postgresql://u:SECRET@[::1/db",
+     "ledger.url: 'postgresql://u:***@[::1/db' has an unclosed [ in its host; write an IPv6 address as "
+     "[2001:db8::5]"),
     ("postgresql://u:SE/CRET@[::1]:70000/db",
      "ledger.url: 'postgresql://u:***@[::1]:70000/db' has the port '70000'; a port is a number from 1 "
      "to 65535"),
@@ -195,6 +198,16 @@ def test_a_bad_ledger_url_gets_one_answer_from_check_and_status_without_its_pass
         err = re.sub(r"\s+", " ", result.err)
         assert expected in err, (argv, err)
         assert "SECRET" not in err and "SE/CRET" not in err and "bug" not in err
+
+
+def test_a_ledger_whose_driver_is_missing_is_named_without_its_password(project: Project) -> None:
+    _edit(project, 'url = "sqlite:///.quarterdeck/ledger.db"',
+          'url = "postgresql+pg8000://u:SE/CRET@127.0.0.1:1/db"')  # pg8000: a driver nobody installs
+    result = project.run("status")
+    err = re.sub(r"\s+", " ", result.err)
+    assert result.code == 1 and "bug" not in err and "SE/CRET" not in err
+    assert ("cannot open the ledger at postgresql+pg8000://u:***@127.0.0.1:1/db: its database driver pg8000 "
+            "is not installed") in err
 
 
 def test_a_missing_local_host_directory_is_a_warning_in_check_and_the_rollouts_refusal(
