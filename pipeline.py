@@ -886,9 +886,10 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
         raise _problems_error(config.path, problems)
     from releases.hosts.hostspec import local_directory_missing
     for tier in config.tiers:  # a warning: the directory may yet be made before the first rollout
-        for missing in filter(None, map(local_directory_missing, tier.hosts)):
-            app.err.print(f"[yellow]warning:[/yellow] tiers.{tier.name}.hosts: {_escape(str(missing))} "
-                          f"({_escape(missing.hint or '')})")
+        for index, missing in enumerate(map(local_directory_missing, tier.hosts)):
+            if missing is not None:
+                app.err.print(f"[yellow]warning:[/yellow] tiers.{tier.name}.hosts[{index}]: "
+                              f"{_escape(str(missing))} ({_escape(missing.hint or '')})")
     app.out.print(f"[green]ok[/green] {config.path}: {len(config.tiers)} tiers "
                   f"({' → '.join(config.tier_names())}), "
                   f"{sum(len(t.hosts) for t in config.tiers)} hosts")

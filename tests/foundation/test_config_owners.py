@@ -218,7 +218,7 @@ def test_a_missing_local_host_directory_is_a_warning_in_check_and_the_rollouts_r
              f"(mkdir -p {missing}) for the deploy user)")
     checked = project.run("config", "check")
     assert checked.code == 0, checked.err
-    assert f"warning: tiers.dev.hosts: {words}" in re.sub(r"\s+", " ", checked.err)
+    assert f"warning: tiers.dev.hosts[0]: {words}" in re.sub(r"\s+", " ", checked.err)
     build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
     refused = project.run("promote", str(build), "--to", "dev", "--json")
     assert refused.code == 1
