@@ -554,7 +554,7 @@ def ledger_schemas() -> list[Any]:
     from releases.records.schema import SCHEMA as releases_schema
 
     return [releases_schema, channels_schema,
-            Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,)),
+            notify_store.SCHEMA,
             Schema("notes", notes_store.SCHEMA_VERSION, (notes_store.metadata,))]
 
 
@@ -654,6 +654,12 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
             problems.append(str(exc) + (f" ({hint})" if hint else ""))
     if problems:
         raise problems_error(config.path, problems)
+    from releases.hosts.hostspec import local_directory_missing
+    for tier in config.tiers:  # a warning: the directory may yet be made before the first rollout
+        for index, missing in enumerate(map(local_directory_missing, tier.hosts)):
+            if missing is not None:
+                app.err.print(f"[yellow]warning:[/yellow] tiers.{tier.name}.hosts[{index}]: "
+                              f"{_escape(str(missing))} ({_escape(missing.hint or '')})")
     app.out.print(f"[green]ok[/green] {config.path}: {len(config.tiers)} tiers "
                   f"({' → '.join(config.tier_names())}), "
                   f"{sum(len(t.hosts) for t in config.tiers)} hosts")

@@ -229,11 +229,13 @@ def require_org(conn: Connection, name: str) -> Organisation:
         return found
     import difflib
 
-    names = [r.name for r in conn.execute(select(organisations.c.name)
-                                          .where(organisations.c.removed_at.is_(None)))]
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    # Case aside, a suggestion must be a near-copy: names share words such as "Hospice", which
+    # alone make an unrelated name look 60% alike.
+    names = {r.name.casefold(): r.name for r in conn.execute(
+        select(organisations.c.name).where(organisations.c.removed_at.is_(None)))}
+    close = difflib.get_close_matches(name.strip().casefold(), list(names), n=1, cutoff=0.8)
     removed = " (it was removed)" if found is not None else ""
-    hint = (f"did you mean {close[0]!r}?" if close
+    hint = (f"did you mean {names[close[0]]!r}?" if close
             else "`quarterdeck orgs list` shows the organisations; `orgs add` or `orgs import` adds one")
     raise ChannelsError(f"there is no organisation {name.strip()!r}{removed}", hint=hint)
 

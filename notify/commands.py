@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: hand
     from notify.app import NotifyApp
     from notify.notices import NoticeStatus, SendReport
     from notify.sending.attempts import Attempt
+    from notify.store import DeliveryRecord
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
@@ -97,7 +98,7 @@ def _progress(app: NotifyApp, label: str, *, quiet: bool = False
     shown = _Shown(bar, task)
 
     def started(total: int) -> None:
-        bar.update(task, total=total)
+        shown.start(total)
 
     def advanced(attempt: Attempt) -> None:
         shown.advance(attempt)
@@ -117,6 +118,9 @@ class _Shown:
     run for every message, on the path between the server's reply and the next MAIL FROM; the
     bar is only drawn 10 times a second, so updating it more often would show nothing more. A failed or
     unknown attempt is shown at once, and the count is brought up to date when the bar stops.
+
+    The bar is drawn from `start`, once the send knows how many it will attempt: a send that is
+    refused (already sent, nobody to reach, another run holds it) draws nothing before its error.
     """
 
     SHOW_EVERY = 0.1
@@ -125,6 +129,13 @@ class _Shown:
         self.bar, self.task = bar, task
         self.pending = 0
         self.next_show = 0.0
+        self.drawn = False
+
+    def start(self, total: int) -> None:
+        self.bar.update(self.task, total=total)
+        if not self.drawn:
+            self.drawn = True
+            self.bar.start()
 
     def advance(self, attempt: Attempt) -> None:
         self.pending += 1
@@ -141,12 +152,12 @@ class _Shown:
             self.pending = 0
 
     def __enter__(self) -> _Shown:
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
-        self.bar.__exit__(*exc)
+        if self.drawn:
+            self.bar.stop()
 
 
 def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
@@ -201,7 +212,7 @@ def _summary(app: NotifyApp, report: SendReport) -> None:
                   f"attempted {len(report.attempts)} of {report.planned}")
     line = ", ".join(f"[{_STYLE[s]}]{c[s]} {s}[/{_STYLE[s]}]" for s in State if c[s] or s is State.SENT)
     app.out.print(f"  {c.recipients} recipients: {line}")
-    _problems(app, [(p.email, p.state, p.code, p.reply) for p in report.problems])
+    _problems(app, report.problems)
     if c[State.UNKNOWN]:
         app.out.print(f"  confirm unknown ones: quarterdeck notice confirm {target.kind} "
                       f"{escape(target.build_id)} --email ADDRESS --delivered|--not-delivered "
@@ -214,15 +225,21 @@ def _summary(app: NotifyApp, report: SendReport) -> None:
                       "`notice send` again")
 
 
-def _problems(app: NotifyApp, rows: list[tuple[str, str, int | None, str | None]]) -> None:
+def _problems(app: NotifyApp, rows: Sequence[DeliveryRecord]) -> None:
+    """Recipients with their server's words, and what to look for in the mail server's log: the
+    message's Message-ID and, once a server accepted it, its queue id (folded, never cut short)."""
     if not rows:
         return
     table = Table(show_header=True, box=None, padding=(0, 2))
-    for column in ("recipient", "state", "server reply (code and text)"):
-        table.add_column(column)
-    for email, state, _code, reply in rows:
-        colour = _STYLE.get(State(state), "white")
-        table.add_row(escape(email), f"[{colour}]{state}[/{colour}]", escape(reply or ""))
+    table.add_column("recipient")
+    table.add_column("state")
+    table.add_column("server reply, Message-ID, queue id", overflow="fold")
+    for row in rows:
+        colour = _STYLE.get(State(row.state), "white")
+        lines = [row.reply, row.message_id and f"Message-ID {row.message_id}",
+                 row.queue_id and f"queue id {row.queue_id}"]
+        table.add_row(escape(row.email), f"[{colour}]{row.state}[/{colour}]",
+                      "\n".join(escape(line) for line in lines if line))
     app.out.print(table)
 
 
@@ -230,13 +247,16 @@ def _problems(app: NotifyApp, rows: list[tuple[str, str, int | None, str | None]
 
 def _setup_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.add_argument("--email", metavar="ADDRESS",
+                   help="list this recipient's delivery of each notice, whatever its state, instead of "
+                        "the failed and unknown ones")
 
 
 def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
     from notify.notices import status
 
     build = app.resolve_build(args.build)
-    found = status(app, build)
+    found = status(app, build, email=args.email)
     if app.json:
         app.emit_json({"build": build.id, "notices": [s.as_dict() for s in found]})
         return 0
@@ -255,7 +275,9 @@ def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
     app.out.print(table)
     for item in _with_problems(found):
         app.out.print(f"[bold]{escape(item.notice.label)}[/bold]")
-        _problems(app, [(p.email, p.state, p.code, p.reply) for p in item.problems])
+        _problems(app, item.problems)
+    if args.email and not _with_problems(found):
+        app.out.print(f"{escape(args.email)} is not a recipient of any notice of {escape(build.id)}")
     return 0
 
 

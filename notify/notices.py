@@ -94,7 +94,8 @@ class SendReport:
 
 def problem_dict(row: DeliveryRecord) -> dict[str, object]:
     return {"email": row.email, "name": row.name, "organisation": row.organisation, "state": row.state,
-            "code": row.code, "reply": row.reply, "attempts": row.attempts}
+            "code": row.code, "reply": row.reply, "attempts": row.attempts, "message_id": row.message_id,
+            "queue_id": row.queue_id}
 
 
 def notes_for(env: NoticeEnv, kind: NoticeKind, build: Any, *, require_approved: bool) -> NoticeNotes | None:
@@ -358,13 +359,16 @@ class NoticeStatus:
                 **self.counts.as_dict(), "problems": [problem_dict(p) for p in self.problems]}
 
 
-def status(app: NotifyApp | NoticeEnv, build: Any, *, limit: int = SHOWN_PROBLEMS) -> list[NoticeStatus]:
-    """Every notice of the build with its counts and its failed, temp-failed and unknown recipients."""
+def status(app: NotifyApp | NoticeEnv, build: Any, *, limit: int = SHOWN_PROBLEMS,
+           email: str | None = None) -> list[NoticeStatus]:
+    """Every notice of the build with its counts and its failed, temp-failed and unknown recipients
+    (with `email`: that recipient's delivery, whatever its state)."""
     env = env_from_app(app)
     with env.ledger.read() as conn:
         found = build_notices(conn, build.id)
         counted = effective_counts(conn, found, host=env.host, now=env.now())
-        return [NoticeStatus(n, counted[n.id],
+        return [NoticeStatus(n, counted[n.id], tuple(filter(None, [find_recipient(conn, n.id, email)]))
+                             if email is not None else
                              tuple(rows_in(conn, n.id, [State.FAILED, State.UNKNOWN, State.TEMP_FAILED],
                                            limit=limit)))
                 for n in found]

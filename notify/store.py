@@ -10,7 +10,10 @@ written before its attempt and moved, one short transaction at a time, along
 
 `sending` is the claim taken just before the attempt; a row still `sending`
 when its run has died is the one message whose fate nobody knows, and the
-next run turns it into `unknown` for a person to confirm.
+next run turns it into `unknown` for a person to confirm. So that a person can
+look it up in the mail server's log, the claim records the message's
+Message-ID, and an accepted message keeps the server's queue id (schema
+version 2; `upgrades` adds both columns to a version-1 ledger).
 
 The indexes serve the two readers that must stay fast on a ledger with
 millions of rows: `notice status` (counts per notice and state, failed rows)
@@ -39,14 +42,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 
 from channels.audience.contacts import Contact
 from notify.vocabulary import State
-from releases.records.ledger import Compiled, UTCDateTime, inserted_id
+from releases.records.ledger import Compiled, Schema, UTCDateTime, inserted_id
 
-SCHEMA_VERSION = 1  # pipeline wraps metadata and this as the ledger's "notify" schema
+SCHEMA_VERSION = 2  # 2: deliveries.message_id and queue_id
 
 
 metadata = MetaData()
@@ -99,6 +103,8 @@ deliveries = Table(
     Column("last_attempt_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("message_id", String(300)),         # the Message-ID of the message claimed for (v2)
+    Column("queue_id", Text),                  # the server's id for the accepted message (v2)
     UniqueConstraint("notice_id", "email_key", name="uq_deliveries_recipient"),
     Index("ix_deliveries_notice_state", "notice_id", "state", "sent_at"),
     Index("ix_deliveries_due", "state", "next_attempt_at"),   # `tick`: what is due, across notices
@@ -179,6 +185,8 @@ class DeliveryRecord:
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None
     sent_at: datetime | None
+    message_id: str | None
+    queue_id: str | None
 
 
 @dataclass(frozen=True)
@@ -323,23 +331,27 @@ CLAIM = (update(deliveries)
          .where(deliveries.c.id == bindparam("did"),
                 # one bind per state, not an expanding IN: the statement then compiles once for good
                 deliveries.c.state.in_([bindparam(f"to_send_{i}", s.value) for i, s in enumerate(TO_SEND)]))
-         .values(state=State.SENDING.value, run_id=bindparam("run"), updated_at=bindparam("now")))
+         .values(state=State.SENDING.value, run_id=bindparam("run"), updated_at=bindparam("now"),
+                 message_id=bindparam("mid")))
 SETTLE = (update(deliveries).where(deliveries.c.id == bindparam("did"))
           .values(state=bindparam("new_state"), attempts=deliveries.c.attempts + bindparam("tries"),
                   code=bindparam("reply_code"), reply=bindparam("reply_text"), phase=bindparam("at_phase"),
                   next_attempt_at=bindparam("retry_at"), last_attempt_at=bindparam("now"),
-                  sent_at=bindparam("sent"), updated_at=bindparam("now")))
+                  sent_at=bindparam("sent"), updated_at=bindparam("now"), queue_id=bindparam("queue")))
 HEARTBEAT = update(notice_runs).where(notice_runs.c.id == bindparam("run")).values(
     heartbeat_at=bindparam("now"))
 
 
-def claim_params(delivery_id: int, run_id: int, now: datetime) -> dict[str, object]:
-    return {"did": delivery_id, "run": run_id, "now": now}
+def claim_params(delivery_id: int, run_id: int, now: datetime, message_id: str | None = None
+                 ) -> dict[str, object]:
+    """The values of CLAIM: the row, the run taking it, and the Message-ID of the message it is for."""
+    return {"did": delivery_id, "run": run_id, "now": now, "mid": message_id}
 
 
-def claim(conn: Connection, delivery_id: int, run_id: int, now: datetime) -> bool:
+def claim(conn: Connection, delivery_id: int, run_id: int, now: datetime,
+          message_id: str | None = None) -> bool:
     """Take a row for an attempt; False if another run took or settled it meanwhile."""
-    return conn.execute(CLAIM, claim_params(delivery_id, run_id, now)).rowcount == 1
+    return conn.execute(CLAIM, claim_params(delivery_id, run_id, now, message_id)).rowcount == 1
 
 
 def set_state(conn: Connection, delivery_ids: Sequence[int], state: State, now: datetime, *,
@@ -373,3 +385,13 @@ def last_sent_at(conn: Connection, notice_id: int) -> datetime | None:
     return conn.execute(select(func.max(deliveries.c.sent_at))
                         .where(deliveries.c.notice_id == notice_id,
                                deliveries.c.state == State.SENT.value)).scalar()
+
+
+def add_delivery_ids(conn: Connection) -> None:
+    """Version 2: a delivery keeps its Message-ID and the server's queue id, so that a person can
+    find an unknown one in the mail server's log before confirming it."""
+    conn.execute(text("ALTER TABLE deliveries ADD COLUMN message_id VARCHAR(300)"))
+    conn.execute(text("ALTER TABLE deliveries ADD COLUMN queue_id TEXT"))
+
+
+SCHEMA = Schema("notify", SCHEMA_VERSION, (metadata,), {2: add_delivery_ids})

@@ -132,7 +132,7 @@ def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
         table.add_column(col)
     for b in items:
         table.add_row(b.id, b.commit[:12], b.ref, b.sha256[:12], _size(b.size),
-                      f"{b.created_at:%Y-%m-%d %H:%M} {b.created_by}")
+                      f"{b.created_at:%Y-%m-%d %H:%M} UTC {b.created_by}")  # the ledger's times are UTC
     if not items:
         app.out.print("no builds yet: run [bold]quarterdeck build[/bold]")
     else:

@@ -99,15 +99,44 @@ def mask_password(url: str) -> str:
         return url
     authority, slash, tail = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
+    if at and ":" in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
+    # A `/` in the password ends the authority early; then the password runs to the last `@`
+    # (masking too much is harmless, too little is not).
+    userinfo, at, after = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if at and colon and "/" not in user:
+        return f"{scheme}://{user}:***@{after}"
+    return url
+
+
+def _authority_problem(url: str) -> str | None:
+    """What is wrong with a database URL's host and port, read as SQLAlchemy reads them (a user
+    without `:` or `/`, a password without `@`, then a host or [IPv6 address] and a port)."""
+    import re
+
+    rest = url.partition("://")[2]
+    userinfo = re.match(r"[^:/]*(?::[^@]*)?@", rest)
+    hostport = rest[userinfo.end():] if userinfo else rest
+    if hostport.startswith("[") and not re.match(r"\[[^/?]+\]", hostport):
+        return "has an unclosed [ in its host; write an IPv6 address as [2001:db8::5]"
+    where = re.match(r"(?:\[[^/?]+\]|[^/:?]*)(?::([^/?]*))?", hostport)
+    port = where.group(1) if where else None
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return f"has the port {port!r}; a port is a number from 1 to 65535"
+    return None
 
 
 def ledger_url_problem(url: str) -> str | None:
-    if url.startswith(("sqlite", "postgresql")):
-        return None
-    return f"{mask_password(url)!r} must be a sqlite:/// or postgresql:// URL"
+    """What is wrong with `ledger.url`, checked before anything opens it; never repeats a password."""
+    if not url.startswith(("sqlite", "postgresql")):
+        return f"{mask_password(url)!r} must be a sqlite:/// or postgresql:// URL"
+    scheme = url.split("://", 1)[0]
+    if scheme.startswith("postgresql+") and scheme != "postgresql+psycopg":
+        return (f"{mask_password(url)!r} names the driver {scheme.split('+', 1)[1]!r}; quarterdeck reaches "
+                "PostgreSQL through psycopg 3: write postgresql://USER@HOST/DATABASE")
+    problem = _authority_problem(url)
+    return f"{mask_password(url)!r} {problem}" if problem else None
 
 
 def resolve_ledger_url(url: str, base_dir: Path) -> str:

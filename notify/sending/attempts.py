@@ -57,14 +57,15 @@ def _outcome_state(outcome: Outcome) -> State:
 class _Claim:
     """A row's commit (the previous outcome and this row's claim), done once, when first asked."""
 
-    def __init__(self, sender: Sender, done: Settlement | None, row: DeliveryRecord, now: datetime) -> None:
-        self.sender, self.done, self.row, self.now = sender, done, row, now
+    def __init__(self, sender: Sender, done: Settlement | None, row: DeliveryRecord, now: datetime,
+                 message_id: str) -> None:
+        self.sender, self.done, self.row, self.now, self.message_id = sender, done, row, now, message_id
         self.answer: bool | None = None   # None: not committed yet; False: refused, or the commit failed
 
     def __call__(self) -> bool:
         if self.answer is None:
             self.answer = False   # if the commit raises, its error is the answer
-            self.answer = self.sender.commit(self.done, self.row.id, self.now)
+            self.answer = self.sender.commit(self.done, self.row.id, self.now, self.message_id)
         return self.answer
 
 
@@ -101,7 +102,7 @@ class Sender:
             self.unsettled = Settlement(row.id, State.FAILED, 0, None, f"not sent: {err}", "compose", None)
             self.flush()
             return Attempt(row.email, State.FAILED, f"not sent: {err}")
-        claim_row = _Claim(self, self.unsettled, row, now)
+        claim_row = _Claim(self, self.unsettled, row, now, message.message_id)
         self.unsettled = None
         idle = (lambda: self._compose_ahead(upcoming, now)) if upcoming is not None else None
         try:
@@ -130,13 +131,13 @@ class Sender:
         retry_at = now + env.retry.delay(row.attempts + outcome.attempts) \
             if state is State.TEMP_FAILED else None
         self.unsettled = Settlement(row.id, state, outcome.attempts, outcome.code, outcome.reply,
-                                    str(outcome.phase), retry_at)
+                                    str(outcome.phase), retry_at, outcome.queue_id)
         return Attempt(row.email, state, outcome.reply)
 
-    def commit(self, done: Settlement | None, row_id: int, now: datetime) -> bool:
-        """One commit: the previous row's outcome, and the claim of the next row."""
+    def commit(self, done: Settlement | None, row_id: int, now: datetime, message_id: str) -> bool:
+        """One commit: the previous row's outcome, and the claim of the next row for its message."""
         beat = time.monotonic() - self.beat > HEARTBEAT_EVERY
-        taken = self.claims.commit(done, row_id, now, beat=beat)
+        taken = self.claims.commit(done, row_id, now, beat=beat, message_id=message_id)
         if beat:
             self.beat = time.monotonic()
         return taken

@@ -42,13 +42,14 @@ class Settlement:
     reply: str
     phase: str | None
     next_attempt_at: datetime | None
+    queue_id: str | None = None   # the server's id for the message it accepted
 
     def params(self, now: datetime) -> dict[str, object]:
         """The values of store.SETTLE."""
         return {"did": self.delivery_id, "new_state": self.state.value, "tries": self.attempts,
                 "reply_code": self.code, "reply_text": self.reply, "at_phase": self.phase,
                 "retry_at": self.next_attempt_at, "now": now,
-                "sent": now if self.state is State.SENT else None}
+                "sent": now if self.state is State.SENT else None, "queue": self.queue_id}
 
 
 class Claims:
@@ -59,8 +60,9 @@ class Claims:
         self._direct = _Direct.open(ledger)
 
     def commit(self, done: Settlement | None, claim_id: int | None, now: datetime, *,
-               beat: bool = False) -> bool:
-        """Settle `done`, claim `claim_id`, refresh the heartbeat, all in one transaction.
+               beat: bool = False, message_id: str | None = None) -> bool:
+        """Settle `done`, claim `claim_id` for the message `message_id`, refresh the heartbeat, all in
+        one transaction.
 
         Returns whether the claim was taken (True when there is none to take); a row another run
         took or a person settled meanwhile is refused, and the rest still commits.
@@ -70,7 +72,7 @@ class Claims:
             steps.append((SETTLE, done.params(now)))
         claim_step = len(steps)
         if claim_id is not None:
-            steps.append((CLAIM, claim_params(claim_id, self.run_id, now)))
+            steps.append((CLAIM, claim_params(claim_id, self.run_id, now, message_id)))
         if beat:
             steps.append((HEARTBEAT, {"run": self.run_id, "now": now}))
         if not steps:

@@ -77,6 +77,30 @@ class Outcome:
         """One line for status tables: the delivery, where it ended, and the server's words."""
         return f"{self.delivery} at {self.phase}: {self.reply}" if self.reply else str(self.delivery)
 
+    @property
+    def queue_id(self) -> str | None:
+        """The server's id for the message it accepted (see `queue_id_in`); None when no server took it."""
+        if self.delivery is Delivery.SENT and self.phase is Phase.END_OF_DATA:
+            return queue_id_in(self.text)
+        return None
+
+
+# Where common servers name the message they queued in their reply to the end of the data:
+# Postfix "2.0.0 Ok: queued as 4F2A1", Exim "OK id=1tKx2B-0003Zq-0s", Exchange "... Queued mail for
+# delivery" names none. A pattern, not a compiled one: only a sending run needs it.
+_QUEUE_ID = r"(?:queued as|\bid=)\s*([^\s;,]+)"
+
+
+def queue_id_in(text: str) -> str | None:
+    """What to look for in the mail server's log: the queue id its reply names, else the whole reply
+    text (which is all some servers give), None for an empty reply."""
+    import re
+
+    found = re.search(_QUEUE_ID, text, flags=re.IGNORECASE)
+    if found:
+        return found.group(1)
+    return text.strip() or None
+
 
 def classify_reply(code: int, text: str, phase: Phase, attempts: int = 1) -> Outcome:
     """A server reply that ends an attempt, as an outcome.

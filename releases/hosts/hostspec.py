@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from releases.errors import ReleasesError
+from releases.errors import DeployError, ReleasesError
 from releases.settings import mask_password
 
 Role = Literal["primary", "standby"]
@@ -21,7 +21,7 @@ ROLES: tuple[Role, ...] = ("primary", "standby")
 
 # Patterns, not compiled ones: only ssh:// hosts need them, and re compiles (and caches) them
 # on first use, not on every start of every command that reads the configuration.
-_HOSTNAME = r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)$"
+_HOSTNAME = r"^[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?$"
 _USER = r"^[A-Za-z0-9._][A-Za-z0-9._\-]*$"
 
 
@@ -43,9 +43,24 @@ class HostSpec:
         if self.scheme == "local":
             return f"local:{self.path}"
         where = self.host or ""
+        if ":" in where:  # an IPv6 address keeps its brackets, so a port stays readable
+            where = f"[{where}]"
         if self.port:
             where = f"{where}:{self.port}"
         return f"{where}{self.path}"
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name or IPv4 address, or an IPv6 address (urlsplit has taken off its brackets)."""
+    if ":" not in host:
+        return re.match(_HOSTNAME, host) is not None
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_host(
@@ -77,7 +92,12 @@ def parse_host(
             path = (base_dir or Path.cwd()) / path
         return HostSpec(url=text, scheme="local", path=str(path.resolve()), role=role)
     if text.startswith("ssh://"):
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+        except ValueError:  # an unclosed or malformed [IPv6] bracket
+            raise ReleasesError(f"host {mask_password(text)!r} has no valid host name",
+                                hint="write ssh://user@host:port/path, an IPv6 address in brackets: "
+                                     "ssh://user@[2001:db8::5]:22/path") from None
         if parts.password is not None:
             raise ReleasesError(
                 f"host {mask_password(text)!r} carries a password",
@@ -86,7 +106,7 @@ def parse_host(
         if parts.query or parts.fragment:
             raise ReleasesError(f"host {url!r} has a query or fragment; write ssh://user@host:port/path")
         host = parts.hostname
-        if not host or not re.match(_HOSTNAME, parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] or "x"):
+        if not host or not _valid_host(host):
             raise ReleasesError(f"host {url!r} has no valid host name", hint="write ssh://user@host:port/path")
         user = unquote(parts.username) if parts.username else None
         if user is not None and not re.match(_USER, user):
@@ -111,3 +131,16 @@ def parse_host(
         f"host {url!r} is neither local:PATH nor ssh://[user@]host[:port]/path",
     )
 
+
+def missing_deploy_directory(name: str, root: str) -> DeployError:
+    """The one refusal of a host whose deploy directory does not exist: a rollout raises it for any
+    host, and `config check` warns with it for a local host, which it can look at without connecting."""
+    return DeployError(f"{name}: the deploy directory {root} does not exist",
+                       hint=f"create it on the host (mkdir -p {root}) for the deploy user")
+
+
+def local_directory_missing(spec: HostSpec) -> DeployError | None:
+    """For `config check`: a `local:` host whose directory is missing, which a rollout would refuse."""
+    if spec.scheme == "local" and not Path(spec.path).is_dir():
+        return missing_deploy_directory(spec.name, spec.path)
+    return None

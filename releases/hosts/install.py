@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from releases.errors import ArtifactError, DeployError, HostUnreachableError
-from releases.hosts.hostspec import HostSpec
+from releases.hosts.hostspec import HostSpec, missing_deploy_directory
 from releases.hosts.remote import Remote
 from releases.hosts.unpack import CheckedArtifact, extract_argv
 
@@ -140,8 +140,7 @@ def connect(run: HostRun) -> HostRun:
     """Reach the host, check its deploy root, and note the release it runs now (to come back to)."""
     remote, layout = run.remote, run.remote.layout
     if remote.kind(layout.root) != "dir":
-        raise DeployError(f"{remote.name}: the deploy directory {layout.root} does not exist",
-                          hint=f"create it on the host (mkdir -p {layout.root}) for the deploy user")
+        raise missing_deploy_directory(remote.name, layout.root)
     previous = current_release(remote)
     for name in remote.listdir(layout.root):
         if name.startswith("current.tmp-"):  # a switch killed between its two halves

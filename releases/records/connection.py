@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from releases.errors import LedgerError
-from releases.settings import mask_password
+from releases.settings import ledger_url_problem, mask_password
 
 # Any fixed number shared by every quarterdeck: the advisory lock that serialises ledger writers.
 WRITE_LOCK_KEY = 0x5144_4C45  # "QDLE"
@@ -26,15 +26,14 @@ DRIVER = "psycopg"  # psycopg 3, the `postgres` extra; `postgresql://` means it 
 
 
 def engine_url(url: str) -> str:
-    """The URL SQLAlchemy is given: `postgresql://` (and `postgres://`) get the psycopg 3 driver,
-    since SQLAlchemy 2.0 would pick psycopg2, which quarterdeck neither needs nor installs."""
-    for scheme in ("postgresql://", "postgres://"):
-        if url.startswith(scheme):
-            return f"postgresql+{DRIVER}://" + url[len(scheme):]
-    if url.startswith("postgresql+") and not url.startswith(f"postgresql+{DRIVER}://"):
-        driver = url[len("postgresql+"):].split(":", 1)[0]
-        raise LedgerError(f"[ledger].url names the driver {driver!r}; quarterdeck talks to PostgreSQL "
-                          f"through psycopg 3", hint="write the URL as postgresql://USER@HOST/DATABASE")
+    """The URL SQLAlchemy is given: `postgresql://` gets the psycopg 3 driver, since SQLAlchemy 2.0
+    would pick psycopg2, which quarterdeck neither needs nor installs. A URL the configuration's
+    check refuses (releases.settings.ledger_url_problem) is refused here in the same words."""
+    problem = ledger_url_problem(url)
+    if problem is not None:
+        raise LedgerError(f"ledger.url: {problem}", hint="fix [ledger].url in the configuration")
+    if url.startswith("postgresql://"):
+        return f"postgresql+{DRIVER}://" + url[len("postgresql://"):]
     return url
 
 
@@ -88,6 +87,18 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def check_sqlite_directory(url: str) -> None:
+    """A SQLite ledger's directory must exist: SQLite makes the file, never its directory, and its own
+    words ("unable to open database file") would read like a ledger held by another quarterdeck."""
+    from releases.records.reads import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise LedgerError(f"the ledger's directory {path.parent} does not exist",
+                          hint=f"create it (mkdir -p {path.parent}), or point [ledger].url at the ledger; "
+                               "`quarterdeck init` makes .quarterdeck/ for the default one")
+
+
 def first_line(err: BaseException) -> str:
     text = str(getattr(err, "orig", None) or err)
     return text.splitlines()[0] if text else type(err).__name__
@@ -95,9 +106,9 @@ def first_line(err: BaseException) -> str:
 
 def connection_error(url: str, err: SQLAlchemyError) -> LedgerError:
     """What is wrong with reaching the ledger, and what to do, without its password."""
-    text = first_line(err)
-    lower = text.lower()
     where = mask_password(url)
+    text = first_line(err).replace(url, where)  # a driver may repeat the URL, password and all
+    lower = text.lower()
     if "connection refused" in lower or "could not connect" in lower or "timeout expired" in lower:
         return LedgerError(f"cannot reach the ledger's PostgreSQL server ({where}): connection refused",
                            hint="is the server running and listening on that host and port? "

@@ -35,7 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from releases.errors import LedgerError
-from releases.records.connection import connection_error, make_engine
+from releases.records.connection import check_sqlite_directory, connection_error, make_engine
 
 Clock = Callable[[], datetime]
 
@@ -248,6 +248,7 @@ class Ledger:
         self.actor = actor
         self.clock = clock
         self._schemas = list(schemas)
+        check_sqlite_directory(url)
         self.engine = make_engine(url)
         try:
             self._ensure_schema()

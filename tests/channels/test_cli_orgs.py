@@ -239,6 +239,10 @@ def test_channels_follow_enrollment_and_the_history_is_kept(project: Project,
     assert not_enrolled.code == 1 and "not enrolled" in not_enrolled.err
     unknown = project.run("beta", "enroll", "Bayou Paliative")
     assert unknown.code == 1 and "did you mean 'Bayou Palliative'" in unknown.err
+    for stranger in ("Nonexistent Hospice", "Northern Hospice Care"):  # alike only in "Hospice"
+        nowhere = project.run("beta", "enroll", stranger)
+        assert nowhere.code == 1 and f"there is no organisation {stranger!r}" in nowhere.err
+        assert "did you mean" not in nowhere.err and "`quarterdeck orgs list` shows" in nowhere.err
 
     history = project.ok("beta", "list", "--json").json()
     assert history["enrolled"] == [BAYOU]  # type: ignore[index]

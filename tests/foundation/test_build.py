@@ -51,6 +51,8 @@ def test_after_the_november_push_builds_are_for_the_next_quarter(project: Projec
     monkeypatch.setenv("QUARTERDECK_NOW", "2026-11-20T12:00:00+00:00")
     built = project.ok("build", "--json").json()
     assert built["version"] == "2027.1.0"  # type: ignore[index]
+    listed = " ".join(project.ok("builds").out.split())
+    assert "2026-11-20 12:00 UTC" in listed  # a time without its zone would be read as local
 
 
 def test_rebuilding_the_same_commit_is_detected(project: Project) -> None:

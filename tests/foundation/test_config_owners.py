@@ -155,6 +155,8 @@ def test_bad_notify_settings_are_named(project: Project, old: str, new: str, exp
     ("smtp://relay@mail.example.org", "smtp://relay@mail.example.org"),
     ("sqlite:////var/lib/quarterdeck/ledger.db", "sqlite:////var/lib/quarterdeck/ledger.db"),
     ("local:.quarterdeck/hosts/dev-1", "local:.quarterdeck/hosts/dev-1"),
+    ("postgresql://quarterdeck:pa/ss:w@127.0.0.1:5432/ledger", "postgresql://quarterdeck:***@127.0.0.1:5432/ledger"),
+    ("sqlite:////srv/a@b/ledger.db", "sqlite:////srv/a@b/ledger.db"),
 ])
 def test_one_masking_of_passwords_in_urls(url: str, masked: str) -> None:
     assert mask_password(url) == masked
@@ -176,6 +178,59 @@ def test_no_configuration_message_repeats_a_password(project: Project, old: str,
     result = project.run("config", "check")
     assert result.code == 1 and expected in result.err
     assert "hunter2" not in result.err + result.out
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("mysql://u:SECRET@h/db", "ledger.url: 'mysql://u:***@h/db' must be a sqlite:/// or postgresql:// URL"),
+    ("postgresql://u:SECRET@h:notaport/db",
+     "ledger.url: 'postgresql://u:***@h:notaport/db' has the port 'notaport'; a port is a number from 1 "
+     "to 65535"),
+    ("postgresql://u:SECRET@[::1/db",
+     "ledger.url: 'postgresql://u:***@[::1/db' has an unclosed [ in its host; write an IPv6 address as "
+     "[2001:db8::5]"),
+    ("postgresql://u:SE/CRET@[::1]:70000/db",
+     "ledger.url: 'postgresql://u:***@[::1]:70000/db' has the port '70000'; a port is a number from 1 "
+     "to 65535"),
+])
+def test_a_bad_ledger_url_gets_one_answer_from_check_and_status_without_its_password(
+        project: Project, url: str, expected: str) -> None:
+    _edit(project, 'url = "sqlite:///.quarterdeck/ledger.db"', f'url = "{url}"')
+    for argv in (("config", "check"), ("status",), ("builds",)):
+        result = project.run(*argv)
+        assert result.code == 1, argv
+        err = re.sub(r"\s+", " ", result.err)
+        assert expected in err, (argv, err)
+        assert "SECRET" not in err and "SE/CRET" not in err and "bug" not in err
+
+
+def test_a_ledger_whose_driver_is_missing_is_named_without_its_password(project: Project) -> None:
+    _edit(project, 'url = "sqlite:///.quarterdeck/ledger.db"',
+          'url = "postgresql+pg8000://u:SE/CRET@127.0.0.1:1/db"')  # pg8000: a driver nobody installs
+    result = project.run("status")
+    err = re.sub(r"\s+", " ", result.err)
+    assert result.code == 1 and "bug" not in err and "SE/CRET" not in err
+    assert ("ledger.url: 'postgresql+pg8000://u:***@127.0.0.1:1/db' names the driver 'pg8000'; quarterdeck "
+            "reaches PostgreSQL through psycopg 3") in err
+    checked = re.sub(r"\s+", " ", project.run("config", "check").err)  # the same words, before any command
+    assert "names the driver 'pg8000'" in checked and "SE/CRET" not in checked
+
+
+def test_a_missing_local_host_directory_is_a_warning_in_check_and_the_rollouts_refusal(
+        project: Project) -> None:
+    missing = project.root / "not-made-yet" / "dev-1"
+    _edit(project, '"local:.quarterdeck/hosts/dev-1"', f'"local:{missing}"')
+    words = (f"local:{missing}: the deploy directory {missing} does not exist (create it on the host "
+             f"(mkdir -p {missing}) for the deploy user)")
+    checked = project.run("config", "check")
+    assert checked.code == 0, checked.err
+    assert f"warning: tiers.dev.hosts[0]: {words}" in re.sub(r"\s+", " ", checked.err)
+    build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
+    refused = project.run("promote", str(build), "--to", "dev", "--json")
+    assert refused.code == 1
+    [host] = refused.json()["hosts"]  # type: ignore[index]
+    assert host["error"] == words
+    missing.mkdir(parents=True)
+    assert "warning" not in project.ok("config", "check").err
 
 
 def test_show_masks_every_secret_key(project: Project) -> None:

@@ -101,3 +101,19 @@ def test_naive_times_are_refused(ledger_url: str) -> None:
             id="x", version="2026.4.0", build_number=1, commit="c", ref="main", sha256="s", size=1,
             source_key="k", created_by="me", created_at=datetime(2026, 1, 1)))
     ledger.close()
+
+
+@pytest.mark.backends("sqlite")  # a SQLite file's directory
+def test_a_sqlite_ledger_in_a_missing_directory_says_so_and_makes_nothing(project: Project) -> None:
+    text = project.config.read_text()
+    project.config.write_text(text.replace('url = "sqlite:///.quarterdeck/ledger.db"',
+                                           'url = "sqlite:///records/ledger.db"', 1))
+    missing = project.root / "records"
+    for argv in (("status",), ("builds",), ("notes", "show", "latest"), ("build",)):
+        result = project.run(*argv)
+        assert result.code == 1, argv
+        err = " ".join(result.err.split())
+        assert f"error: the ledger's directory {missing} does not exist" in err, (argv, err)
+        assert f"hint: create it (mkdir -p {missing})" in err
+        assert "another quarterdeck" not in err and "bug" not in err
+    assert not missing.exists()

@@ -34,7 +34,8 @@ def test_another_driver_in_the_url_is_refused_by_name(project: Project) -> None:
     _use(project, project.ledger_url.replace("postgresql://", "postgresql+psycopg2://"))
     result = project.run("status")
     assert result.code == 1 and "unexpected" not in result.err
-    assert "names the driver 'psycopg2'" in result.err and "postgresql://USER@HOST/DATABASE" in result.err
+    said = " ".join(result.err.split())
+    assert "names the driver 'psycopg2'" in said and "postgresql://USER@HOST/DATABASE" in said
 
 
 def test_a_refused_connection_says_so_without_the_password(project: Project, postgres: PgServer) -> None:

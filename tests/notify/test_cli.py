@@ -117,6 +117,7 @@ def test_outbox_send_is_exactly_once_with_dry_run_and_test_copies(ready: Project
     assert all(m["Auto-Submitted"] == "auto-generated" for m in real)
     again = ready.run("notice", "send", "advance", BUILD)
     assert again.code == 1 and "was already sent: 5 of 5 delivered" in again.err and "--again" in again.err
+    assert again.err.startswith("error: ") and "0/?" not in again.err  # no empty bar before the refusal
     assert len(outbox(ready)) == 6
     status = ready.ok("notice", "status", BUILD, "--json").json()
     [notice] = status["notices"]  # type: ignore[index]
@@ -145,7 +146,9 @@ def test_smtp_send_status_resend_and_confirm(ready: Project, smtp_server: SmtpSe
     failed = [p for p in notice["problems"] if p["state"] == "failed"]
     assert failed == [{"email": "user3@example.org", "name": "User 3", "organisation": "Acadia Hospice",
                        "state": "failed", "code": 550, "attempts": 1,
-                       "reply": "550 5.1.1 <user3@example.org>: no such user"}]
+                       "reply": "550 5.1.1 <user3@example.org>: no such user",
+                       "message_id": failed[0]["message_id"], "queue_id": None}]
+    assert re.fullmatch(r"<n\.[0-9a-f]{24}@localhost>", failed[0]["message_id"])
     unknown = next(p["email"] for p in notice["problems"] if p["state"] == "unknown")
     smtp_server.handler.rcpt_replies.clear()
     resent = ready.ok("notice", "resend", "advance", BUILD, "--failed", "--json").json()

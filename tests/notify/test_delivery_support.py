@@ -23,7 +23,7 @@ from notify import store as notify_store
 from notify.content.notes_input import NoticeNotes
 from notify.sending.delivery import NoticeEnv, RetryPolicy
 from notify.settings import NotifySettings
-from releases.records.ledger import Actor, Ledger, Schema
+from releases.records.ledger import Actor, Ledger
 from releases.records.schema import SCHEMA as RELEASES_SCHEMA
 
 ZONE = "America/Chicago"
@@ -81,9 +81,8 @@ class Notes:
 def open_ledger(where: Path | str, clock: Clock) -> Ledger:
     """A ledger with the tables notices need: a SQLite file's path, or a ledger URL (the
     `ledger_url` fixture, so that the test runs on SQLite and PostgreSQL)."""
-    notify_schema = Schema("notify", notify_store.SCHEMA_VERSION, (notify_store.metadata,))
     url = where if isinstance(where, str) else f"sqlite:///{where}"
-    return Ledger(url, [RELEASES_SCHEMA, CHANNELS_SCHEMA, notify_schema],
+    return Ledger(url, [RELEASES_SCHEMA, CHANNELS_SCHEMA, notify_store.SCHEMA],
                   actor=Actor(who="rm@carenotes.example.org", command="pytest"), clock=clock)
 
 

@@ -45,3 +45,14 @@ def test_a_hidden_bar_takes_no_updates() -> None:
         for n in range(3):
             advanced(Attempt(f"user{n}@example.org", State.SENT, "250 OK"))
     assert app.err.file.getvalue() == ""
+
+
+def test_a_send_refused_before_it_starts_draws_no_bar() -> None:
+    app = _App()
+    shown, _started, _advanced = _progress(app, "advance 2026.4.0+b3")  # type: ignore[arg-type]
+    try:
+        with shown:
+            raise RuntimeError("the advance notice was already sent")  # before `started`: the refusal
+    except RuntimeError:
+        pass
+    assert app.err.file.getvalue() == ""  # not an empty "0/?" bar above the error

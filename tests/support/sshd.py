@@ -1,4 +1,4 @@
-"""Real OpenSSH servers on 127.0.0.1 for tests: no mocks of SSH anywhere.
+"""Real OpenSSH servers on loopback (127.0.0.1, or ::1 when asked) for tests: no mocks of SSH anywhere.
 
 `start_cluster()` starts N `sshd -D -e` processes, each on a free loopback port
 with its own throwaway host key, all accepting one throwaway client key. Each
@@ -50,10 +50,16 @@ def require_binaries() -> tuple[str, str]:
     raise AssertionError("unreachable")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(address: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
         return int(sock.getsockname()[1])
+
+
+def bracketed(address: str) -> str:
+    """How an address is written in a URL or known_hosts before a port: IPv6 in brackets."""
+    return f"[{address}]" if ":" in address else address
 
 
 def _keygen(keygen: str, path: Path) -> None:
@@ -93,6 +99,7 @@ class SshdServer:
     port: int
     host_key: Path
     authorized_keys: Path
+    address: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -109,11 +116,11 @@ class SshdServer:
 
     def known_hosts_line(self) -> str:
         kind, key = self.host_key.with_name(self.host_key.name + ".pub").read_text().split()[:2]
-        return f"[127.0.0.1]:{self.port} {kind} {key}"
+        return f"[{self.address}]:{self.port} {kind} {key}"
 
     def write_config(self) -> None:
         self.config.write_text("\n".join([
-            "ListenAddress 127.0.0.1",
+            f"ListenAddress {self.address}",
             f"Port {self.port}",
             f"HostKey {self.host_key}",
             f"AuthorizedKeysFile {self.authorized_keys}",
@@ -150,7 +157,7 @@ class SshdServer:
                 raise RuntimeError(f"sshd {self.name} exited with {self.process.returncode}: "
                                    f"{self.log.read_text(errors='replace')[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection((self.address, self.port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.02)
@@ -203,7 +210,7 @@ class SshdCluster:
             server.start()
 
     def url(self, server: SshdServer, path: Path | str) -> str:
-        return f"ssh://{self.user}@127.0.0.1:{server.port}{path}"
+        return f"ssh://{self.user}@{bracketed(server.address)}:{server.port}{path}"
 
     def stop_all(self) -> None:
         for server in self.servers:
@@ -211,8 +218,10 @@ class SshdCluster:
 
 
 @contextmanager
-def start_cluster(root: Path, count: int, *, sshd: str, keygen: str) -> Iterator[SshdCluster]:
-    """Start `count` sshd servers under `root`; all of them are stopped on exit, even on errors."""
+def start_cluster(root: Path, count: int, *, sshd: str, keygen: str,
+                  address: str = "127.0.0.1") -> Iterator[SshdCluster]:
+    """Start `count` sshd servers under `root` listening on `address`; all of them are stopped on
+    exit, even on errors."""
     root.mkdir(parents=True, exist_ok=True)
     client_key = root / "client_ed25519"
     _keygen(keygen, client_key)
@@ -224,7 +233,8 @@ def start_cluster(root: Path, count: int, *, sshd: str, keygen: str) -> Iterator
         directory.mkdir()
         host_key = directory / "ssh_host_ed25519_key"
         _keygen(keygen, host_key)
-        servers.append(SshdServer(f"host{index}", sshd, directory, free_port(), host_key, authorized))
+        servers.append(SshdServer(f"host{index}", sshd, directory, free_port(address), host_key, authorized,
+                                  address))
     known_hosts = root / "known_hosts"
     known_hosts.write_text("".join(s.known_hosts_line() + "\n" for s in servers))
     cluster = SshdCluster(root, servers, client_key, known_hosts, pwd.getpwuid(os.geteuid()).pw_name)
