@@ -75,6 +75,8 @@ def cmd_preview(app: NotifyApp, args: argparse.Namespace) -> int:
 def _setup_send(p: argparse.ArgumentParser) -> None:
     _kind_build(p)
     p.add_argument("--dry-run", action="store_true", help="plan and render every message; send nothing")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask before emailing the channel's contacts (for scripts)")
     p.add_argument("--test-to", metavar="EMAIL", help="send one copy marked [TEST] to EMAIL only")
     p.add_argument("--again", action="store_true", help="send a new notice to everyone although this one "
                                                         "was sent (e.g. after the notes changed)")
@@ -97,6 +99,7 @@ def _progress(app: NotifyApp, label: str, *, quiet: bool = False
     shown = _Shown(bar, task)
 
     def started(total: int) -> None:
+        shown.begin()
         bar.update(task, total=total)
 
     def advanced(attempt: Attempt) -> None:
@@ -125,6 +128,7 @@ class _Shown:
         self.bar, self.task = bar, task
         self.pending = 0
         self.next_show = 0.0
+        self.drawn = False
 
     def advance(self, attempt: Attempt) -> None:
         self.pending += 1
@@ -140,13 +144,19 @@ class _Shown:
             self.bar.update(self.task, advance=self.pending, **fields)
             self.pending = 0
 
+    def begin(self) -> None:
+        """Draw the bar once the send has its recipients: not while `notice send` asks its question."""
+        if not self.drawn:
+            self.drawn = True
+            self.bar.start()
+
     def __enter__(self) -> _Shown:
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
-        self.bar.__exit__(*exc)
+        if self.drawn:
+            self.bar.stop()
 
 
 def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
@@ -166,10 +176,17 @@ def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
     if args.wait < 0:
         raise NotifyError(f"--wait {args.wait}: must be 0 or more minutes")
     bar, started, advanced = _progress(app, f"{args.kind} {build.id}", quiet=args.dry_run)
+
+    def ask(question: str) -> bool:
+        return app.confirm(question, args.yes)
+
     with bar:
         report = send_notice(app, args.kind, build, event=args.event, offset=offset, again=args.again,
                              dry_run=args.dry_run, reason=args.reason, wait=timedelta(minutes=args.wait),
-                             progress=advanced, on_start=started)
+                             progress=advanced, on_start=started, confirm=ask)
+    if report.declined:
+        app.err.print("nothing was sent")
+        return 1
     if app.json:
         app.emit_json(report.as_dict())
     else:
