@@ -31,7 +31,7 @@ def _setup_build(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.artifacts.artifact import ArtifactStore
+    from releases.artifacts.artifact import ArtifactStore, size_text
     from releases.artifacts.builds import BuildRecipe, make_build
     from releases.artifacts.gitrepo import AppRepo
 
@@ -49,20 +49,11 @@ def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
         app.emit_json({**build.to_json(), "created": outcome.created})
     elif outcome.created:
         app.out.print(f"built [bold]{build.id}[/bold] from {build.commit[:12]} ({build.ref}) "
-                      f"sha256 {build.sha256[:16]}… {_size(build.size)}")
+                      f"sha256 {build.sha256[:16]}… {size_text(build.size)}")
     else:
         app.out.print(f"[yellow]already built[/yellow]: {build.commit[:12]} ({build.ref}) is "
                       f"[bold]{build.id}[/bold] (sha256 {build.sha256[:16]}…); nothing new was made")
     return 0
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def released_versions(app: ReleasesApp) -> list[Any]:
@@ -120,6 +111,7 @@ def _setup_builds(p: argparse.ArgumentParser) -> None:
 def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from releases.artifacts.artifact import size_text
     from releases.artifacts.builds import list_builds
 
     with app.ledger.read() as conn:
@@ -131,7 +123,7 @@ def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
     for col in ("build", "commit", "ref", "sha256", "size", "created"):
         table.add_column(col)
     for b in items:
-        table.add_row(b.id, b.commit[:12], b.ref, b.sha256[:12], _size(b.size),
+        table.add_row(b.id, b.commit[:12], b.ref, b.sha256[:12], size_text(b.size),
                       f"{b.created_at:%Y-%m-%d %H:%M} {b.created_by}")
     if not items:
         app.out.print("no builds yet: run [bold]quarterdeck build[/bold]")
