@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: hand
     from notify.app import NotifyApp
     from notify.notices import NoticeStatus, SendReport
     from notify.sending.attempts import Attempt
+    from notify.store import Counts
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
@@ -216,8 +217,7 @@ def _summary(app: NotifyApp, report: SendReport) -> None:
     verb = "sent" if report.created else "resumed"
     app.out.print(f"{verb} the {escape(report.notice.label)} of {escape(target.build_id)}: "
                   f"attempted {len(report.attempts)} of {report.planned}")
-    line = ", ".join(f"[{_STYLE[s]}]{c[s]} {s}[/{_STYLE[s]}]" for s in State if c[s] or s is State.SENT)
-    app.out.print(f"  {c.recipients} recipients: {line}")
+    app.out.print(f"  {c.recipients} recipients: {_deliveries(c)}")
     _problems(app, [(p.email, p.state, p.code, p.reply) for p in report.problems])
     if c[State.UNKNOWN]:
         app.out.print(f"  confirm unknown ones: quarterdeck notice confirm {target.kind} "
@@ -260,24 +260,26 @@ def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
     if not found:
         app.out.print(f"no notices for {escape(build.id)} yet")
         return 0
-    table = Table(title=f"Notices of {escape(build.id)}", title_justify="left")
-    for column in ("notice", "event", "created", "recipients", *[str(s) for s in State]):
-        table.add_column(column, justify="right" if column not in ("notice", "event", "created") else "left")
-    for item in found:
+    from releases.terminal import Col, table
+
+    rows = []
+    for item in found:  # the event under the notice's name: four columns fit 80 without splitting a time
         n, c = item.notice, item.counts
         label = n.kind + (f" #{n.generation}" if n.generation > 1 else "") + (" (superseded)"
                                                                               if n.superseded_by else "")
-        table.add_row(label, escape(n.event), f"{n.created_at:%Y-%m-%d %H:%M}", str(c.recipients),
-                      *[_cell(c[s], s) for s in State])
-    app.out.print(table)
+        rows.append((f"{label}\n[dim]{escape(n.event)}[/dim]", f"{n.created_at:%Y-%m-%d %H:%M}",
+                     str(c.recipients), _deliveries(c)))
+    app.out.print(table(f"Notices of {escape(build.id)}",
+                        ("notice", "created", Col("recipients", "right"), "deliveries"), rows))
     for item in _with_problems(found):
         app.out.print(f"[bold]{escape(item.notice.label)}[/bold]")
         _problems(app, [(p.email, p.state, p.code, p.reply) for p in item.problems])
     return 0
 
 
-def _cell(number: int, state: State) -> str:
-    return f"[{_STYLE[state]}]{number}[/{_STYLE[state]}]" if number else "0"
+def _deliveries(c: Counts) -> str:
+    """A notice's deliveries by state, as `notice send` and `notice status` say them: "3 sent, 1 failed"."""
+    return ", ".join(f"[{_STYLE[s]}]{c[s]} {s}[/{_STYLE[s]}]" for s in State if c[s] or s is State.SENT)
 
 
 def _with_problems(found: list[NoticeStatus]) -> list[NoticeStatus]:

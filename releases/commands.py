@@ -212,20 +212,24 @@ def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
         app.emit_json(payload)
         return 0
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title=f"{cfg.project_name}: status", title_justify="left")
-    for col in ("tier", "channel", "build", "host", "role", "state", "step", "note"):
-        table.add_column(col, overflow="fold")
-    for tier in tiers:
+    from releases.hosts.hostspec import labels
+    from releases.terminal import table
+
+    rows: list[tuple[str, ...]] = []
+    ends: list[int] = []
+    for tier, configured in zip(tiers, cfg.tiers, strict=True):
         label = tier["build"] or ("[red]mixed[/red]" if tier["mixed"] else "[dim]empty[/dim]")
+        names = labels(configured.hosts)  # short, and the same as promote's tables
         for i, host in enumerate(tier["hosts"]):
             note = f"excluded: {host['excluded']}" if host["excluded"] else host["error"] or ""
-            table.add_row(tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
-                          label if i == 0 else "", host["url"], host["role"],
-                          state_style(host["state"]), host["step"] or "", escape(note),
-                          end_section=i == len(tier["hosts"]) - 1)
-    app.out.print(table)
+            rows.append((tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
+                         label if i == 0 else "", escape(names[host["url"]]), host["role"],
+                         state_style(host["state"]), host["step"] or "", escape(note)))
+        ends.append(len(rows) - 1)
+    app.out.print(table(f"{cfg.project_name}: status",
+                        ("tier", "channel", "build", "host", "role", "state", "step", "note"), rows,
+                        sections=ends))
     for tier in tiers:
         for line in _tier_notes(tier):
             app.out.print(line)

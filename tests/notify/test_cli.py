@@ -213,7 +213,7 @@ def test_with_pipelines_notes_hook_and_the_gates_command(project: Project,
     assert "quarterdeck notes approve 2026.4.0+b1 --audience production" in refused.err
     before = gate_results(ready)
     assert before["advance-notice"] == (False, "no advance notice announced the window "
-                                               "2026-11-14 22:00–02:00 America/Chicago")
+                                               "2026-11-14 22:00–02:00 next day America/Chicago")
     ready.ok("notes", "approve", BUILD, "--yes")
     ready.ok("notice", "send", "advance", BUILD, "--yes")
     [first, *_] = outbox(ready)

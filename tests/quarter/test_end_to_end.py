@@ -180,7 +180,7 @@ def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, 
     # notes, the schedule and the advance notice
     q("notes", "approve", build, "--yes", at=at(days=8))
     scheduled = q("schedule", build, "--next-window", at=at(days=8))
-    assert "2026-11-14 22:00–02:00 America/Chicago (2026-11-15 04:00 UTC)" in scheduled.said
+    assert "2026-11-14 22:00–02:00 next day America/Chicago (2026-11-15 04:00 UTC)" in scheduled.said
     q("notice", "send", "advance", build, "--yes", at=at(days=8, hours=1))
     assert q.failing_gates(build, at(days=9)) == ["window"]
 
