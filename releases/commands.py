@@ -216,19 +216,19 @@ def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.hosts.hostspec import labels
     from releases.terminal import table
 
-    rows: list[tuple[str, ...]] = []
+    lines: list[tuple[str, ...]] = []
     ends: list[int] = []
     for tier, configured in zip(tiers, cfg.tiers, strict=True):
         label = tier["build"] or ("[red]mixed[/red]" if tier["mixed"] else "[dim]empty[/dim]")
         names = labels(configured.hosts)  # short, and the same as promote's tables
         for i, host in enumerate(tier["hosts"]):
             note = f"excluded: {host['excluded']}" if host["excluded"] else host["error"] or ""
-            rows.append((tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
+            lines.append((tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
                          label if i == 0 else "", escape(names[host["url"]]), host["role"],
                          state_style(host["state"]), host["step"] or "", escape(note)))
-        ends.append(len(rows) - 1)
+        ends.append(len(lines) - 1)
     app.out.print(table(f"{cfg.project_name}: status",
-                        ("tier", "channel", "build", "host", "role", "state", "step", "note"), rows,
+                        ("tier", "channel", "build", "host", "role", "state", "step", "note"), lines,
                         sections=ends))
     for tier in tiers:
         for line in _tier_notes(tier):

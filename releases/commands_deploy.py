@@ -173,52 +173,66 @@ def _show_dry_run(app: ReleasesApp, plan: Any, target: Any, artifact: Any, gates
     return 0
 
 
+class Watch:
+    """What a person watching a rollout sees: per host, the step it is in, then how it ended.
+
+    One column for both, so that a state and a step can never disagree
+    ("uploading" beside "pre-activate"); hosts are labelled as in the table
+    that follows (releases.hosts.hostspec.labels).
+    """
+
+    def __init__(self, target: Any, clock: Callable[[], float]) -> None:
+        from releases.hosts.hostspec import labels
+
+        self.target, self.clock, self.names = target, clock, labels(target.hosts)
+        # per host: [the step it is in, or its final state once done; done?; started; ended]
+        self.rows: dict[str, list[Any]] = {h.url: ["pending", False, None, None] for h in target.hosts}
+
+    def update(self, host: Any, step: str, state: str) -> str | None:
+        """Note a step (or "done" with the final state); the line to print where nothing is redrawn."""
+        row = self.rows[host.url]
+        if step != "done":
+            row[0], row[2] = step, row[2] or self.clock()
+            return None
+        row[0], row[1], row[3] = state, True, self.clock() if row[2] is not None else None
+        return f"  {self.names[host.url]}: {state}"
+
+    def render(self) -> Any:
+        from releases.terminal import Col, table
+
+        lines = []
+        for host in self.target.hosts:
+            now, done, started, ended = self.rows[host.url]
+            seconds = "" if started is None else f"{(ended or self.clock()) - started:.0f}"
+            shown = state_style(now) if done else f"[cyan]{now}[/cyan]"
+            lines.append((self.names[host.url], host.role, shown, seconds))
+        return table(self.target.name, ("host", "role", "state", Col("s", "right")), lines, box=None)
+
+
 def _progress(app: ReleasesApp, target: Any) -> Any:
-    """One live line per host (on a terminal) with what it is doing now, then how it ended; the callback
-    feeding it. Hosts are labelled as in the table that follows (releases.hosts.hostspec.labels)."""
+    """The live display of a rollout on a terminal (a line per finished host elsewhere); the callback."""
     import contextlib
     import time
-
-    from releases.hosts.hostspec import labels
-
-    names = labels(target.hosts)
 
     @contextlib.contextmanager
     def live() -> Iterator[Callable[..., None] | None]:
         if app.json:
             yield None
             return
-        # per host: [the step it is in, or its final state once done; done?; started; ended]
-        rows: dict[str, list[Any]] = {h.url: ["pending", False, None, None] for h in target.hosts}
-
-        def render() -> Any:
-            from releases.terminal import Col, table
-
-            lines = []
-            for host in target.hosts:
-                now, done, started, ended = rows[host.url]
-                seconds = "" if started is None else f"{(ended or time.monotonic()) - started:.0f}"
-                lines.append((names[host.url], host.role, state_style(now) if done else f"[cyan]{now}[/cyan]",
-                              seconds))
-            return table(target.name, ("host", "role", "state", Col("s", "right")), lines, box=None)
+        watch = Watch(target, time.monotonic)
 
         def update(host: Any, step: str, state: str) -> None:
-            row = rows[host.url]
-            if step == "done":
-                row[0], row[1] = state, True
-                row[3] = time.monotonic() if row[2] is not None else None
-                if not app.err.is_terminal:
-                    app.err.print(f"  {names[host.url]}: {state}")
-            else:  # the step is what a person watching wants to see: "pre-activate", "health-check"
-                row[0], row[2] = step, row[2] or time.monotonic()
+            line = watch.update(host, step, state)
+            if line is not None and not app.err.is_terminal:
+                app.err.print(line)
 
         if not app.err.is_terminal:
             yield update
             return
         from rich.live import Live
 
-        with Live(render(), console=app.err, transient=True, refresh_per_second=4,
-                  get_renderable=render):
+        with Live(watch.render(), console=app.err, transient=True, refresh_per_second=4,
+                  get_renderable=watch.render):
             yield update
 
     return live()
