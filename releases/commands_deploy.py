@@ -28,7 +28,8 @@ def _setup_promote(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="finish an interrupted or failed rollout: redo only the hosts not verified")
     p.add_argument("--exclude", action="append", default=[], metavar="HOST",
-                   help="leave HOST (its URL or name) out, until it catches up; repeatable; needs --reason")
+                   help="leave HOST (its URL, or its label in the tables) out, until it catches up; "
+                        "repeatable; needs --reason")
 
 
 def _tier_target(app: ReleasesApp, tier: Any) -> Any:

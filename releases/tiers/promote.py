@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from releases.artifacts.artifact import ArtifactStore
 from releases.artifacts.buildview import Build
 from releases.errors import GatesRefused, ReleasesError, UsageRefused
+from releases.hosts.hostspec import labels
 from releases.hosts.install import StepCallback
 from releases.hosts.preflight import PreflightFailed, preflight
 from releases.hosts.rollout import HostOpener, TierTarget, rollout_order
@@ -132,9 +133,9 @@ class PromotionRequest:
 
     def exclusions(self) -> dict[str, str]:
         """The left-out hosts by URL, each with the reason; refused if one is unknown or none is left."""
-        found = {}
-        for name in self.exclude:
-            match = [h for h in self.target.hosts if name in (h.url, h.name)]
+        found, shown = {}, labels(self.target.hosts)
+        for name in self.exclude:  # as configured, or as the tables label it
+            match = [h for h in self.target.hosts if name in (h.url, h.name, shown[h.url])]
             if not match:
                 raise UsageRefused(f"--exclude {name}: {self.tier} has no such host",
                                    hint="its hosts are " + ", ".join(h.url for h in self.target.hosts))

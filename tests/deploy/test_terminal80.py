@@ -124,3 +124,10 @@ def test_the_live_display_shows_one_word_per_host_in_the_labels_of_the_tables() 
     assert re.search(r"db-2 +standby +pre-activate", shown) and "uploading" not in shown
     assert re.search(r"db-1 +primary +not-started", shown) and "/srv" not in shown
     assert labels(hosts) == {h.url: h.path.rsplit("/", 1)[1] for h in hosts}
+
+
+def test_a_host_is_excluded_by_the_label_the_tables_show(deploy: Deploy) -> None:
+    build = deploy.build()
+    deploy.project.ok("promote", build, "--to", "dev", "--exclude", "dev-2", "--reason", "disk replaced")
+    assert deploy.current("dev") == [build, None]
+    assert deploy.audit("host.exclude") == [("dev:local:hosts/dev-2", "disk replaced")]
