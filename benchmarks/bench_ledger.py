@@ -56,7 +56,7 @@ def fresh_project(root: Path) -> Path:
     _qd(config, "promote", "latest", "--to", "dev", "--yes")
     _qd(config, "notes", "approve", "latest", "--yes")
     _qd(config, "schedule", "latest", "--next-window")
-    _qd(config, "notice", "send", "advance", "latest")
+    _qd(config, "notice", "send", "advance", "latest", "--yes")
     return config
 
 

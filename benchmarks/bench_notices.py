@@ -240,7 +240,7 @@ def _quarterdeck_round(root: Path, template: Path, server: Server, label: str) -
     """`notice send` on a fresh copy of the project; checks that every recipient got one message."""
     config = _fresh(root, template, label)
     wall, cpu, server_cpu, _, first = _timed([*quarterdeck(), "--config", str(config), "notice", "send",
-                                              "advance", "latest", "--json"], config.parent, server)
+                                              "advance", "latest", "--yes", "--json"], config.parent, server)
     got = server.received.value
     counts = _counts(config)
     if got != RECIPIENTS or counts.get("sent") != RECIPIENTS:
@@ -323,8 +323,8 @@ def _resume(root: Path, template: Path, server: Server) -> dict[str, object]:
     config = _fresh(root, template, "resume")
     server.call("reset")
     process = subprocess.Popen([*quarterdeck(), "--config", str(config), "notice", "send", "advance",
-                                "latest", "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               cwd=config.parent)
+                                "latest", "--yes", "--json"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=config.parent)
     server.kill_at.value = KILL_AT
     server.kill_pid.value = process.pid
     code = process.wait(timeout=600)
@@ -332,7 +332,8 @@ def _resume(root: Path, template: Path, server: Server) -> dict[str, object]:
         raise RuntimeError(f"the sender was not killed (exit code {code}, "
                            f"server got {server.received.value})")
     before = server.received.value
-    argv = [*quarterdeck(), "--config", str(config), "notice", "send", "advance", "latest", "--json"]
+    argv = [*quarterdeck(), "--config", str(config), "notice", "send", "advance", "latest", "--yes",
+            "--json"]
     elapsed, cpu, server_cpu, _, _ = _timed(argv, config.parent, server)  # resets the server's count
     sent_again = server.received.value
     counts = _counts(config)

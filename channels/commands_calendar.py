@@ -43,14 +43,16 @@ def cmd_calendar(app: ChannelsApp, args: argparse.Namespace) -> int:
     if app.json:
         app.emit_json([w.as_dict() for w in windows])
         return 0
-    grid = table(f"Quarterly pushes: {rule.describe()}", "push", "window", "window (UTC)", "code freeze",
-                 "beta start", "notice deadline")
-    for w in windows:
-        grid.add_row(f"{w.start:%a %Y-%m-%d}", w.label,
-                     f"{w.start_utc:%Y-%m-%d %H:%M}–{w.end_utc:%H:%M} UTC",
-                     _both(w.freeze, w.timezone), _both(w.beta_start, w.timezone),
-                     _both(w.notice_deadline, w.timezone), end_section=True)
-    app.out.print(grid)
+    from releases.terminal import table as fitted
+
+    # Four columns, each cell a few short lines, so that at 80 columns no time is split: the window
+    # in the project's zone over its UTC times, then each milestone in both zones.
+    rows = [(f"{w.start:%a} {w.label}\n[dim]{format_window(w.start_utc, w.end_utc, 'UTC')}[/dim]",
+             _both(w.freeze, w.timezone), _both(w.beta_start, w.timezone),
+             _both(w.notice_deadline, w.timezone)) for w in windows]
+    app.out.print(fitted(f"Quarterly pushes: {rule.describe()}",
+                         ("push window", "code freeze", "beta start", "notice deadline"), rows,
+                         sections=range(len(rows))))
     for w in windows:
         if w.note:
             app.out.print(f"[yellow]note[/yellow] {w.date}: {esc(w.note)}")
@@ -251,10 +253,9 @@ def cmd_gates(app: ChannelsApp, args: argparse.Namespace) -> int:
     if app.json:
         app.emit_json([r.as_dict() for r in results])
     else:
-        grid = table(f"Gates for {build.id} → {args.to}", "gate", "result", "facts")
-        for r in results:
-            grid.add_row(r.gate, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]", esc(r.detail))
-        app.out.print(grid)
+        from releases.terminal import gate_table
+
+        app.out.print(gate_table(results, f"Gates for {build.id} → {args.to}"))
     failed = [r.gate for r in failing(results)]
     if failed:
         from releases.errors import GatesRefused

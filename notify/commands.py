@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: hand
     from notify.app import NotifyApp
     from notify.notices import NoticeStatus, SendReport
     from notify.sending.attempts import Attempt
-    from notify.store import DeliveryRecord
+    from notify.store import Counts, DeliveryRecord
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
@@ -76,6 +76,8 @@ def cmd_preview(app: NotifyApp, args: argparse.Namespace) -> int:
 def _setup_send(p: argparse.ArgumentParser) -> None:
     _kind_build(p)
     p.add_argument("--dry-run", action="store_true", help="plan and render every message; send nothing")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask before emailing the channel's contacts (for scripts)")
     p.add_argument("--test-to", metavar="EMAIL", help="send one copy marked [TEST] to EMAIL only")
     p.add_argument("--again", action="store_true", help="send a new notice to everyone although this one "
                                                         "was sent (e.g. after the notes changed)")
@@ -151,6 +153,12 @@ class _Shown:
             self.bar.update(self.task, advance=self.pending, **fields)
             self.pending = 0
 
+    def begin(self) -> None:
+        """Draw the bar once the send has its recipients: not while `notice send` asks its question."""
+        if not self.drawn:
+            self.drawn = True
+            self.bar.start()
+
     def __enter__(self) -> _Shown:
         return self
 
@@ -177,10 +185,17 @@ def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
     if args.wait < 0:
         raise NotifyError(f"--wait {args.wait}: must be 0 or more minutes")
     bar, started, advanced = _progress(app, f"{args.kind} {build.id}", quiet=args.dry_run)
+
+    def ask(question: str) -> bool:
+        return app.confirm(question, args.yes)
+
     with bar:
         report = send_notice(app, args.kind, build, event=args.event, offset=offset, again=args.again,
                              dry_run=args.dry_run, reason=args.reason, wait=timedelta(minutes=args.wait),
-                             progress=advanced, on_start=started)
+                             progress=advanced, on_start=started, confirm=ask)
+    if report.declined:
+        app.err.print("nothing was sent")
+        return 1
     if app.json:
         app.emit_json(report.as_dict())
     else:
@@ -210,8 +225,7 @@ def _summary(app: NotifyApp, report: SendReport) -> None:
     verb = "sent" if report.created else "resumed"
     app.out.print(f"{verb} the {escape(report.notice.label)} of {escape(target.build_id)}: "
                   f"attempted {len(report.attempts)} of {report.planned}")
-    line = ", ".join(f"[{_STYLE[s]}]{c[s]} {s}[/{_STYLE[s]}]" for s in State if c[s] or s is State.SENT)
-    app.out.print(f"  {c.recipients} recipients: {line}")
+    app.out.print(f"  {c.recipients} recipients: {_deliveries(c)}")
     _problems(app, report.problems)
     if c[State.UNKNOWN]:
         app.out.print(f"  confirm unknown ones: quarterdeck notice confirm {target.kind} "
@@ -263,16 +277,17 @@ def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
     if not found:
         app.out.print(f"no notices for {escape(build.id)} yet")
         return 0
-    table = Table(title=f"Notices of {escape(build.id)}", title_justify="left")
-    for column in ("notice", "event", "created", "recipients", *[str(s) for s in State]):
-        table.add_column(column, justify="right" if column not in ("notice", "event", "created") else "left")
-    for item in found:
+    from releases.terminal import Col, table
+
+    rows = []
+    for item in found:  # the event under the notice's name: four columns fit 80 without splitting a time
         n, c = item.notice, item.counts
         label = n.kind + (f" #{n.generation}" if n.generation > 1 else "") + (" (superseded)"
                                                                               if n.superseded_by else "")
-        table.add_row(label, escape(n.event), f"{n.created_at:%Y-%m-%d %H:%M}", str(c.recipients),
-                      *[_cell(c[s], s) for s in State])
-    app.out.print(table)
+        rows.append((f"{label}\n[dim]{escape(n.event)}[/dim]", f"{n.created_at:%Y-%m-%d %H:%M}",
+                     str(c.recipients), _deliveries(c)))
+    app.out.print(table(f"Notices of {escape(build.id)}",
+                        ("notice", "created", Col("recipients", "right"), "deliveries"), rows))
     for item in _with_problems(found):
         app.out.print(f"[bold]{escape(item.notice.label)}[/bold]")
         _problems(app, item.problems)
@@ -281,8 +296,9 @@ def cmd_status(app: NotifyApp, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(number: int, state: State) -> str:
-    return f"[{_STYLE[state]}]{number}[/{_STYLE[state]}]" if number else "0"
+def _deliveries(c: Counts) -> str:
+    """A notice's deliveries by state, as `notice send` and `notice status` say them: "3 sent, 1 failed"."""
+    return ", ".join(f"[{_STYLE[s]}]{c[s]} {s}[/{_STYLE[s]}]" for s in State if c[s] or s is State.SENT)
 
 
 def _with_problems(found: list[NoticeStatus]) -> list[NoticeStatus]:

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from notify.content.compose import PreparedNotice, Recipient
-from notify.content.notes_input import NoticeNotes, audience_of, carries_notes, mandatory
+from notify.content.notes_input import NoticeNotes, audience_of, carries_notes
 from notify.content.planning import (
     DueNotice,
     NoticeRefused,
     Target,
-    channel_audience,
     due_notices,
     notice_context,
     parse_kind,
@@ -42,6 +41,7 @@ from notify.sending.delivery import (
     env_from_app,
     transport_label,
 )
+from notify.sending.recipients import recipients, resumable, send_question
 from notify.sending.runs import start_run
 from notify.store import (
     TO_SEND,
@@ -80,6 +80,7 @@ class SendReport:
     problems: tuple[DeliveryRecord, ...]  # failed, unknown and temp-failed rows, for the summary
     recovered: int                # rows a dead run had left `sending`, settled now
     stopped: NotifyError | None
+    declined: bool = False        # the question before the send was answered no: nothing was written
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -88,7 +89,7 @@ class SendReport:
             "created": self.created, "recipients": self.recipients, "planned": self.planned,
             "attempted": len(self.attempts), "counts": self.counts.as_dict() if self.counts else None,
             "problems": [problem_dict(p) for p in self.problems], "recovered": self.recovered,
-            "stopped": str(self.stopped) if self.stopped else None,
+            "stopped": str(self.stopped) if self.stopped else None, "declined": self.declined,
         }
 
 
@@ -116,23 +117,6 @@ def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes
     return composer_for(env).prepare(notice_context(
         target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
         support_contact=env.support_contact))
-
-
-def _resumable(notice: NoticeRecord, notes: NoticeNotes | None, count: Counts, *, want_rows: bool) -> None:
-    """Refuse a rerun that would send nothing, or other notes than its first recipients got."""
-    if want_rows and count.to_send == 0:
-        unknown = count[State.UNKNOWN]
-        extra = f"; {unknown} unknown to confirm or resend" if unknown else ""
-        raise NoticeRefused(
-            f"the {notice.label} of {notice.build_id} was already sent: {count[State.SENT]} of "
-            f"{notice.recipients} delivered, {count[State.FAILED]} failed{extra}",
-            hint=f"`quarterdeck notice resend {notice.kind} {notice.build_id} --failed` retries the failed "
-                 "ones; --again sends a new notice to everyone")
-    if notes is not None and notice.notes_sha256 != notes.sha256:
-        raise NoticeRefused(
-            f"the release notes of {notice.build_id} changed since the {notice.label} was created "
-            f"(it carries {str(notice.notes_sha256)[:12]}…, the approved notes are now {notes.sha256[:12]}…)",
-            hint="--again sends a new notice with the current notes to every recipient")
 
 
 def _deadline(env: NoticeEnv, target: Target, now: datetime) -> datetime:
@@ -198,11 +182,16 @@ def send_notice(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, 
                 offset: timedelta | None = None, again: bool = False, dry_run: bool = False,
                 reason: str | None = None, wait: timedelta = timedelta(0),
                 progress: Callable[[Attempt], None] | None = None,
-                on_start: Callable[[int], None] | None = None) -> SendReport:
+                on_start: Callable[[int], None] | None = None,
+                confirm: Callable[[str], bool] | None = None) -> SendReport:
     """Send (or resume) the `kind` notice of `build`; with `again`, a new notice to everyone.
 
     `event` picks the notice when the caller knows it (tick's due notices,
     `deployment:3` for a completion); otherwise it follows from the schedule.
+    `confirm` is asked `send_question` before anything is written (`notice
+    send` on a terminal); a no returns a report with `declined` set. `tick`
+    and the notices that follow a promotion pass none: they were decided when
+    the push was scheduled or the promotion confirmed.
     """
     env, kind = env_from_app(app), parse_kind(str(kind))
     notes = notes_for(env, kind, build, require_approved=True)
@@ -210,27 +199,19 @@ def send_notice(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, 
     recovered = 0
     if not dry_run:
         with env.ledger.read() as conn:
-            found = _locate(env, conn, kind, build, event, offset, now)[1]
+            target, found = _locate(env, conn, kind, build, event, offset, now)
+            question = send_question(target, *recipients(env, conn, target, found, notes, again=again,
+                                                          now=now)) if confirm is not None else ""
+        if confirm is not None and not confirm(question):
+            return SendReport(found, target, False, False, found.recipients if found else 0, 0, (), None, (),
+                              0, None, declined=True)
         recovered = _recover(env, found, now)
     with (env.ledger.read() if dry_run else env.ledger.write()) as conn:
         target, existing = _locate(env, conn, kind, build, event, offset, now)
         if existing is not None and not dry_run:
             clear_dead_runs(conn, env, existing, now)  # a live run holding it refuses this one
-        resume = existing is not None and not again
-        if resume:
-            assert existing is not None
-            count = effective_counts(conn, [existing], host=env.host, now=now)[existing.id]
-            _resumable(existing, notes, count, want_rows=True)
-            prepared = prepare(env, conn, target, notes, existing.created_at)
-            rows: list[Any] = rows_in(conn, existing.id, TO_SEND)
-        else:
-            rows = channel_audience(conn, target.channel, include_opted_out=mandatory(kind),
-                                    default_zone=env.timezone)
-            if not rows:
-                raise NoticeRefused(f"the {target.channel} channel has no contacts, so the {kind} notice of "
-                                    f"{build.id} would reach nobody",
-                                    hint="import contacts first (quarterdeck orgs import FILE)")
-            prepared = prepare(env, conn, target, notes, now)
+        resume, rows = recipients(env, conn, target, existing, notes, again=again, now=now)
+        prepared = prepare(env, conn, target, notes, existing.created_at if resume and existing else now)
         if dry_run:
             _check_renders(env, existing if resume else None, target, prepared, rows, now)
             resumed = effective_counts(conn, [existing], host=env.host, now=now)[existing.id] \
@@ -286,7 +267,7 @@ def resend(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, *, fa
         notice = _newest(conn, kind, build)
         clear_dead_runs(conn, env, notice, now)
         count = effective_counts(conn, [notice], host=env.host, now=now)[notice.id]
-        _resumable(notice, notes, count, want_rows=False)
+        resumable(notice, notes, count, want_rows=False)
         rows = rows_in(conn, notice.id, states or [State.FAILED, State.UNKNOWN, *TO_SEND],
                        emails=emails or None)
         if emails:

@@ -26,6 +26,8 @@ def register(add: Add) -> None:
         deploy + "cmd_promote", deploy + "_setup_promote", json=True)
     add("rollback", "switch every host of a tier back to an earlier release",
         deploy + "cmd_rollback", deploy + "_setup_rollback", json=True)
+    add("check", "ask every host of a tier whether it can take a build (what promote checks first)",
+        "releases.commands_check:cmd_check", "releases.commands_check:_setup_check", json=True)
     add("unlock", "break a tier's stale deploy lock (audited)",
         deploy + "cmd_unlock", deploy + "_setup_unlock", json=True)
     add("log", "who did what, when and why (the audit trail)", records + "cmd_log", records + "_setup_log")

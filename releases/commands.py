@@ -31,7 +31,7 @@ def _setup_build(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.artifacts.artifact import ArtifactStore
+    from releases.artifacts.artifact import ArtifactStore, size_text
     from releases.artifacts.builds import BuildRecipe, make_build
     from releases.artifacts.gitrepo import AppRepo
 
@@ -49,20 +49,11 @@ def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
         app.emit_json({**build.to_json(), "created": outcome.created})
     elif outcome.created:
         app.out.print(f"built [bold]{build.id}[/bold] from {build.commit[:12]} ({build.ref}) "
-                      f"sha256 {build.sha256[:16]}… {_size(build.size)}")
+                      f"sha256 {build.sha256[:16]}… {size_text(build.size)}")
     else:
         app.out.print(f"[yellow]already built[/yellow]: {build.commit[:12]} ({build.ref}) is "
                       f"[bold]{build.id}[/bold] (sha256 {build.sha256[:16]}…); nothing new was made")
     return 0
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def released_versions(app: ReleasesApp) -> list[Any]:
@@ -120,6 +111,7 @@ def _setup_builds(p: argparse.ArgumentParser) -> None:
 def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from releases.artifacts.artifact import size_text
     from releases.artifacts.builds import list_builds
 
     with app.ledger.read() as conn:
@@ -131,7 +123,7 @@ def cmd_builds(app: ReleasesApp, args: argparse.Namespace) -> int:
     for col in ("build", "commit", "ref", "sha256", "size", "created"):
         table.add_column(col)
     for b in items:
-        table.add_row(b.id, b.commit[:12], b.ref, b.sha256[:12], _size(b.size),
+        table.add_row(b.id, b.commit[:12], b.ref, b.sha256[:12], size_text(b.size),
                       f"{b.created_at:%Y-%m-%d %H:%M} UTC {b.created_by}")  # the ledger's times are UTC
     if not items:
         app.out.print("no builds yet: run [bold]quarterdeck build[/bold]")
@@ -225,23 +217,27 @@ def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
         app.emit_json(payload)
         return 0
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title=f"{cfg.project_name}: status", title_justify="left")
-    for col in ("tier", "channel", "build", "host", "role", "state", "step", "note"):
-        table.add_column(col, overflow="fold")
-    for tier in tiers:
+    from releases.hosts.hostspec import labels
+    from releases.terminal import table
+
+    lines: list[tuple[str, ...]] = []
+    ends: list[int] = []
+    for tier, configured in zip(tiers, cfg.tiers, strict=True):
         label = tier["build"] or ("[red]mixed[/red]" if tier["mixed"] else
                                   "[yellow]unknown until checked[/yellow]" if tier["build_unknown"] else
                                   "[dim]empty[/dim]")
+        names = labels(configured.hosts)  # short, and the same as promote's tables
         for i, host in enumerate(tier["hosts"]):
             note = f"excluded: {host['excluded']}" if host["excluded"] else host["error"] or (
                 f"build unknown until checked (stopped in {host['step']})" if host["build_unknown"] else "")
-            table.add_row(tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
-                          label if i == 0 else "", host["url"], host["role"],
-                          state_style(host["state"]), host["step"] or "", escape(note),
-                          end_section=i == len(tier["hosts"]) - 1)
-    app.out.print(table)
+            lines.append((tier["name"] if i == 0 else "", tier["channel"] if i == 0 else "",
+                         label if i == 0 else "", escape(names[host["url"]]), host["role"],
+                         state_style(host["state"]), host["step"] or "", escape(note)))
+        ends.append(len(lines) - 1)
+    app.out.print(table(f"{cfg.project_name}: status",
+                        ("tier", "channel", "build", "host", "role", "state", "step", "note"), lines,
+                        sections=ends))
     for tier in tiers:
         for line in _tier_notes(tier):
             app.out.print(line)

@@ -28,7 +28,8 @@ def _setup_promote(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="finish an interrupted or failed rollout: redo only the hosts not verified")
     p.add_argument("--exclude", action="append", default=[], metavar="HOST",
-                   help="leave HOST (its URL or name) out, until it catches up; repeatable; needs --reason")
+                   help="leave HOST (its URL, or its label in the tables) out, until it catches up; "
+                        "repeatable; needs --reason")
 
 
 def _tier_target(app: ReleasesApp, tier: Any) -> Any:
@@ -63,13 +64,19 @@ def cmd_promote(app: ReleasesApp, args: argparse.Namespace) -> int:
 def run_promotion(app: ReleasesApp, request: PromotionRequest, *, yes: bool) -> int:
     """Promote through releases.tiers.promote with the app's gates, override record and question, and show
     what happened as `promote` does; `tick` and the demo promote through here too."""
+    from releases.commands_check import show_checks
+    from releases.hosts.preflight import PreflightFailed
     from releases.tiers.promote import promote
 
     build, tier = request.build, request.tier
-    outcome = promote(app.ledger, app.store, request, gates=[lambda: app.promotion_gates(build, tier)],
-                      record_override=lambda gates, reason: app.record_override(build, tier, list(gates),
-                                                                                reason),
-                      confirm=lambda question: app.confirm(question, yes), report=_Report(app))
+    try:
+        outcome = promote(app.ledger, app.store, request, gates=[lambda: app.promotion_gates(build, tier)],
+                          record_override=lambda gates, reason: app.record_override(build, tier, list(gates),
+                                                                                    reason),
+                          confirm=lambda question: app.confirm(question, yes), report=_Report(app))
+    except PreflightFailed as failed:
+        show_checks(app, failed.checks, f"Pre-flight check of {tier} for {build.id}: FAILED")
+        raise
     return show_promotion(app, outcome)
 
 
@@ -106,13 +113,15 @@ class _Report:
     def gates(self, request: PromotionRequest, verdicts: Sequence[GateVerdict], failing: Sequence[str], *,
               refused: bool) -> None:
         title = f"Gates for {request.build.id} → {request.tier}"
+        from releases.terminal import gate_table
+
         if refused and self.app.json:
             self.app.emit_json([_gate_json(g) for g in verdicts])
         elif refused:
-            self.app.out.print(_gate_table(verdicts, title))
+            self.app.out.print(gate_table(verdicts, title))
         elif verdicts and not self.app.json:
             overridden = " (overridden with --force)" if failing else ""
-            self.app.out.print(_gate_table(verdicts, title + overridden))
+            self.app.out.print(gate_table(verdicts, title + overridden))
 
     def progress(self, target: Any) -> Any:
         return _progress(self.app, target)
@@ -120,18 +129,6 @@ class _Report:
 
 def _gate_json(gate: Any) -> dict[str, Any]:
     return {"gate": gate.gate, "passed": bool(gate.passed), "detail": gate.detail}
-
-
-def _gate_table(gates: Sequence[Any], title: str) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for col in ("gate", "", "detail"):
-        table.add_column(col, overflow="fold")
-    for g in gates:
-        table.add_row(g.gate, "[green]pass[/green]" if g.passed else "[red]FAIL[/red]", escape(g.detail))
-    return table
 
 
 def _already_running(app: ReleasesApp, build_id: str, target: Any, plan: Any) -> int:
@@ -161,23 +158,60 @@ def _show_dry_run(app: ReleasesApp, plan: Any, target: Any, artifact: Any, gates
                        "hosts": [{"url": p.host.url, "role": p.host.role, "action": p.action, "note": p.note}
                                  for p in planned]})
         return 0
-    from rich.table import Table
+    from rich.markup import escape
 
-    table = Table(title=f"Dry run: {plan.kind} {plan.build_id} → {target.name} "
-                        f"(sha256 {artifact.sha256[:16]}…, checked)", title_justify="left")
-    for col in ("host", "role", "would"):
-        table.add_column(col, overflow="fold")
-    for p in planned:
-        table.add_row(p.host.url, p.host.role, p.action + (f": {p.note}" if p.note else ""))
-    app.out.print(table)
+    from releases.hosts.hostspec import labels
+    from releases.terminal import table
+
+    names = labels(target.hosts)
+    app.out.print(table(f"Dry run: {plan.kind} {plan.build_id} → {target.name} "
+                        f"(sha256 {artifact.sha256[:16]}…, checked)", ("host", "role", "would"),
+                        [(names[p.host.url], p.host.role,
+                          escape(p.action + (f": {p.note}" if p.note else ""))) for p in planned]))
     if locked:
         app.out.print(f"[red]{target.name} is locked by {locked}[/red]: the promotion would be refused")
     app.out.print("dry run: nothing was changed")
     return 0
 
 
+class Watch:
+    """What a person watching a rollout sees: per host, the step it is in, then how it ended.
+
+    One column for both, so that a state and a step can never disagree
+    ("uploading" beside "pre-activate"); hosts are labelled as in the table
+    that follows (releases.hosts.hostspec.labels).
+    """
+
+    def __init__(self, target: Any, clock: Callable[[], float]) -> None:
+        from releases.hosts.hostspec import labels
+
+        self.target, self.clock, self.names = target, clock, labels(target.hosts)
+        # per host: [the step it is in, or its final state once done; done?; started; ended]
+        self.rows: dict[str, list[Any]] = {h.url: ["pending", False, None, None] for h in target.hosts}
+
+    def update(self, host: Any, step: str, state: str) -> str | None:
+        """Note a step (or "done" with the final state); the line to print where nothing is redrawn."""
+        row = self.rows[host.url]
+        if step != "done":
+            row[0], row[2] = step, row[2] or self.clock()
+            return None
+        row[0], row[1], row[3] = state, True, self.clock() if row[2] is not None else None
+        return f"  {self.names[host.url]}: {state}"
+
+    def render(self) -> Any:
+        from releases.terminal import Col, table
+
+        lines = []
+        for host in self.target.hosts:
+            now, done, started, ended = self.rows[host.url]
+            seconds = "" if started is None else f"{(ended or self.clock()) - started:.0f}"
+            shown = state_style(now) if done else f"[cyan]{now}[/cyan]"
+            lines.append((self.names[host.url], host.role, shown, seconds))
+        return table(self.target.name, ("host", "role", "state", Col("s", "right")), lines, box=None)
+
+
 def _progress(app: ReleasesApp, target: Any) -> Any:
-    """One live line per host with its current step (on a terminal); the callback feeding it."""
+    """The live display of a rollout on a terminal (a line per finished host elsewhere); the callback."""
     import contextlib
     import time
 
@@ -186,36 +220,20 @@ def _progress(app: ReleasesApp, target: Any) -> Any:
         if app.json:
             yield None
             return
-        rows: dict[str, list[Any]] = {h.url: [h, "pending", "", None, None] for h in target.hosts}
-
-        def render() -> Any:
-            from rich.table import Table
-
-            table = Table(title=f"{target.name}", title_justify="left", box=None)
-            for col in ("host", "role", "state", "step", "s"):
-                table.add_column(col)
-            for host, state, step, started, ended in rows.values():
-                seconds = "" if started is None else f"{(ended or time.monotonic()) - started:.0f}"
-                table.add_row(host.name, host.role, state_style(state), step, seconds)
-            return table
+        watch = Watch(target, time.monotonic)
 
         def update(host: Any, step: str, state: str) -> None:
-            row = rows[host.url]
-            row[1] = state
-            if step == "done":
-                row[4] = time.monotonic() if row[3] is not None else None
-                if not app.err.is_terminal:
-                    app.err.print(f"  {host.name}: {state}")
-            else:
-                row[2], row[3] = step, row[3] or time.monotonic()
+            line = watch.update(host, step, state)
+            if line is not None and not app.err.is_terminal:
+                app.err.print(line)
 
         if not app.err.is_terminal:
             yield update
             return
         from rich.live import Live
 
-        with Live(render(), console=app.err, transient=True, refresh_per_second=4,
-                  get_renderable=render):
+        with Live(watch.render(), console=app.err, transient=True, refresh_per_second=4,
+                  get_renderable=watch.render):
             yield update
 
     return live()
@@ -243,18 +261,18 @@ def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: Sequenc
                                   for p in result.pruned]})
         return
     from rich.markup import escape
-    from rich.table import Table
 
+    from releases.hosts.hostspec import labels
+    from releases.terminal import Col, table
+
+    names = labels(target.hosts)
     verdict = "[green]succeeded[/green]" if outcome.ok else "[red]FAILED[/red]"
-    table = Table(title=f"{outcome.kind} {result.build_id} → {target.name}: {verdict} "
-                        f"(deployment #{outcome.deployment_id}, {result.seconds:.1f}s)", title_justify="left")
-    for col in ("host", "role", "state", "step", "now runs", "s", "error"):
-        table.add_column(col, overflow="fold")
-    for h in hosts:
-        step = "" if h["state"] == "verified" else h["step"] or ""
-        table.add_row(h["url"], h["role"], state_style(h["state"]), step, h["current"] or "?",
-                      f"{h['seconds']:.1f}", escape(h["error"] or ""))
-    app.out.print(table)
+    rows = [(names[h["url"]], h["role"], state_style(h["state"]), escape(failed.failed_step or ""),
+             h["current"] or "?", f"{h['seconds']:.1f}", escape(h["error"] or ""))
+            for h, failed in zip(hosts, result.hosts, strict=True)]
+    app.out.print(table(f"{outcome.kind} {result.build_id} → {target.name}: {verdict} "
+                        f"(deployment #{outcome.deployment_id}, {result.seconds:.1f}s)",
+                        ("host", "role", "state", "step", "now runs", Col("s", "right"), "error"), rows))
     if outcome.interrupted:
         app.out.print(f"marked interrupted: deployment #{', #'.join(map(str, outcome.interrupted))}")
     if overridden:
@@ -266,7 +284,7 @@ def _show_outcome(app: ReleasesApp, outcome: Any, target: Any, *, gates: Sequenc
                       f"keeping {target.keep} per host")
     for p in result.pruned:
         if p.error:
-            app.out.print(f"[yellow]retention on {p.host.name} failed: {escape(p.error)}[/yellow]")
+            app.out.print(f"[yellow]retention on {names[p.host.url]} failed: {escape(p.error)}[/yellow]")
 
 
 def _setup_rollback(p: argparse.ArgumentParser) -> None:

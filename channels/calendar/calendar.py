@@ -79,19 +79,21 @@ def _in_zone(moment: datetime, zone: tzinfo) -> datetime:
 
 
 def format_window(start: datetime, end: datetime, timezone: str) -> str:
-    """A window as people read it: "2026-11-14 22:00–02:00 America/Chicago".
+    """A window as people read it: "2026-11-14 22:00–02:00 next day America/Chicago".
 
-    The end shows only its time when the window is shorter than a day; the zone
-    abbreviations are added when a clock change falls inside the window, so the
-    two times are never misread.
+    The end shows only its time when the window is shorter than a day, with
+    "next day" when it ends after midnight; the zone abbreviations are added
+    when a clock change falls inside the window, so the two times are never
+    misread.
     """
     zone = zone_of(timezone)
     local_start, local_end = _in_zone(start, zone), _in_zone(end, zone)
     changes = local_start.utcoffset() != local_end.utcoffset()
     start_text = f"{local_start:%Y-%m-%d %H:%M}" + (f" {local_start.tzname()}" if changes else "")
-    end_format = "%H:%M" if end.astimezone(UTC) - start.astimezone(UTC) < timedelta(days=1) \
-        else "%Y-%m-%d %H:%M"
-    end_text = local_end.strftime(end_format) + (f" {local_end.tzname()}" if changes else "")
+    short = end.astimezone(UTC) - start.astimezone(UTC) < timedelta(days=1)
+    end_text = local_end.strftime("%H:%M" if short else "%Y-%m-%d %H:%M") \
+        + (f" {local_end.tzname()}" if changes else "") \
+        + (" next day" if short and local_end.date() != local_start.date() else "")
     return f"{start_text}–{end_text} {timezone}"
 
 

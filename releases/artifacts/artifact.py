@@ -25,6 +25,16 @@ CHUNK = 1 << 20
 VERSION_FILE = "VERSION"
 
 
+def size_text(n: int) -> str:
+    """A size as people read it: "532 B", "48.3 MiB"."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
 @dataclass(frozen=True)
 class Artifact:
     sha256: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,6 +62,39 @@ def _valid_host(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def labels(hosts: Iterable[HostSpec]) -> dict[str, str]:
+    """Each host's label where `hosts` are shown together, by URL: the shortest that tells it apart.
+
+    A local host is the end of its path ("dev-1", else "hosts/dev-1", ...), an
+    SSH host its host and port ("db1:2222"); one that shares that with another
+    shown beside it gets its whole name. Every table, live display and
+    summary of a tier's hosts labels them with this, so they name each host
+    the same way.
+    """
+    hosts = list(hosts)
+    chosen: dict[str, str] = {}
+    for depth in range(1, 1 + max((len(_parts(h)) for h in hosts), default=0)):
+        shown = [_label(h, depth) for h in hosts]
+        for host, label in zip(hosts, shown, strict=True):
+            if host.url not in chosen and shown.count(label) == 1 and label not in chosen.values():
+                chosen[host.url] = label
+    return {h.url: chosen.get(h.url, h.name) for h in hosts}
+
+
+def _parts(host: HostSpec) -> list[str]:
+    return [p for p in host.path.split("/") if p]
+
+
+def _label(host: HostSpec, depth: int) -> str:
+    """`depth` levels of a host's label: path components for a local host, host and port for SSH."""
+    if host.scheme == "ssh":
+        where = host.host or ""
+        where = f"[{where}]" if ":" in where else where  # an IPv6 address keeps its brackets
+        return f"{where}:{host.port}" if host.port else where
+    parts = _parts(host)
+    return "/".join(parts[-depth:]) if depth < len(parts) else host.name
 
 
 def parse_host(

@@ -11,7 +11,8 @@ a request and show the outcome; none of them decides anything itself.
 
 The order, each step of which can end the promotion: the tier order and the
 plan (ledger reads); nothing to do; the gates (GatesRefused unless overridden
-with a reason); the artifact's bytes; the dry run; the confirmation; then,
+with a reason); the artifact's bytes; the dry run; the pre-flight check of
+every host to install (PreflightFailed, audited); the confirmation; then,
 holding the tier's lock, the plan again, the override's record and the
 rollout, recorded step by step (releases.tiers.promotion).
 """
@@ -28,8 +29,10 @@ from sqlalchemy import Connection
 from releases.artifacts.artifact import ArtifactStore
 from releases.artifacts.buildview import Build
 from releases.errors import GatesRefused, ReleasesError, UsageRefused
+from releases.hosts.hostspec import labels
 from releases.hosts.install import StepCallback
-from releases.hosts.rollout import HostOpener, TierTarget
+from releases.hosts.preflight import PreflightFailed, preflight
+from releases.hosts.rollout import HostOpener, TierTarget, rollout_order
 from releases.hosts.unpack import CheckedArtifact, check_archive
 from releases.records.ledger import Ledger
 from releases.tiers.deployments import current_lock, succeeded_on
@@ -130,9 +133,9 @@ class PromotionRequest:
 
     def exclusions(self) -> dict[str, str]:
         """The left-out hosts by URL, each with the reason; refused if one is unknown or none is left."""
-        found = {}
-        for name in self.exclude:
-            match = [h for h in self.target.hosts if name in (h.url, h.name)]
+        found, shown = {}, labels(self.target.hosts)
+        for name in self.exclude:  # as configured, or as the tables label it
+            match = [h for h in self.target.hosts if name in (h.url, h.name, shown[h.url])]
             if not match:
                 raise UsageRefused(f"--exclude {name}: {self.tier} has no such host",
                                    hint="its hosts are " + ", ".join(h.url for h in self.target.hosts))
@@ -196,6 +199,21 @@ def judge(gates: Sequence[Gate]) -> tuple[GateVerdict, ...]:
     return tuple(verdict for gate in gates for verdict in gate())
 
 
+def check_hosts(ledger: Ledger, request: PromotionRequest, plan: PromotionPlan, artifact: CheckedArtifact,
+                open_host: HostOpener | None = None) -> None:
+    """The pre-flight check of every host the plan installs, before the question and before any host
+    changes; a host that fails it stops the promotion here, recorded in the audit trail."""
+    target = request.target
+    hosts = [h for h in rollout_order(target.hosts) if h.url in plan.todo]
+    checks = preflight(hosts, artifact, request.build.id, connect=target.connect, open_host=open_host)
+    if all(c.ok for c in checks):
+        return
+    with ledger.write() as conn:
+        ledger.record(conn, "deploy.preflight-failed", f"{request.build.id}@{target.name}",
+                      detail={c.host.url: list(c.problems) for c in checks if not c.ok})
+    raise PreflightFailed.of(target.name, request.build.id, checks)
+
+
 def promote(ledger: Ledger, store: ArtifactStore, request: PromotionRequest, *, gates: Sequence[Gate] = (),
             record_override: RecordOverride | None = None, confirm: Confirm, report: PromotionReport,
             open_host: HostOpener | None = None) -> PromotionOutcome:
@@ -222,6 +240,7 @@ def promote(ledger: Ledger, store: ArtifactStore, request: PromotionRequest, *, 
     report.gates(request, verdicts, failing, refused=False)
     if request.dry_run:
         return PromotionOutcome(DRY_RUN, request, plan, verdicts, failing, artifact, lock)
+    check_hosts(ledger, request, plan, artifact, open_host)
     if request.outside_users and not confirm(
             f"promote {build.id} to {target.name} ({request.channel}; {len(plan.todo)} host(s))?"):
         return PromotionOutcome(DECLINED, request, plan, verdicts, failing, artifact, lock)

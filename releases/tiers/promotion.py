@@ -14,6 +14,7 @@ host's own final report (what `current` points at) corrects the record.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from sqlalchemy import Connection
 
 from releases.artifacts.buildview import artifact_digests
 from releases.errors import DeployError, LockError, ReleasesError
-from releases.hosts.hostspec import HostSpec
+from releases.hosts.hostspec import HostSpec, labels
 from releases.hosts.install import HostResult, HostState, StepCallback, rollback_host
 from releases.hosts.remote import open_remote
 from releases.hosts.rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
@@ -66,19 +67,31 @@ class PromotionFailed(DeployError):
 
     @classmethod
     def of(cls, outcome: Outcome, target: TierTarget) -> PromotionFailed:
-        result = outcome.result
+        result, names = outcome.result, labels(target.hosts)
         causes = result.failed_hosts or tuple(h for h in result.hosts if h.state != "verified")
-        where = ", ".join(f"{h.host.name} at {h.failed_step or h.state}" for h in causes)
+        where = ", ".join(f"{names[h.host.url]} at {h.failed_step or h.state}" for h in causes)
         action = ("rollback" if outcome.kind == "rollback"
                   else "resumed promotion" if outcome.kind == "resume" else "promotion")
         text = f"the {action} of {result.build_id} on {target.name} failed on {where}"
         if outcome.kind != "rollback":
-            text += ("; the hosts it had switched were put back" if target.on_failure == "rollback"
-                     else "; on_failure = halt left the switched hosts as they are")
+            text += "; " + aftermath(result, names, halted=target.on_failure == "halt")
             again = f"`quarterdeck promote {result.build_id} --to {target.name} --resume`"
         else:
             again = f"`quarterdeck rollback {target.name} --to {result.build_id}`"
         return cls(text, hint=f"the table says what happened on each host; fix the cause, then {again}")
+
+
+def aftermath(result: RolloutResult, names: Mapping[str, str], *, halted: bool) -> str:
+    """Where a failed rollout left the tier, read from each host's own outcome (the table's rows), so
+    the summary never claims a host was put back that the table shows still on the new build."""
+    back = [names[h.host.url] for h in result.hosts if h.state == "rolled-back"]
+    left = [names[h.host.url] for h in result.hosts
+            if h.current == result.build_id and h.state != "rolled-back"]
+    said = [f"put back on the earlier release: {', '.join(back)}"] if back else []
+    if left:
+        said.append(f"still on {result.build_id}: {', '.join(left)} "
+                    f"({'on_failure = halt left them' if halted else 'not put back: see the table'})")
+    return "; ".join(said) or f"no host was left on {result.build_id}"
 
 
 # ---------------------------------------------------------------- deciding (ledger reads only)
@@ -390,6 +403,7 @@ def execute_rollback(ledger: Ledger, target: TierTarget, plan: RollbackPlan, *, 
         finally:
             remote.close()
 
+    started = time.perf_counter()
     try:
         with ThreadPoolExecutor(max_workers=target.parallel,
                                 thread_name_prefix=f"rollback-{target.name}") as pool:
@@ -397,7 +411,7 @@ def execute_rollback(ledger: Ledger, target: TierTarget, plan: RollbackPlan, *, 
     except BaseException:
         _abandon(ledger, deployment_id)
         raise
-    result = RolloutResult(target.name, plan.to_build, results)
+    result = RolloutResult(target.name, plan.to_build, results, seconds=time.perf_counter() - started)
     ok = all(h.state == "rolled-back" for h in results)
     recorder.close(result, "succeeded" if ok else "failed")
     return Outcome(deployment_id, "rollback", result, ok, interrupted)

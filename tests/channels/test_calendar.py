@@ -56,7 +56,7 @@ def test_quarterly_dates_over_three_years() -> None:
     # Winter pushes are on CST (UTC-6), summer ones on CDT (UTC-5): same wall time, different instant.
     assert windows[0].start_utc == datetime(2026, 2, 15, 4, 0, tzinfo=UTC)
     assert windows[1].start_utc == datetime(2026, 5, 10, 3, 0, tzinfo=UTC)
-    assert windows[0].label == "2026-02-14 22:00–02:00 America/Chicago"
+    assert windows[0].label == "2026-02-14 22:00–02:00 next day America/Chicago"
 
 
 def test_milestones_are_wall_clock_offsets_even_across_a_clock_change() -> None:
@@ -140,7 +140,7 @@ def test_window_around_midnight() -> None:
     window = window_for_date(late, date(2026, 11, 14))
     assert window.date == date(2026, 11, 14)
     assert window.end.isoformat() == "2026-11-15T02:30:00-06:00"
-    assert window.label == "2026-11-14 23:30–02:30 America/Chicago"
+    assert window.label == "2026-11-14 23:30–02:30 next day America/Chicago"
     assert window.contains(datetime(2026, 11, 15, 0, 15, tzinfo=CHICAGO))
     assert window.contains(datetime(2026, 11, 14, 23, 30, tzinfo=CHICAGO))
     assert not window.contains(datetime(2026, 11, 14, 23, 29, tzinfo=CHICAGO))
@@ -334,7 +334,7 @@ def test_wall_time_kinds() -> None:
 def test_format_window_converts_to_the_named_zone() -> None:
     start = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
     assert format_window(start, start + timedelta(hours=4), "America/Chicago") == \
-        "2026-11-14 22:00–02:00 America/Chicago"
+        "2026-11-14 22:00–02:00 next day America/Chicago"
 
 
 ZONES = ["America/Chicago", "America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo",

@@ -43,7 +43,7 @@ def test_calendar_lists_the_next_pushes_in_the_project_zone_and_utc(project: Pro
 
     text = project.ok("calendar", "--count", "1").out
     assert "second Saturday of Feb, May, Aug, Nov at 22:00 America/Chicago" in text
-    assert "2026-11-14 22:00–02:00 America/Chicago" in text and "2026-11-15 04:00–08:00 UTC" in text
+    assert "2026-11-14 22:00–02:00 next day America/Chicago" in text and "2026-11-15 04:00–08:00 UTC" in text
     assert "2026-10-31 22:00 CDT" in text and "2026-11-01 03:00 UTC" in text
     assert project.run("calendar", "--count", "0").code == 2
 
@@ -104,7 +104,7 @@ def test_schedule_reschedule_and_cancel_are_recorded_with_reasons(project: Proje
         ("scheduled", None), ("moved", "ice storm forecast"), ("cancelled", "blocker found in beta"),
         ("scheduled", None)]
     assert shown["current"]["start"] == "2027-02-14T04:00:00+00:00" and shown["held"] is None  # type: ignore[index]
-    assert "2027-02-13 22:00–02:00 America/Chicago" in project.ok("schedule", "show", build).out
+    assert "2027-02-13 22:00–02:00 next day America/Chicago" in project.ok("schedule", "show", build).out
 
     entries = audit_log(project, "schedule.set", "schedule.move", "schedule.cancel")
     assert [(e["action"], e["subject"], e["reason"]) for e in entries] == [

@@ -90,7 +90,8 @@ def test_production_gates_fail_then_pass_with_the_facts_behind_them(beta: Projec
     assert str(passing["soak"]["detail"]).startswith("soaked 40 days 17 hours on staging")
     assert passing["signoffs"]["detail"] == "2 of 2 sign-offs: Acadia Hospice, Bayou Palliative"
     assert passing["blockers"]["detail"] == "no open blockers (1 major open)"
-    assert passing["window"]["detail"] == "now is inside the window 2026-11-14 22:00–02:00 America/Chicago"
+    assert passing["window"]["detail"] == ("now is inside the window 2026-11-14 22:00–02:00 next day "
+                                          "America/Chicago")
     assert "all 5 gates pass" in beta.ok("gates", build, "--to", "production").out
 
     beta.ok("problem", "report", build, "--org", ACADIA, "--severity", "blocker", "--summary", "MAR lost")
@@ -101,8 +102,8 @@ def test_production_gates_fail_then_pass_with_the_facts_behind_them(beta: Projec
     monkeypatch.setenv("QUARTERDECK_NOW", "2026-11-15T08:00:00+00:00")
     beta.ok("problem", "resolve", "2", "--resolution", "restored from the export")
     closed = gates(beta, build, "production", code=3)
-    assert closed["window"]["detail"] == ("now is outside the window 2026-11-14 22:00–02:00 America/Chicago; "
-                                          "it closed 0 minutes ago")
+    assert closed["window"]["detail"] == ("now is outside the window 2026-11-14 22:00–02:00 next day "
+                                          "America/Chicago; it closed 0 minutes ago")
 
 
 def test_a_blocker_carries_forward_until_fixed(beta: Project) -> None:
@@ -163,8 +164,8 @@ def test_promotion_gates_reads_the_tier_before_and_a_cancelled_schedule(beta: Pr
     assert list(results) == GATES
     assert results["soak"].detail == "never reached staging, needs 7 days"
     assert results["window"].passed is False
-    assert results["window"].detail == ("the push in the window 2026-11-14 22:00–02:00 America/Chicago "
-                                        "was cancelled")
+    assert results["window"].detail == ("the push in the window 2026-11-14 22:00–02:00 next day "
+                                        "America/Chicago was cancelled")
     staging = promotion_gates(app, build, "staging")
     assert [r.gate for r in staging] == ["hold"]
     from channels.gates.gates import GateResult

@@ -69,7 +69,8 @@ def test_everything_passes() -> None:
         GateResult("soak", True, "soaked 10 days on staging, needs 7 days"),
         GateResult("signoffs", True, "3 of 3 sign-offs: Acadia Hospice, Bayou Palliative, Cascade Hospice"),
         GateResult("blockers", True, "no open blockers"),
-        GateResult("window", True, "now is inside the window 2026-11-14 22:00–02:00 America/Chicago"),
+        GateResult("window", True,
+                   "now is inside the window 2026-11-14 22:00–02:00 next day America/Chicago"),
     ]
     assert all_passed(results) and failing(results) == []
     assert json.loads(json.dumps([r.as_dict() for r in results]))[0] == {
@@ -206,11 +207,12 @@ class TestWindow:
         early = datetime(2026, 11, 12, 19, 0, tzinfo=CHICAGO)
         assert gate(evaluate(PRODUCTION, facts(now=early)), "window") == GateResult(
             "window", False,
-            "now is outside the window 2026-11-14 22:00–02:00 America/Chicago; it opens in 2 days 3 hours")
+            "now is outside the window 2026-11-14 22:00–02:00 next day America/Chicago; "
+            "it opens in 2 days 3 hours")
 
     def test_after_the_window_and_at_its_end(self) -> None:
         assert gate(evaluate(PRODUCTION, facts(now=WINDOW.end)), "window") == GateResult(
-            "window", False, "now is outside the window 2026-11-14 22:00–02:00 America/Chicago; "
+            "window", False, "now is outside the window 2026-11-14 22:00–02:00 next day America/Chicago; "
                              "it closed 0 minutes ago")
         later = gate(evaluate(PRODUCTION, facts(now=WINDOW.end + timedelta(hours=5, minutes=7))), "window")
         assert later.detail.endswith("; it closed 5 hours 7 minutes ago")
@@ -227,7 +229,8 @@ class TestWindow:
             "window", False, "no push is scheduled for this build")
         cancelled = replace(WINDOW, cancelled=True)
         assert gate(evaluate(PRODUCTION, facts(schedule=cancelled)), "window") == GateResult(
-            "window", False, "the push in the window 2026-11-14 22:00–02:00 America/Chicago was cancelled")
+            "window", False,
+            "the push in the window 2026-11-14 22:00–02:00 next day America/Chicago was cancelled")
 
 
 def test_extra_gates_from_other_features_come_last_and_count() -> None:

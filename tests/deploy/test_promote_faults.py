@@ -53,7 +53,7 @@ def test_an_sshd_stopped_mid_rollout_stops_it_and_puts_the_switched_host_back(
     assert result.code == 1
     said = flat(result.err)
     assert f"the promotion of {second} on dev failed on 127.0.0.1:{cluster.servers[0].port}" in said
-    assert "at pre-activate; the hosts it had switched were put back" in said
+    assert f"at pre-activate; put back on the earlier release: 127.0.0.1:{cluster.servers[1].port}" in said
     assert f"{second} → dev: FAILED" in result.out
     assert deploy.current("dev") == [first, first, first]
     assert deploy.deployments("dev")[-1][1:4] == (second, "promote", "failed")

@@ -105,7 +105,7 @@ def test_outbox_send_is_exactly_once_with_dry_run_and_test_copies(ready: Project
     assert "test copy to rm@example.org: sent" in test.out
     [copy] = outbox(ready)
     assert copy["Subject"].startswith("[TEST] app will be updated") and copy["To"] == "rm@example.org"
-    sent = ready.ok("notice", "send", "advance", BUILD)
+    sent = ready.ok("notice", "send", "advance", BUILD, "--yes")
     assert ("sent the advance notice (schedule:1@2026-11-15T04:00Z) of 2026.4.0+b1: attempted 5 of 5"
             in sent.out)
     assert "5 recipients: 5 sent" in sent.out
@@ -115,7 +115,7 @@ def test_outbox_send_is_exactly_once_with_dry_run_and_test_copies(ready: Project
         ["user1@example.org", "user2@example.org", "user3@example.org", "user4@example.org",
          "maria@bayou.example.org"])
     assert all(m["Auto-Submitted"] == "auto-generated" for m in real)
-    again = ready.run("notice", "send", "advance", BUILD)
+    again = ready.run("notice", "send", "advance", BUILD, "--yes")
     assert again.code == 1 and "was already sent: 5 of 5 delivered" in again.err and "--again" in again.err
     assert again.err.startswith("error: ") and "0/?" not in again.err  # no empty bar before the refusal
     assert len(outbox(ready)) == 6
@@ -133,7 +133,7 @@ def test_smtp_send_status_resend_and_confirm(ready: Project, smtp_server: SmtpSe
     use_smtp(ready, smtp_server, monkeypatch)
     smtp_server.handler.rcpt_replies["user3@example.org"] = "550 5.1.1 <user3@example.org>: no such user"
     smtp_server.handler.schedule(Fault.DROP_AFTER_CONTENT, 2)
-    sent = ready.ok("notice", "send", "advance", BUILD)
+    sent = ready.ok("notice", "send", "advance", BUILD, "--yes")
     assert "5 recipients: 3 sent, 1 failed, 1 unknown" in sent.out
     assert re.search(r"user3@example.org +failed +550 5\.1\.1 <user3@example.org>: no such user", sent.out)
     assert re.search(r"user2@example.org +unknown +the message was sent but the connection broke", sent.out)
@@ -184,7 +184,7 @@ def test_training_sessions_are_added_listed_and_announced(ready: Project) -> Non
 
 def test_refusals_name_what_to_do(ready: Project, notes: Notes) -> None:
     notes.approved = False
-    refused = ready.run("notice", "send", "advance", BUILD)
+    refused = ready.run("notice", "send", "advance", BUILD, "--yes")
     assert refused.code == 1 and "are not approved" in refused.err
     preview = ready.run("notice", "preview", "advance", BUILD)
     assert preview.code == 0 and "not approved yet" in preview.err
@@ -192,7 +192,7 @@ def test_refusals_name_what_to_do(ready: Project, notes: Notes) -> None:
     early = ready.ok("notice", "preview", "reminder", BUILD, "--json").json()
     assert early["event"].endswith(":reminder:7d")  # type: ignore[index]
     assert early["headers"]["Subject"].startswith("Reminder: app will be updated")  # type: ignore[index]
-    none_due = ready.run("notice", "send", "reminder", BUILD)
+    none_due = ready.run("notice", "send", "reminder", BUILD, "--yes")
     assert none_due.code == 1 and "no reminder for 2026.4.0+b1 is due yet" in none_due.err
     assert "--offset 7d" in none_due.err
     bad_kind = ready.run("notice", "send", "weekly", BUILD)
@@ -211,21 +211,21 @@ def gate_results(project: Project) -> dict[str, tuple[bool, str]]:
 def test_with_pipelines_notes_hook_and_the_gates_command(project: Project,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     ready = prepared(project, monkeypatch)
-    refused = ready.run("notice", "send", "advance", BUILD)
+    refused = ready.run("notice", "send", "advance", BUILD, "--yes")
     assert refused.code == 1 and "release notes of 2026.4.0+b1 are not approved" in refused.err
     assert "quarterdeck notes approve 2026.4.0+b1 --audience production" in refused.err
     before = gate_results(ready)
     assert before["advance-notice"] == (False, "no advance notice announced the window "
-                                               "2026-11-14 22:00–02:00 America/Chicago")
+                                               "2026-11-14 22:00–02:00 next day America/Chicago")
     ready.ok("notes", "approve", BUILD, "--yes")
-    ready.ok("notice", "send", "advance", BUILD)
+    ready.ok("notice", "send", "advance", BUILD, "--yes")
     [first, *_] = outbox(ready)
     assert "First version of the clinical app" in first.get_body(("plain",)).get_content()
     after = gate_results(ready)
     assert {g: after[g][0] for g in ("advance-notice", "notice-notes", "no-cancellation")} == {
         "advance-notice": True, "notice-notes": True, "no-cancellation": True}
     ready.ok("schedule", "cancel", BUILD, "--reason", "a blocker was found in beta testing")
-    ready.ok("notice", "send", "cancelled", BUILD)
+    ready.ok("notice", "send", "cancelled", BUILD, "--yes")
     cancelled = [m for m in outbox(ready) if m["Subject"].startswith("Cancelled:")]
     assert len(cancelled) == 5
     assert "a blocker was found in beta testing" in cancelled[0].get_body(("plain",)).get_content()

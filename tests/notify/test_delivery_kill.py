@@ -70,7 +70,7 @@ def test_sigkill_mid_batch_then_rerun_sends_every_recipient_exactly_once(
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120"}
     child = subprocess.Popen([sys.executable, "-c", CHILD, "--config", str(project.config),
-                              "notice", "send", "advance", BUILD],
+                              "notice", "send", "advance", BUILD, "--yes"],
                              cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     handler = slow_server.handler
     deadline = time.monotonic() + 30
@@ -85,7 +85,7 @@ def test_sigkill_mid_batch_then_rerun_sends_every_recipient_exactly_once(
     assert (during["sent"], during["unknown"], during["pending"]) == (2, 1, RECIPIENTS - 3)
 
     handler.delay = 0.0
-    rerun = project.ok("notice", "send", "advance", BUILD)
+    rerun = project.ok("notice", "send", "advance", BUILD, "--yes")
     assert "1 delivery left in flight by a stopped run is now unknown" in rerun.out
     assert f"attempted {RECIPIENTS - 3} of {RECIPIENTS - 3}" in rerun.out
     copies = Counter(a for r in handler.received for a in r.rcpt_tos)
@@ -95,6 +95,6 @@ def test_sigkill_mid_batch_then_rerun_sends_every_recipient_exactly_once(
     [in_flight] = [p for p in final["problems"] if p["state"] == "unknown"]
     assert in_flight["email"] == "user3@example.org"
     assert "stopped during this attempt" in in_flight["reply"]
-    refused = project.run("notice", "send", "advance", BUILD)
+    refused = project.run("notice", "send", "advance", BUILD, "--yes")
     assert refused.code == 1 and "1 unknown to confirm or resend" in refused.err
     assert len(handler.received) == RECIPIENTS

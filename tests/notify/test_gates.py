@@ -63,7 +63,7 @@ def test_refused_until_the_advance_notice_was_delivered_early_enough(world, cloc
                                            "announce it")
     add_schedule(app.ledger, BUILD.id)
     assert verdicts(app)[ADVANCE_GATE] == (False, "no advance notice announced the window "
-                                                  "2026-11-14 22:00–02:00 America/Chicago")
+                                                  "2026-11-14 22:00–02:00 next day America/Chicago")
     assert verdicts(app)[NOTES_GATE][0] is False
 
     smtp_server.handler.schedule(Fault.DROP_AFTER_CONTENT, 2)
@@ -77,7 +77,8 @@ def test_refused_until_the_advance_notice_was_delivered_early_enough(world, cloc
     passed, detail = verdicts(app)[ADVANCE_GATE]
     assert passed, "confirmed delivered: counted at the time it was sent, 20 days before"
     assert detail == ("the advance notice reached all 4 recipients by 2026-10-25 23:00 America/Chicago, "
-                      "20 days before the window 2026-11-14 22:00–02:00 America/Chicago (needs 14 days)")
+                      "20 days before the window 2026-11-14 22:00–02:00 next day America/Chicago "
+                      "(needs 14 days)")
     assert all(passed for passed, _ in verdicts(app).values())
 
 
@@ -88,8 +89,8 @@ def test_a_late_advance_notice_fails_with_the_numbers(world, clock: Clock) -> No
     send_notice(env, "advance", BUILD)
     passed, detail = verdicts(app)[ADVANCE_GATE]
     assert not passed
-    assert detail.endswith("10 days 3 hours before the window 2026-11-14 22:00–02:00 America/Chicago; needs "
-                           "14 days (by 2026-10-31 22:00 America/Chicago)")
+    assert detail.endswith("10 days 3 hours before the window 2026-11-14 22:00–02:00 next day "
+                           "America/Chicago; needs 14 days (by 2026-10-31 22:00 America/Chicago)")
 
 
 def test_refused_again_after_the_notes_changed(world, clock: Clock) -> None:  # type: ignore[no-untyped-def]

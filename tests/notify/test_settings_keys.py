@@ -37,7 +37,7 @@ def test_notify_max_attempts_and_end_of_data_timeout_reach_the_smtp_session(
     for at in (1, 2):
         smtp_server.handler.schedule(Fault.DROP_AT_RCPT, at=at)
     smtp_server.handler.schedule(Fault.SILENT_AFTER_CONTENT, at=3)
-    scheduled.run("notice", "send", "advance", BUILD)
+    scheduled.run("notice", "send", "advance", BUILD, "--yes")
     [notice] = scheduled.ok("notice", "status", BUILD, "--json").json()["notices"]  # type: ignore[index]
     problems = {p["state"]: p for p in notice["problems"]}
     assert problems["temp-failed"]["attempts"] == 2  # two connections, as configured, not the default 3

@@ -159,7 +159,7 @@ def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, 
         # the release manager then approves them and sends it, as the demo does.
         assert f"warning: beta-available notice for {build}" in staging.said
         q("notes", "approve", build, "--audience", "beta", "--yes", at=at(hours=3))
-        q("notice", "send", "beta-available", build, at=at(hours=3))
+        q("notice", "send", "beta-available", build, "--yes", at=at(hours=3))
     assert len(q.smtp.handler.accepted) == len(beta)
 
     # production refuses: no soak, no sign-offs, no notice, not the window
@@ -180,8 +180,8 @@ def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, 
     # notes, the schedule and the advance notice
     q("notes", "approve", build, "--yes", at=at(days=8))
     scheduled = q("schedule", build, "--next-window", at=at(days=8))
-    assert "2026-11-14 22:00–02:00 America/Chicago (2026-11-15 04:00 UTC)" in scheduled.said
-    q("notice", "send", "advance", build, at=at(days=8, hours=1))
+    assert "2026-11-14 22:00–02:00 next day America/Chicago (2026-11-15 04:00 UTC)" in scheduled.said
+    q("notice", "send", "advance", build, "--yes", at=at(days=8, hours=1))
     assert q.failing_gates(build, at(days=9)) == ["window"]
 
     # reminders come from tick; the window gate holds until the window opens

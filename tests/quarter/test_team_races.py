@@ -239,7 +239,7 @@ def test_racing_sends_of_one_notice_email_everyone_once(project: Project) -> Non
     finally:
         del os.environ["QUARTERDECK_NOW"]
     contacts = {row[0] for row in project.query("SELECT email FROM contacts")}
-    results = together(project, [["notice", "send", "advance", build]] * (2 * PAIRS))
+    results = together(project, [["notice", "send", "advance", build, "--yes"]] * (2 * PAIRS))
     assert sum(1 for r in results if r.code == 0) >= 1
     for ran in results:
         if ran.code:
@@ -262,7 +262,7 @@ def test_two_ticks_every_five_minutes_do_each_thing_once(project: Project) -> No
         assert project.ok("build", "--json").json()["id"] == BUILD  # type: ignore[index]
         project.ok("notes", "approve", BUILD, "--yes")
         project.ok("schedule", BUILD, "--next-window")
-        project.ok("notice", "send", "advance", BUILD)
+        project.ok("notice", "send", "advance", BUILD, "--yes")
         project.ok("promote", BUILD, "--to", "dev")
         project.ok("promote", BUILD, "--to", "staging", "--yes")
         sign_off(project)

@@ -48,7 +48,7 @@ def quarter(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
     assert project.ok("build", "--json").json()["id"] == BUILD  # type: ignore[index]
     project.ok("notes", "approve", BUILD, "--yes")
     project.ok("schedule", BUILD, "--next-window")
-    project.ok("notice", "send", "advance", BUILD)
+    project.ok("notice", "send", "advance", BUILD, "--yes")
     project.ok("promote", BUILD, "--to", "dev")
     project.ok("promote", BUILD, "--to", "staging", "--yes")
     return project
