@@ -9,7 +9,6 @@ package never imports pipeline (or releases: builds come from
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,18 +17,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from notify.errors import NotifyError
+from notify.progress import STYLE as _STYLE
+from notify.progress import progress
 from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: handlers import them on call
     from notify.app import NotifyApp
     from notify.notices import NoticeStatus, SendReport
-    from notify.sending.attempts import Attempt
     from notify.store import Counts, DeliveryRecord
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]
-_STYLE = {State.SENT: "green", State.PENDING: "cyan", State.SENDING: "cyan", State.TEMP_FAILED: "yellow",
-          State.FAILED: "red", State.UNKNOWN: "magenta"}
 
 
 def _kind_build(p: argparse.ArgumentParser) -> None:
@@ -89,85 +87,6 @@ def _setup_send(p: argparse.ArgumentParser) -> None:
                    help="keep retrying temporarily failed recipients for up to MINUTES (default 0)")
 
 
-def _progress(app: NotifyApp, label: str, *, quiet: bool = False
-              ) -> tuple[Any, Callable[[int], None], Callable[[Attempt], None]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    hidden = app.json or quiet
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[last]}"), console=app.err, disable=hidden)
-    task = bar.add_task(escape(label), total=None, last="")
-    shown = _Shown(bar, task)
-
-    def started(total: int) -> None:
-        shown.start(total)
-
-    def advanced(attempt: Attempt) -> None:
-        shown.advance(attempt)
-
-    # A hidden bar (--json) is never drawn: nothing to update per message.
-    return shown, started, (_ignore if hidden else advanced)
-
-
-def _ignore(attempt: Attempt) -> None:
-    pass
-
-
-class _Shown:
-    """The bar, told about attempts at most every SHOW_EVERY seconds.
-
-    `Progress.update` (its lock, its speed samples, the markup of the last recipient) would
-    run for every message, on the path between the server's reply and the next MAIL FROM; the
-    bar is only drawn 10 times a second, so updating it more often would show nothing more. A failed or
-    unknown attempt is shown at once, and the count is brought up to date when the bar stops.
-
-    The bar is drawn from `start`, once the send knows how many it will attempt: a send that is
-    refused (already sent, nobody to reach, another run holds it) draws nothing before its error.
-    """
-
-    SHOW_EVERY = 0.1
-
-    def __init__(self, bar: Any, task: Any) -> None:
-        self.bar, self.task = bar, task
-        self.pending = 0
-        self.next_show = 0.0
-        self.drawn = False
-
-    def start(self, total: int) -> None:
-        self.bar.update(self.task, total=total)
-        if not self.drawn:
-            self.drawn = True
-            self.bar.start()
-
-    def advance(self, attempt: Attempt) -> None:
-        self.pending += 1
-        now = time.monotonic()
-        if now < self.next_show and attempt.state == State.SENT:
-            return
-        self.next_show = now + self.SHOW_EVERY
-        colour = _STYLE.get(attempt.state, "white")
-        self.flush(last=f"[{colour}]{attempt.state}[/{colour}] {escape(attempt.email)}")
-
-    def flush(self, **fields: str) -> None:
-        if self.pending or fields:
-            self.bar.update(self.task, advance=self.pending, **fields)
-            self.pending = 0
-
-    def begin(self) -> None:
-        """Draw the bar once the send has its recipients: not while `notice send` asks its question."""
-        if not self.drawn:
-            self.drawn = True
-            self.bar.start()
-
-    def __enter__(self) -> _Shown:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.flush()
-        if self.drawn:
-            self.bar.stop()
-
-
 def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
     from notify.content.planning import parse_offset
     from notify.content.preview import send_test
@@ -184,7 +103,7 @@ def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
     offset = parse_offset(args.offset) if args.offset else None
     if args.wait < 0:
         raise NotifyError(f"--wait {args.wait}: must be 0 or more minutes")
-    bar, started, advanced = _progress(app, f"{args.kind} {build.id}", quiet=args.dry_run)
+    bar, started, advanced = progress(app, f"{args.kind} {build.id}", quiet=args.dry_run)
 
     def ask(question: str) -> bool:
         return app.confirm(question, args.yes)
@@ -318,7 +237,7 @@ def cmd_resend(app: NotifyApp, args: argparse.Namespace) -> int:
     from notify.notices import resend
 
     build = app.resolve_build(args.build)
-    bar, started, advanced = _progress(app, f"resend {args.kind} {build.id}")
+    bar, started, advanced = progress(app, f"resend {args.kind} {build.id}")
     with bar:
         report = resend(app, args.kind, build, failed=args.failed, unknown=args.unknown, emails=args.email,
                         reason=args.reason, progress=advanced, on_start=started)

@@ -295,11 +295,11 @@ def _setup_rollback(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rollback(app: ReleasesApp, args: argparse.Namespace) -> int:
+    from releases.tiers.lease import TierLease
     from releases.tiers.promote import outside_users
     from releases.tiers.promotion import (
         PromotionFailed,
         PromotionRefused,
-        TierLease,
         execute_rollback,
         plan_rollback,
         releases_missing,

@@ -36,11 +36,11 @@ from releases.hosts.rollout import HostOpener, TierTarget, rollout_order
 from releases.hosts.unpack import CheckedArtifact, check_archive
 from releases.records.ledger import Ledger
 from releases.tiers.deployments import current_lock, succeeded_on
+from releases.tiers.lease import TierLease
 from releases.tiers.promotion import (
     Outcome,
     PromotionPlan,
     PromotionRefused,
-    TierLease,
     execute_promotion,
     plan_promotion,
 )

@@ -13,53 +13,40 @@ host's own final report (what `current` points at) corrects the record.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
-from types import TracebackType
 
 from sqlalchemy import Connection
 
 from releases.artifacts.buildview import artifact_digests
-from releases.errors import DeployError, LockError, ReleasesError
+from releases.errors import DeployError, ReleasesError
 from releases.hosts.hostspec import HostSpec, labels
-from releases.hosts.install import HostResult, HostState, StepCallback, rollback_host
+from releases.hosts.install import HostResult, StepCallback, rollback_host
 from releases.hosts.remote import open_remote
 from releases.hosts.rollout import DeployPlan, HostOpener, RolloutResult, TierTarget, roll_out, rollout_order
 from releases.hosts.unpack import CheckedArtifact
 from releases.records.ledger import Ledger
 from releases.records.reads import rows_of
 from releases.tiers.deployments import (
-    KEEP,
-    acquire_lock,
     build_before,
-    current_lock,
     deployment_hosts,
     finish_deployment,
     host_statuses,
     interrupt_running,
     latest_deployment,
-    record_host,
-    release_lock,
-    renew_lock,
     start_deployment,
     succeeded_on,
 )
-from releases.tiers.tierview import Deployment, HostStatus, Lock
+from releases.tiers.lease import LedgerRecorder, TierLease
+from releases.tiers.tierview import Deployment, HostStatus
 
-LEASE = timedelta(minutes=2)
 RUNNING_STATES = ("verified", "rolled-back")  # a host in one of these passed its health check on its build
 
 
 class PromotionRefused(ReleasesError):
     """The tier order, the resume rule or the rollback rule forbids what was asked; nothing changed."""
-
-
-class LockLost(LockError):
-    """This process's tier lock was broken while it deployed; it stops rather than race the new holder."""
 
 
 class PromotionFailed(DeployError):
@@ -235,105 +222,6 @@ def releases_missing(target: TierTarget, build_id: str,
         except Exception as err:
             problems.append((host, str(err) or type(err).__name__))
     return problems
-
-
-# ---------------------------------------------------------------- the lock, held for the whole rollout
-
-class TierLease:
-    """The tier's deploy lock, with a thread renewing its lease until the rollout ends.
-
-    A long step (migrations in pre-activate, a slow health check) reports
-    nothing for minutes, so renewal cannot wait for step callbacks. If the
-    lock turns out to be broken (`unlock`), `lost` is set and the recorder
-    stops the rollout at its next step.
-    """
-
-    def __init__(self, ledger: Ledger, tier: str, lease: timedelta = LEASE) -> None:
-        self.ledger, self.tier, self.lease = ledger, tier, lease
-        self.lock: Lock | None = None
-        self._stop = threading.Event()
-        self._lost = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def lost(self) -> bool:
-        return self._lost.is_set()
-
-    def mark_lost(self) -> None:
-        self._lost.set()
-
-    def __enter__(self) -> TierLease:
-        self.lock = acquire_lock(self.ledger, self.tier, self.lease)
-        self._thread = threading.Thread(target=self._renew, name=f"lease-{self.tier}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _renew(self) -> None:
-        assert self.lock is not None
-        while not self._stop.wait(max(self.lease.total_seconds() / 4, 0.05)):
-            try:
-                if not renew_lock(self.ledger, self.lock, self.lease):
-                    self._lost.set()
-                    return
-            except ReleasesError:
-                continue  # the ledger was busy; the lease still has three quarters to run
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self.lock is not None and not self.lost:
-            release_lock(self.ledger, self.lock)
-
-
-# ---------------------------------------------------------------- doing, and recording as it happens
-
-class LedgerRecorder:
-    """The rollout's step callback: one short write transaction per reported step.
-
-    Once the tier's lock is no longer ours (someone ran `unlock`), every step
-    that would move forward fails before it starts, while the steps that put
-    a host back and the final "done" still run and are recorded: the rollout
-    then stops and returns the tier to where it was, as after any failure.
-    """
-
-    def __init__(self, ledger: Ledger, deployment_id: int, lease: TierLease | None,
-                 also: StepCallback | None = None) -> None:
-        self.ledger, self.deployment_id, self.lease, self.also = ledger, deployment_id, lease, also
-        self._mutex = threading.Lock()
-
-    def _still_ours(self, conn: Connection) -> bool:
-        if self.lease is None or self.lease.lock is None:
-            return True
-        if not self.lease.lost:
-            holder = current_lock(conn, self.lease.tier)
-            if holder is None or holder.token != self.lease.lock.token:
-                self.lease.mark_lost()
-        return not self.lease.lost
-
-    def __call__(self, host: HostSpec, step: str, state: HostState) -> None:
-        forward = step != "done" and not step.startswith("rollback")
-        with self._mutex:
-            with self.ledger.write() as conn:
-                if forward and not self._still_ours(conn):
-                    assert self.lease is not None
-                    raise LockLost(f"the deploy lock on {self.lease.tier} was broken while this rollout ran; "
-                                   f"{step} was not started on {host.name}",
-                                   hint="see `quarterdeck log` for who broke it and why")
-                record_host(self.ledger, conn, deployment_id=self.deployment_id, host=host.url, state=state,
-                            step=KEEP if step == "done" else step)
-            if self.also is not None:
-                self.also(host, step, state)
-
-    def close(self, result: RolloutResult, state: str) -> None:
-        """Correct each host's record with its own final report, and close the deployment."""
-        with self._mutex, self.ledger.write() as conn:
-            for host in result.hosts:
-                record_host(self.ledger, conn, deployment_id=self.deployment_id, host=host.host.url,
-                            state=host.state, step=host.failed_step or KEEP,
-                            error=host.error, current=host.current or KEEP)
-            finish_deployment(self.ledger, conn, self.deployment_id, state)
 
 
 @dataclass(frozen=True)

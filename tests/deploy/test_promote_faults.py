@@ -16,7 +16,7 @@ import pipeline
 from releases.records.ledger import Actor, Ledger
 from releases.records.schema import SCHEMA
 from releases.tiers.deployments import acquire_lock, break_lock, current_lock
-from releases.tiers.promotion import TierLease
+from releases.tiers.lease import TierLease
 from tests.conftest import Project
 from tests.support.sshd import SshdCluster, _descendants
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from notify.commands import _progress
+from notify.progress import progress as _progress
 from notify.sending.attempts import Attempt
 from notify.vocabulary import State
 
