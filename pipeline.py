@@ -435,9 +435,9 @@ class App:
 
     @property
     def store(self) -> ArtifactStore:
-        from releases.artifacts.artifact import ArtifactStore
+        from releases.artifacts.shared import artifact_store
 
-        return ArtifactStore(self.config.artifacts_dir)
+        return artifact_store(self.config.artifacts_dir, self.ledger)
 
     def calendar_rule(self) -> CalendarRule:
         return calendar_rule(self.config)
@@ -550,10 +550,11 @@ def ledger_schemas() -> list[Any]:
     from channels.store import SCHEMA as channels_schema
     from notes.review import store as notes_store
     from notify import store as notify_store
+    from releases.artifacts.shared import SCHEMA as artifacts_schema
     from releases.records.ledger import Schema
     from releases.records.schema import SCHEMA as releases_schema
 
-    return [releases_schema, channels_schema,
+    return [releases_schema, artifacts_schema, channels_schema,
             notify_store.SCHEMA,
             Schema("notes", notes_store.SCHEMA_VERSION, (notes_store.metadata,))]
 

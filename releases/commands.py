@@ -31,14 +31,14 @@ def _setup_build(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.artifacts.artifact import ArtifactStore, size_text
+    from releases.artifacts.artifact import size_text
     from releases.artifacts.builds import BuildRecipe, make_build
     from releases.artifacts.gitrepo import AppRepo
 
     cfg = app.config
     window = app.next_push()
     outcome = make_build(
-        app.ledger, ArtifactStore(cfg.artifacts_dir), AppRepo(cfg.repo),
+        app.ledger, app.store, AppRepo(cfg.repo),
         ref=args.ref or cfg.branch,
         next_push=window.start.date() if window else app.clock().date(),
         recipe=BuildRecipe(cfg.build_command or None, cfg.build_output),

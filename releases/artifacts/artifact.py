@@ -17,9 +17,12 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
 from releases.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 CHUNK = 1 << 20
 VERSION_FILE = "VERSION"
@@ -174,11 +177,26 @@ def _damaged(path: Path, actual: str, expected: str) -> ArtifactError:
     )
 
 
-class ArtifactStore:
-    """Artifacts kept by digest: `<dir>/<sha256>.tar.gz`, verified whenever they are read."""
+class SharedArtifacts(Protocol):
+    """Where a team's artifacts live beside their ledger (releases.artifacts.shared)."""
 
-    def __init__(self, root: Path) -> None:
+    def has(self, sha256: str) -> bool: ...
+
+    def put(self, conn: Connection, sha256: str, path: Path) -> bool: ...
+
+    def fetch(self, sha256: str, dest: IO[bytes]) -> str | None: ...
+
+
+class ArtifactStore:
+    """Artifacts kept by digest: `<dir>/<sha256>.tar.gz`, verified whenever they are read.
+
+    With `shared` (a PostgreSQL ledger), every artifact added is also kept there, and one missing
+    from this machine's directory is fetched from there first: the directory is then a cache.
+    """
+
+    def __init__(self, root: Path, shared: SharedArtifacts | None = None) -> None:
         self.root = root
+        self.shared = shared
 
     def path_for(self, sha256: str) -> Path:
         return self.root / f"{sha256}.tar.gz"
@@ -194,6 +212,12 @@ class ArtifactStore:
             os.replace(temp_path, final)
             os.chmod(final, 0o444)
         return Artifact(digest, size, final)
+
+    def share(self, conn: Connection, artifact: Artifact) -> None:
+        """Keep the artifact in the team's ledger too, in the transaction that records its build,
+        so that no build is ever recorded whose bytes another machine cannot fetch."""
+        if self.shared is not None:
+            self.shared.put(conn, artifact.sha256, artifact.path)
 
     def verified(self, sha256: str) -> Path:
         """The artifact's path, after proving its bytes still hash to its name."""
@@ -221,10 +245,30 @@ class ArtifactStore:
 
     def _present(self, sha256: str) -> Path:
         path = self.path_for(sha256)
+        if not path.exists() and self.shared is not None:
+            self._fetch(sha256, path)
         if not path.exists():
-            raise ArtifactError(f"artifact {sha256[:12]} is missing from {self.root}",
+            where = f"{self.root} and from the ledger" if self.shared is not None else str(self.root)
+            raise ArtifactError(f"artifact {sha256[:12]} is missing from {where}",
                                 hint="restore it from a backup or rebuild the commit")
         return path
+
+    def _fetch(self, sha256: str, path: Path) -> None:
+        """Fill this machine's copy from the team's ledger, proven by its digest before it is kept."""
+        assert self.shared is not None
+        with self.temp_file() as temp:
+            actual = self.shared.fetch(sha256, temp)
+        if actual is None:
+            os.unlink(temp.name)
+            return
+        if actual != sha256:
+            os.unlink(temp.name)
+            raise ArtifactError(
+                f"the ledger's copy of artifact {sha256[:12]} is damaged: its sha256 is {actual[:12]}…",
+                hint="restore the ledger from a backup, or put a good copy in the artifacts directory "
+                     "of a machine that has one and build there; never deploy it")
+        os.replace(temp.name, path)
+        os.chmod(path, 0o444)
 
     def temp_file(self) -> IO[bytes]:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -207,6 +207,7 @@ def _number_and_store(ledger: Ledger, store: ArtifactStore, source: BinaryIO, re
         except BaseException:
             Path(temp.name).unlink(missing_ok=True)
             raise
+        store.share(conn, artifact)
         build = Build(
             id=str(build_id), version=str(version), build_number=build_id.number,
             commit=resolved.commit, ref=resolved.ref, branch=resolved.branch,

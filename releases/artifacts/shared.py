@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, func, select
+from sqlalchemy import Column, Connection, Integer, LargeBinary, MetaData, String, Table, func, select
 
+from releases.artifacts.artifact import ArtifactStore
 from releases.records.ledger import Ledger, Schema
 
 CHUNK = 4 << 20  # rows of 4 MiB: a 50 MB artifact is a dozen rows, each well under any row limit
@@ -42,19 +43,17 @@ class LedgerArtifacts:
             return conn.execute(select(func.count()).select_from(artifact_chunks)
                                 .where(artifact_chunks.c.sha256 == sha256)).scalar_one() > 0
 
-    def put(self, sha256: str, path: Path) -> bool:
-        """Store the file's bytes under its digest, once; False when the ledger already had them."""
-        with self.ledger.write() as conn:
-            present = conn.execute(select(artifact_chunks.c.seq).where(artifact_chunks.c.sha256 == sha256)
-                                   .limit(1)).first()
-            if present is not None:
-                return False
-            with path.open("rb") as source:
-                for seq, chunk in enumerate(iter(lambda: source.read(CHUNK), b"")):
-                    conn.execute(artifact_chunks.insert().values(sha256=sha256, seq=seq, data=chunk))
-            self.ledger.record(conn, "artifact.share", sha256,
-                               detail={"size": path.stat().st_size})
-            return True
+    def put(self, conn: Connection, sha256: str, path: Path) -> bool:
+        """Store the file's bytes under its digest, once, in the caller's write transaction; False
+        when the ledger already had them."""
+        present = conn.execute(select(artifact_chunks.c.seq).where(artifact_chunks.c.sha256 == sha256)
+                               .limit(1)).first()
+        if present is not None:
+            return False
+        with path.open("rb") as source:
+            for seq, chunk in enumerate(iter(lambda: source.read(CHUNK), b"")):
+                conn.execute(artifact_chunks.insert().values(sha256=sha256, seq=seq, data=chunk))
+        return True
 
     def fetch(self, sha256: str, dest: IO[bytes]) -> str | None:
         """Write the stored bytes to `dest`; their actual digest, or None when the ledger has none."""
@@ -70,3 +69,10 @@ class LedgerArtifacts:
                 dest.write(data)
                 found = True
         return digest.hexdigest() if found else None
+
+
+def artifact_store(directory: Path, ledger: Ledger) -> ArtifactStore:
+    """The store a command uses: on a SQLite ledger the directory alone; on a shared (PostgreSQL)
+    ledger the ledger too, with the directory as this machine's cache."""
+    shared = None if ledger.engine.dialect.name == "sqlite" else LedgerArtifacts(ledger)
+    return ArtifactStore(directory, shared)

@@ -5,7 +5,9 @@ Each failure names what is wrong and what to do, and never shows the password.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +66,43 @@ def test_a_missing_database_says_how_to_create_it(project: Project, postgres: Pg
     assert result.code == 1 and "unexpected" not in result.err
     assert "database does not exist" in result.err and "createdb" in result.err
     assert postgres.password not in result.out + result.err
+
+
+def _second_machine(project: Project, tmp_path: Path) -> Path:
+    """Another release manager's working directory: the same ledger, repository and hosts, its
+    own (empty) artifacts directory."""
+    home = tmp_path / "second-machine"
+    home.mkdir()
+    text = project.config.read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^repo = "[^"]*"', f'repo = "{project.repo.path}"', text, count=1)
+    text = text.replace('"local:.quarterdeck/hosts/', f'"local:{project.root}/.quarterdeck/hosts/')
+    config = home / "quarterdeck.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_a_build_made_on_one_machine_is_promoted_from_another(project: Project, tmp_path: Path) -> None:
+    build = project.ok("build", "--json").json()  # type: ignore[assignment]
+    assert isinstance(build, dict)
+    config = _second_machine(project, tmp_path)
+    cache = config.parent / ".quarterdeck" / "artifacts" / f"{build['sha256']}.tar.gz"
+    assert not cache.exists()
+    project.ok("--config", str(config), "promote", build["id"], "--to", "dev", "--yes")
+    assert cache.is_file() and hashlib.sha256(cache.read_bytes()).hexdigest() == build["sha256"]
+    current = project.root / ".quarterdeck" / "hosts" / "dev-1" / "current"
+    assert f"BUILD={build['id']}" in (current / "VERSION").read_text()
+    assert project.query("SELECT count(*) FROM artifact_chunks WHERE sha256 = ?", build["sha256"])[0][0] >= 1
+
+
+def test_a_damaged_copy_in_the_ledger_is_never_deployed(project: Project, tmp_path: Path) -> None:
+    build = project.ok("build", "--json").json()  # type: ignore[assignment]
+    assert isinstance(build, dict)
+    project.query("UPDATE artifact_chunks SET data = ? WHERE sha256 = ? AND seq = 0",
+                  b"not the artifact", build["sha256"])
+    config = _second_machine(project, tmp_path)
+    refused = project.run("--config", str(config), "promote", build["id"], "--to", "dev", "--yes")
+    assert refused.code == 1 and "unexpected" not in refused.err
+    said = " ".join(refused.err.split())
+    assert f"the ledger's copy of artifact {build['sha256'][:12]} is damaged" in said
+    assert not (project.root / ".quarterdeck" / "hosts" / "dev-1" / "current").exists()
+    assert not list((config.parent / ".quarterdeck" / "artifacts").glob("*.tar.gz"))
