@@ -90,11 +90,11 @@ class NotesSettings:
         if self.templates_dir is not None and not isinstance(self.templates_dir, Path):
             templates = Path(self.templates_dir) if self.templates_dir else None
             object.__setattr__(self, "templates_dir", templates)
-        object.__setattr__(self, "areas",
-                           MappingProxyType({k.strip().lower(): v.strip() for k, v in self.areas.items()}))
         problem = areas_problem(self.areas)
         if problem:
             raise SettingsError(f"notes.areas: {problem}")
+        object.__setattr__(self, "areas",
+                           MappingProxyType({k.strip().lower(): v.strip() for k, v in self.areas.items()}))
         if self.unmapped_scopes not in UNMAPPED_SCOPES:
             raise SettingsError(f"notes.unmapped_scopes is {self.unmapped_scopes!r}",
                                 hint=f"use one of: {', '.join(UNMAPPED_SCOPES)}")
@@ -224,7 +224,8 @@ tag = true                    # tag vVERSION on the commit after a production pu
 push_tag = false
 changelog = false             # prepend a Keep a Changelog section to CHANGELOG.md
 
-[notes.areas]                 # scope in commit headers = the area customers read
+# Areas: a scope as commit headers write it = the name customers read ("" hides it)
+[notes.areas]
 # census = "Census"
 # family-portal = "Family portal"
 

@@ -53,7 +53,8 @@ def expected_md(h: History) -> str:
 
 
 def expected_internal_md(h: History) -> str:
-    return INTERNAL_MD.format(merge=h.merge[:7], rota=h.rota_fix[:7], hostile=h.hostile[:7], chore=h.chore[:7])
+    return INTERNAL_MD.format(merge=h.merge[:7], rota=h.rota_fix[:7], hostile=h.hostile[:7],
+                              chore=h.chore[:7])
 
 
 def test_markdown_is_the_whole_stdout(project: Project, history: History) -> None:
@@ -188,3 +189,29 @@ def test_bad_input_exits_1_and_changes_nothing(project: Project, history: Histor
     assert usage.code == 2 and "invalid choice: 'pdf'" in usage.err
     assert project.ok("log", "--json").json() == before
     assert audit(project) == []
+
+
+def test_show_and_status_list_the_commits_to_reword_before_approval(project: Project,
+                                                                    history: History) -> None:
+    """Issue 16: headers the spec rules out are listed, on stderr, so they can be reworded."""
+    import re
+
+    stuff = project.repo.commit("Update some stuff")
+    empty = project.repo.commit("fix(): keep the rota\nstraight after the header")
+    build_id = build(project)
+    shown = project.ok("notes", "show", build_id)
+    assert "Update some stuff" not in shown.out and "- Keep the rota\n" in shown.out
+    err = re.sub(r"\s+", " ", shown.err)
+    assert "2 commit(s) break Conventional Commits; reword them before approval" in err
+    assert f"{stuff[:12]} 'Update some stuff': not a Conventional Commits header (type: description)" in err
+    assert f"{empty[:12]} 'Keep the rota': empty scope: write the scope or leave out the parentheses" in err
+    status = project.ok("notes", "status", build_id, "--json").json()
+    assert [(f["sha"], f["reason"]) for f in status["flagged"]] == [  # type: ignore[index]
+        (stuff, "not a Conventional Commits header (type: description)"),
+        (empty, "empty scope: write the scope or leave out the parentheses")]
+    status_err = project.ok("notes", "status", build_id).err
+    assert f"{stuff[:12]} 'Update some stuff'" in re.sub(r"\s+", " ", status_err)
+    project.ok("notes", "reword", stuff, "--text", "fix(rota): tidy the rota page")
+    project.ok("notes", "reword", empty, "--text", "fix(rota): keep the rota")
+    again = project.ok("notes", "show", build_id)
+    assert "break Conventional Commits" not in again.err and "- Tidy the rota page\n" in again.out

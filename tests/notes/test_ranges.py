@@ -84,7 +84,8 @@ def quarter(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
 # non-conventional "Update copyright year" is in the internal notes only.
 PRODUCTION = [
     ("Action required", ["api: Version 2 of the API"]),
-    ("New features", ["export: CSV export of visits", "rota: Drag to swap shifts", "chart: Medication chart"]),
+    ("New features", ["export: CSV export of visits", "rota: Drag to swap shifts",
+                      "chart: Medication chart"]),
     ("Fixes", ["rota: Keep night shifts", "rota: No double booking"]),
     ("Performance", ["db: Index visits by patient"]),
     ("Training", ["chart: Medication chart"]),
