@@ -21,6 +21,7 @@ from .settings import AUDIENCES
 
 if TYPE_CHECKING:
     from .app import NotesApp
+    from .model import Flagged
     from .review.ledgerview import StoredCorrection
     from .review.review import Review, ToApprove
 
@@ -40,6 +41,22 @@ def _escape(text: str) -> str:
 def _remarks(app: NotesApp, remarks: tuple[str, ...]) -> None:
     for remark in remarks:
         app.err.print(f"[yellow]note:[/yellow] {_escape(remark)}")
+
+
+MAX_LISTED_FLAGGED = 20
+
+
+def flagged_remarks(flagged: tuple[Flagged, ...]) -> tuple[str, ...]:
+    """One line per commit whose message breaks Conventional Commits, and what to do about it."""
+    if not flagged:
+        return ()
+    lines = [f"{len(flagged)} commit(s) break Conventional Commits; reword them before approval "
+             "(`quarterdeck notes reword SHA --text 'fix(area): ...'`) or skip them:"]
+    lines += [f"{f.sha[:12]} {f.text!r}: {f.reason}" for f in flagged[:MAX_LISTED_FLAGGED]]
+    if len(flagged) > MAX_LISTED_FLAGGED:
+        extra = len(flagged) - MAX_LISTED_FLAGGED
+        lines.append(f"and {extra} more (`quarterdeck notes status BUILD --json` lists them all)")
+    return tuple(lines)
 
 
 def setup_build(p: argparse.ArgumentParser) -> None:
@@ -67,7 +84,7 @@ def cmd_show(app: NotesApp, args: argparse.Namespace) -> int:
             raise NotesError("--draft shows an edited text: it has no json form and no --since",
                                       hint="use --format md, html or text")
         current, generated = workflow.current_review(app, build, args.audience)
-        _remarks(app, generated.range.remarks)
+        _remarks(app, generated.range.remarks + flagged_remarks(generated.listing.head.flagged))
         text = workflow.render_markdown(current.draft.markdown if current.draft else generated.markdown,
                                         args.format)
     else:
@@ -76,7 +93,7 @@ def cmd_show(app: NotesApp, args: argparse.Namespace) -> int:
         )
 
         generated = generation.generate(app, build, args.audience, since=args.since)
-        _remarks(app, generated.range.remarks)
+        _remarks(app, generated.range.remarks + flagged_remarks(generated.listing.head.flagged))
         text = generation.render_generated(app, generated, args.format)
     # Straight to stdout, as pipeline's emit_json does: the notes are data, not Rich markup,
     # and Rich's console (what app.out.file would be) costs its import on every run.
@@ -270,6 +287,7 @@ def cmd_status(app: NotesApp, args: argparse.Namespace) -> int:
         "build": build.id, "audience": args.audience, "state": current.state,
         "message": current.message(), "generated_sha256": current.generated_sha256,
         "entries": len(generated.notes.entries),
+        "flagged": [{"sha": f.sha, "text": f.text, "reason": f.reason} for f in generated.notes.flagged],
         "range": {"since": span.since, "label": span.label, "until": span.until, "basis": span.basis,
                   "remarks": list(span.remarks)},
         "draft": None if current.draft is None else {
@@ -289,5 +307,5 @@ def cmd_status(app: NotesApp, args: argparse.Namespace) -> int:
     start = span.label or "the first commit"
     app.out.print(f"  range: {_escape(start)} → {span.until[:12]} ({len(generated.notes.entries)} entries, "
                   f"{generated.notes.commit_count} commits)")
-    _remarks(app, span.remarks)
+    _remarks(app, span.remarks + flagged_remarks(generated.notes.flagged))
     return 0

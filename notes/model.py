@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from .settings import TRAINING
+
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
@@ -42,6 +44,11 @@ class Entry:
     conventional: bool = True
     internal: bool = False
     reworded: bool = False
+    # What readers see as the area: the scope as written in internal notes; in customer notes its
+    # name in [notes.areas], or the scope or nothing as [notes].unmapped_scopes says.
+    area: str | None = None
+    flaw: str | None = None  # what in the commit's message breaks the spec (internal notes only)
+    dependency: bool = False  # a dependency update (one entry, never split into another project's changes)
 
     @property
     def sha(self) -> str:
@@ -62,6 +69,15 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Flagged:
+    """A commit whose message breaks Conventional Commits: to reword (or skip) before approval."""
+
+    sha: str
+    text: str  # what readers would see of it
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReleaseNotes:
     """Notes for one audience over one range; what templates receive (see render.notes_context)."""
 
@@ -74,10 +90,13 @@ class ReleaseNotes:
     date: date | None = None
     commit_count: int = 0
     skipped: tuple[Skipped, ...] = ()
+    flagged: tuple[Flagged, ...] = ()
 
     @property
     def entries(self) -> tuple[Entry, ...]:
-        return tuple(entry for section in self.sections for entry in section.entries)
+        """Every entry once: the Training section lists again entries that stay in their own section."""
+        return tuple(entry for section in self.sections if section.key != TRAINING
+                     for entry in section.entries)
 
     def section(self, key: str) -> Section | None:
         for section in self.sections:

@@ -21,7 +21,11 @@ from .errors import SettingsError
 
 AUDIENCES = ("production", "beta", "internal")
 CUSTOMER_AUDIENCES = frozenset({"production", "beta"})
-POLICIES = ("keep", "drop", "fail")
+# What happens to a commit whose message is not a Conventional Commit: `internal` keeps it (flagged)
+# in the internal notes only, `keep` shows it to every audience under Other changes, `drop` leaves it
+# out, `fail` refuses to make notes until it is reworded or skipped.
+POLICIES = ("internal", "keep", "drop", "fail")
+UNMAPPED_SCOPES = ("hide", "show")  # a scope [notes.areas] does not name, in customer notes
 
 BREAKING = "breaking"
 FEATURES = "features"
@@ -49,6 +53,8 @@ DEFAULT_TYPE_SECTIONS: Mapping[str, str] = MappingProxyType({
     "security": FIXES,
 })
 DEFAULT_INTERNAL_TYPES = ("chore", "ci", "test", "refactor", "build", "style", "docs")
+# Where a dependency update goes (notes.commits.changes.is_dependency_update) unless its type is internal.
+DEPENDENCY_SECTIONS = (INTERNAL, OTHER, FIXES, FEATURES, PERFORMANCE)
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,11 @@ class NotesSettings:
     """How commits become notes; every field has a default that suits most repositories."""
 
     ticket_url: str = ""  # e.g. "https://tracker.example.org/browse/{ticket}"; "" = ids without links
-    non_conventional: str = "keep"  # keep | drop | fail
+    ticket_url_public: bool = False  # customers may follow ticket_url: only then do their notes link tickets
+    non_conventional: str = "internal"  # internal | keep | drop | fail
+    areas: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # scope -> customers' name
+    unmapped_scopes: str = "hide"  # hide | show: a scope `areas` does not name, in customer notes
+    dependency_section: str = INTERNAL  # the section of dependency updates whose type is not internal
     internal_types: tuple[str, ...] = DEFAULT_INTERNAL_TYPES
     section_order: tuple[str, ...] = DEFAULT_SECTION_ORDER
     section_titles: Mapping[str, str] = field(default_factory=lambda: DEFAULT_SECTION_TITLES)
@@ -80,6 +90,17 @@ class NotesSettings:
         if self.templates_dir is not None and not isinstance(self.templates_dir, Path):
             templates = Path(self.templates_dir) if self.templates_dir else None
             object.__setattr__(self, "templates_dir", templates)
+        problem = areas_problem(self.areas)
+        if problem:
+            raise SettingsError(f"notes.areas: {problem}")
+        object.__setattr__(self, "areas",
+                           MappingProxyType({k.strip().lower(): v.strip() for k, v in self.areas.items()}))
+        if self.unmapped_scopes not in UNMAPPED_SCOPES:
+            raise SettingsError(f"notes.unmapped_scopes is {self.unmapped_scopes!r}",
+                                hint=f"use one of: {', '.join(UNMAPPED_SCOPES)}")
+        if self.dependency_section not in DEPENDENCY_SECTIONS:
+            raise SettingsError(f"notes.dependency_section is {self.dependency_section!r}",
+                                hint=f"use one of: {', '.join(DEPENDENCY_SECTIONS)}")
         if self.non_conventional not in POLICIES:
             raise SettingsError(
                 f"notes.non_conventional is {self.non_conventional!r}",
@@ -124,6 +145,16 @@ class NotesSettings:
     def is_internal_type(self, ctype: str | None) -> bool:
         return ctype is not None and ctype in self.internal_types
 
+    def area_of(self, scope: str | None) -> str | None:
+        """What customers read for a scope: its name in [notes.areas]; an unmapped one as written or
+        not at all, as `unmapped_scopes` says."""
+        if not scope:
+            return None
+        area = self.areas.get(scope.lower())
+        if area is not None:
+            return area or None
+        return scope if self.unmapped_scopes == "show" else None
+
 
 def ticket_url_problem(url: str) -> str | None:
     """What is wrong with the ticket link pattern, if anything ("" means ids without links)."""
@@ -133,6 +164,16 @@ def ticket_url_problem(url: str) -> str | None:
         return f'{url!r} has no {{ticket}} placeholder; write it like "https://tracker.example.org/browse/{{ticket}}"'
     if not url.startswith(("https://", "http://")):
         return f"{url!r} is not an http(s) URL; ticket links must start with https:// or http://"
+    return None
+
+
+def areas_problem(areas: Mapping[str, Any]) -> str | None:
+    """What is wrong with the [notes.areas] table (scope = "name customers read"), if anything."""
+    for scope, area in areas.items():
+        if not isinstance(area, str):
+            return f"{scope} = {area!r} is not a string: write the name customers read, like \"Census\""
+        if not scope.strip() or any(c in scope for c in "()\n"):
+            return f"{scope!r} is not a scope as a commit header writes it, like census in feat(census): ..."
     return None
 
 
@@ -146,7 +187,12 @@ def paths_problem(paths: Sequence[str]) -> str | None:
 
 NOTES: dict[str, dict[str, Any]] = {
     "ticket_url": {"type": str, "default": NotesSettings.ticket_url, "check": ticket_url_problem},
+    "ticket_url_public": {"type": bool, "default": NotesSettings.ticket_url_public},
     "non_conventional": {"type": str, "default": NotesSettings.non_conventional, "choices": POLICIES},
+    "areas": {"type": dict, "default": {}, "check": areas_problem},
+    "unmapped_scopes": {"type": str, "default": NotesSettings.unmapped_scopes, "choices": UNMAPPED_SCOPES},
+    "dependency_section": {"type": str, "default": NotesSettings.dependency_section,
+                           "choices": DEPENDENCY_SECTIONS},
     "internal_types": {"type": list, "default": list(DEFAULT_INTERNAL_TYPES), "item": str},
     "paths": {"type": list, "default": [], "item": str, "check": paths_problem},
     "templates": {"type": str, "default": ""},
@@ -159,7 +205,9 @@ NOTES: dict[str, dict[str, Any]] = {
 def from_table(notes: Mapping[str, Any], base_dir: Path) -> NotesSettings:
     """The checked [notes] table as NotesSettings; `templates` is relative to `base_dir`."""
     return NotesSettings(
-        ticket_url=notes["ticket_url"], non_conventional=notes["non_conventional"],
+        ticket_url=notes["ticket_url"], ticket_url_public=notes["ticket_url_public"],
+        non_conventional=notes["non_conventional"], areas=notes["areas"],
+        unmapped_scopes=notes["unmapped_scopes"], dependency_section=notes["dependency_section"],
         internal_types=tuple(notes["internal_types"]), paths=tuple(notes["paths"]),
         templates_dir=(base_dir / notes["templates"]) if notes["templates"] else None,
         tag_on_production=notes["tag"], push_tag=notes["push_tag"], changelog=notes["changelog"])
@@ -168,10 +216,18 @@ def from_table(notes: Mapping[str, Any], base_dir: Path) -> NotesSettings:
 INIT = '''\
 [notes]
 ticket_url = ""               # e.g. "https://tracker.example.org/browse/{{ticket}}"
-non_conventional = "keep"     # keep (under Other changes), drop, or fail
+ticket_url_public = false     # true: customers may follow ticket_url (else their notes link no tickets)
+non_conventional = "internal" # internal (internal notes only, flagged), keep (Other changes), drop, fail
+unmapped_scopes = "hide"      # a scope [notes.areas] does not name, in customer notes: hide or show
+dependency_section = "internal"  # dependency updates (fix(deps): ...): internal, other, fixes, ...
 tag = true                    # tag vVERSION on the commit after a production push
 push_tag = false
 changelog = false             # prepend a Keep a Changelog section to CHANGELOG.md
+
+# Areas: a scope as commit headers write it = the name customers read ("" hides it)
+[notes.areas]
+# census = "Census"
+# family-portal = "Family portal"
 
 '''
 

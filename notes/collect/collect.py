@@ -17,16 +17,22 @@ The order of decisions, each one a small step:
 6. Entries with the same type, scope and text are one entry (the same change
    landed twice, e.g. on a release branch and on main).
 7. Each entry gets one section: explicit `Audience: internal` → internal;
-   breaking → Action required; internal type → internal; `Training:` →
-   Training; otherwise by type. Customer audiences never see internal ones.
-8. Non-conventional messages are kept (Other changes), dropped, or make the
+   breaking → Action required; internal type → internal; a dependency
+   update → `dependency_section` (internal by default); otherwise by type.
+   An entry with training keeps its section and is listed again under
+   Training. Customer audiences never see internal ones.
+8. Non-conventional messages are kept in the internal notes only (the
+   default), kept for every audience (Other changes), dropped, or make the
    whole run fail naming every offending commit, as the settings say; a
    reworded commit has been looked at by a person and always passes.
+9. Commits whose message breaks the spec (not conventional, an empty scope,
+   no blank line after the header) are listed (`ReleaseNotes.flagged`) and
+   marked in the internal notes, so they can be reworded before approval.
 
 How: one pass reads the range as git writes it (`notes.collect.reading`), ordinary
 commits through the plain lane (`notes.collect.plainlane`); then `notes.collect.rangewide`
 applies rules 2-5 to the commits they concern and keeps the pass's drafts of
-all others, and this module applies 5-8. Every rule is one function, which
+all others, and this module applies 5-9. Every rule is one function, which
 the lane and the general path both call. When git's order is not a
 topological one (clock skew), the range is read again in a topological order.
 tests/notes/oracle.py keeps the plain form of these rules (every rule applied
@@ -43,7 +49,7 @@ from ..commits.parsing import RawCommit
 from ..errors import NonConventionalError
 from ..history.batches import CommitBatch, batches_of
 from ..history.graph import topo_ranks
-from ..model import Correction, ReleaseNotes, Skipped
+from ..model import Correction, Flagged, ReleaseNotes, Skipped
 from ..settings import NotesSettings, check_audience
 from .drafting import drafts_of, reader_text
 from .entries import Draft, grouped_drafts, merge_duplicates, merge_key, one_line
@@ -90,15 +96,16 @@ def collect_listing(
     """`collect`, before the entries are frozen: for callers that may need only the Markdown."""
     check_audience(audience)
     with gc_paused():
-        groups, skipped, count = _collect_groups(commits, settings, audience, corrections or {})
+        groups, skipped, flagged, count = _collect_groups(commits, settings, audience, corrections or {})
     head = ReleaseNotes(audience=audience, sections=(), version=version, project=project, since=since,
-                        until=until, date=date, commit_count=count, skipped=skipped)
+                        until=until, date=date, commit_count=count, skipped=skipped, flagged=flagged)
     return Listing(head, groups, settings)
 
 
 def _collect_groups(commits: Iterable[RawCommit], settings: NotesSettings, audience: str,
-                    corrections: Mapping[str, Correction]) -> tuple[Groups, tuple[Skipped, ...], int]:
-    """The drafts by section, the skipped commits and the number of commits of the range.
+                    corrections: Mapping[str, Correction]
+                    ) -> tuple[Groups, tuple[Skipped, ...], tuple[Flagged, ...], int]:
+    """The drafts by section, the skipped and the flagged commits and the number of commits of the range.
 
     One pass reads the range as git writes it (git log runs on another core
     meanwhile); the range-wide rules then decide the commits they concern.
@@ -114,8 +121,8 @@ def _collect_groups(commits: Iterable[RawCommit], settings: NotesSettings, audie
         reading.read(_topological(read))
         ruled = range_rules(reading, settings, audience, corrections)
         assert ruled is not None, "a topological order gives ranks that are log positions"
-    groups = _sections(ruled.every, ruled.held, ruled.quiet, settings, audience)
-    return groups, ruled.skipped, reading.count
+    groups, flagged = _sections(ruled.every, ruled.held, ruled.quiet, settings, audience)
+    return groups, ruled.skipped, flagged, reading.count
 
 
 def _topological(batches: Sequence[CommitBatch]) -> CommitBatch:
@@ -133,13 +140,15 @@ def _topological(batches: Sequence[CommitBatch]) -> CommitBatch:
     return CommitBatch.from_commits(ordered)
 
 
-def reader_groups(drafts: list[Draft], settings: NotesSettings, audience: str, *, in_order: bool) -> Groups:
-    """Rules 6-8: duplicates merged, each entry in its section, the non-conventional policy applied.
+def reader_groups(drafts: list[Draft], settings: NotesSettings, audience: str, *, in_order: bool
+                  ) -> tuple[Groups, tuple[Flagged, ...]]:
+    """Rules 6-9: duplicates merged, each entry in its section, the non-conventional policy applied;
+    and the commits whose message breaks the spec, to reword before approval.
 
     `in_order`: the drafts are oldest first, each commit's in order (else they are sorted so).
     """
     merged = merge_duplicates(drafts, in_order=in_order)
-    groups, offenders = grouped_drafts(merged, settings, audience)
+    groups, offenders, flagged = grouped_drafts(merged, settings, audience)
     if offenders:
         shown = ", ".join(sha[:12] for sha in offenders[:MAX_LISTED_OFFENDERS])
         extra = len(offenders) - MAX_LISTED_OFFENDERS
@@ -147,12 +156,12 @@ def reader_groups(drafts: list[Draft], settings: NotesSettings, audience: str, *
         raise NonConventionalError(
             f"{len(offenders)} commit(s) in range do not follow Conventional Commits: {shown}{more}",
             hint="reword each with `quarterdeck notes reword SHA --text ...`, skip it, "
-                 "or set [notes].non_conventional to keep or drop")
-    return groups
+                 "or set [notes].non_conventional to internal, keep or drop")
+    return groups, tuple(flagged)
 
 
 def _sections(every: list[Draft], held: list[Held], quiet: list[Quiet], settings: NotesSettings,
-              audience: str) -> Groups:
+              audience: str) -> tuple[Groups, tuple[Flagged, ...]]:
     """From every draft of the range (oldest first) to the drafts readers see, by section."""
     revived = _revived(held, quiet, every, settings) if held or quiet else []
     every.extend(revived)

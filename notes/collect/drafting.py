@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..commits.changes import CommitChanges
+from ..commits.changes import CommitChanges, is_dependency_update
 from ..commits.parsing import ParsedCommit, parse_header
 from ..errors import CorrectionError
 from ..history.graph import ShaIndex
 from ..model import Correction
 from ..settings import NotesSettings
-from .entries import EMPTY_TEXT, Draft, one_line, one_line_training, upper_first
+from .entries import EMPTY_TEXT, NOT_CONVENTIONAL, Draft, one_line, one_line_training, upper_first
 
 
 def resolve_corrections(corrections: Mapping[str, Correction], index: ShaIndex) -> dict[str, Correction]:
@@ -49,8 +49,9 @@ def drafts_of(change: CommitChanges, rank: int, settings: NotesSettings,
               correction: Correction | None) -> list[Draft]:
     """The drafts of one commit's changes, its correction (if any) applied."""
     if correction is None and len(change.changes) == 1:  # nearly always
-        return [draft(change.changes[0], change.sha, change.pull_request, change.is_revert, rank, 0)]
-    drafts = [draft(parsed, change.sha, change.pull_request, change.is_revert, rank, n)
+        return [draft(change.changes[0], change.sha, change.pull_request, change.is_revert, rank, 0,
+                      change.problem)]
+    drafts = [draft(parsed, change.sha, change.pull_request, change.is_revert, rank, n, change.problem)
               for n, parsed in enumerate(change.changes)]
     if correction is None or correction.text is None or not drafts:
         return drafts
@@ -60,6 +61,7 @@ def drafts_of(change: CommitChanges, rank: int, settings: NotesSettings,
         action = one_line("\n\n".join(other.actions) or other.text) if other.breaking else None
         first.absorb(change.sha, other.tickets, action, other.training)
     first.reworded = True
+    first.flaw = None  # a person wrote what readers see
     fields = parse_header(text)
     if fields is not None:
         first.type, first.scope, bang, description = fields
@@ -80,8 +82,9 @@ def reader_text(release_note: str | None, description: str, reverted: bool) -> s
 
 
 def draft(parsed: ParsedCommit, sha: str, pull_request: str | None, is_revert: bool, rank: int,
-          position: int) -> Draft:
-    """The draft of one change of commit `sha` (its `position`-th)."""
+          position: int, problem: str | None = None) -> Draft:
+    """The draft of one change of commit `sha` (its `position`-th); `problem`: what the spec rules out
+    in the commit's header layout (`parsing.layout_problem`)."""
     description = one_line(parsed.description) or EMPTY_TEXT
     text = reader_text(parsed.release_note, description, parsed.type == "revert" and is_revert)
     actions: list[str] = []
@@ -92,6 +95,8 @@ def draft(parsed: ParsedCommit, sha: str, pull_request: str | None, is_revert: b
     training = parsed.training
     return Draft(rank, position, parsed.type, parsed.scope, text, parsed.breaking, actions,
                   one_line_training(training) if training else training, list(parsed.tickets),
-                  [sha], pull_request, parsed.conventional, parsed.internal)
+                  [sha], pull_request, parsed.conventional, parsed.internal, False,
+                  problem if parsed.conventional else NOT_CONVENTIONAL,
+                  is_dependency_update(parsed.type, parsed.scope, parsed.header))
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..commits.parsing import ParsedCommit
-from ..model import Entry, Ticket
+from ..model import Entry, Flagged, Ticket
 from ..settings import BREAKING, CUSTOMER_AUDIENCES, INTERNAL, OTHER, TRAINING, NotesSettings
 
 TICKET_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
 EMPTY_TEXT = "(no commit message)"  # what readers see for a change with no description
+NOT_CONVENTIONAL = "not a Conventional Commits header (type: description)"
 
 
 @dataclass(slots=True)
@@ -38,6 +39,8 @@ class Draft:
     conventional: bool
     internal: bool
     reworded: bool = False
+    flaw: str | None = None  # what breaks the spec in its message: NOT_CONVENTIONAL, or a layout_problem
+    dependency: bool = False  # a dependency update (notes.commits.changes.is_dependency_update)
 
     def absorb(self, sha: str, tickets: Iterable[str], action: str | None, training: str | None) -> None:
         """Take on what a branch commit, a cherry-pick or a reworded commit's other change adds: its id,
@@ -83,9 +86,13 @@ def upper_first(text: str) -> str:
 _LOWER_WORD_RE = re.compile(r"[a-z]+(?: |\Z)")
 
 
-def ticket(ticket_id: str, settings: NotesSettings) -> Ticket | None:
+def ticket(ticket_id: str, settings: NotesSettings, for_customers: bool = False) -> Ticket | None:
+    """A ticket as readers see it; for customers only a link made with a public `ticket_url`
+    (a link written in the commit, or an id without a public link, is the tracker's, not theirs)."""
+    if for_customers and not (settings.ticket_url_public and settings.ticket_url):
+        return None
     if ticket_id.startswith(("https://", "http://")):
-        return Ticket(id=ticket_id, url=ticket_id)
+        return None if for_customers else Ticket(id=ticket_id, url=ticket_id)
     if TICKET_ID_RE.fullmatch(ticket_id) is None:
         return None  # not an id (stray punctuation, markup): better no link than a wrong one
     url = settings.ticket_url.replace("{ticket}", quote(ticket_id, safe="")) if settings.ticket_url else None
@@ -121,60 +128,92 @@ def merge_key(ctype: str | None, scope: str | None, text: str) -> tuple[str | No
     return ctype, (scope or "").lower(), text.lower()
 
 
-def section_of(draft: Draft, internal_types: frozenset[str], type_sections: Mapping[str, str]
-                ) -> str:
+def section_of(draft: Draft, internal_types: frozenset[str], type_sections: Mapping[str, str],
+               dependency_section: str = INTERNAL) -> str:
+    """The one section of a draft. Training does not move an entry: the Training section lists
+    it again (`grouped_drafts`)."""
     if draft.internal:
         return INTERNAL
     if draft.breaking:
         return BREAKING  # a breaking change reaches readers even under an internal type
     if draft.type in internal_types:
         return INTERNAL
-    if draft.training is not None:
-        return TRAINING
+    if draft.dependency:
+        return dependency_section
     if not draft.conventional or draft.type is None:
         return OTHER
     return type_sections.get(draft.type, OTHER)
 
 
 def grouped_drafts(drafts: list[Draft], settings: NotesSettings, audience: str
-                   ) -> tuple[list[tuple[str, list[Draft]]], list[str]]:
-    """The drafts readers see, by section in the configured order, and the non-conventional
-    commits the `fail` policy stops at (their ids)."""
+                   ) -> tuple[list[tuple[str, list[Draft]]], list[str], list[Flagged]]:
+    """The drafts readers see, by section in the configured order; the non-conventional commits
+    the `fail` policy stops at (their ids); the commits to reword before approval.
+
+    Each entry with training is also listed in the Training section, after its own.
+    """
     grouped: dict[str, list[Draft]] = {}
     offenders: list[str] = []
+    flagged: list[Flagged] = []
     internal_types = frozenset(settings.internal_types)
     type_sections = settings.type_sections
+    dependency_section = settings.dependency_section
     policy = settings.non_conventional
     for_customers = audience in CUSTOMER_AUDIENCES
     for draft in drafts:
-        section = section_of(draft, internal_types, type_sections)
-        if not draft.conventional and not draft.reworded and section != INTERNAL:
-            if policy == "drop":
-                continue
-            if policy == "fail":
-                offenders.append(draft.shas[0])
-                continue
+        section = section_of(draft, internal_types, type_sections, dependency_section)
         if for_customers and section == INTERNAL:
             continue
+        if draft.flaw is not None and not draft.reworded:
+            flagged.append(Flagged(draft.shas[0], draft.text, draft.flaw))
+            if not draft.conventional and section != INTERNAL:
+                if policy == "drop" or (policy == "internal" and for_customers):
+                    continue
+                if policy == "fail":
+                    offenders.append(draft.shas[0])
+                    continue
         listed = grouped.get(section)
         if listed is None:
             listed = grouped[section] = []
         listed.append(draft)
-    return [(key, grouped[key]) for key in settings.ordered_sections() if grouped.get(key)], offenders
+        if draft.training is not None:
+            trained = grouped.get(TRAINING)
+            if trained is None:
+                trained = grouped[TRAINING] = []
+            trained.append(draft)
+    groups = [(key, grouped[key]) for key in settings.ordered_sections() if grouped.get(key)]
+    return groups, offenders, flagged
 
 
-def freeze(draft: Draft, section: str, settings: NotesSettings) -> Entry:
-    """The entry a draft becomes."""
-    action = entry_action(draft) if draft.breaking else None
-    tickets = entry_tickets(draft, settings) if draft.tickets else ()
+Shown = tuple[str | None, tuple[Ticket, ...], str | None]  # (area, tickets, flaw) as readers see them
+
+
+def shown(draft: Draft, settings: NotesSettings, for_customers: bool) -> Shown:
+    """What readers of one audience see of a draft beside its text: customers its area (see
+    `NotesSettings.area_of`) and public ticket links only, never a flaw; the internal audience
+    the scope as written, every ticket, and what to reword."""
+    tickets = entry_tickets(draft, settings, for_customers) if draft.tickets else ()
+    if for_customers:
+        return settings.area_of(draft.scope), tickets, None
+    return draft.scope, tickets, None if draft.reworded else draft.flaw
+
+
+def freeze(draft: Draft, section: str, settings: NotesSettings, audience: str) -> Entry:
+    """The entry a draft becomes, for `audience` (see `shown`). In the Training section it is
+    the change and its training only: what to do and its tickets are with it in its own section."""
+    area, tickets, flaw = shown(draft, settings, audience in CUSTOMER_AUDIENCES)
+    if section == TRAINING:
+        action, tickets = None, ()
+    else:
+        action = entry_action(draft) if draft.breaking else None
     return Entry(section, draft.type, draft.scope, draft.text, action, draft.breaking, draft.training,
                  tickets, draft.shas[0][:7], tuple(draft.shas), draft.pull_request, draft.conventional,
-                 draft.internal, draft.reworded)
+                 draft.internal, draft.reworded, area, flaw, draft.dependency)
 
 
-def entry_tickets(draft: Draft, settings: NotesSettings) -> tuple[Ticket, ...]:
-    """The entry's linked tickets: the draft's ids that are ids, with their URLs."""
-    return tuple([t for t in [ticket(i, settings) for i in draft.tickets] if t is not None])
+def entry_tickets(draft: Draft, settings: NotesSettings, for_customers: bool = False) -> tuple[Ticket, ...]:
+    """The entry's linked tickets: the draft's ids that are ids, with their URLs (see `ticket`)."""
+    return tuple([t for t in [ticket(i, settings, for_customers) for i in draft.tickets] if t is not None])
 
 
 def entry_action(draft: Draft) -> str | None:

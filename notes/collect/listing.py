@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 
 from ..model import ReleaseNotes, Section
 from ..render import layout
-from ..settings import NotesSettings
-from .entries import Draft, entry_action, entry_tickets, freeze
+from ..settings import CUSTOMER_AUDIENCES, TRAINING, NotesSettings
+from .entries import Draft, entry_action, freeze, shown
 
 # (section key, its drafts in the order readers see them), sections in the configured order
 Groups = Sequence[tuple[str, Sequence[Draft]]]
@@ -40,31 +40,37 @@ class Listing:
 
     def notes(self) -> ReleaseNotes:
         with gc_paused():
-            sections = frozen_sections(self.groups, self.settings)
+            sections = frozen_sections(self.groups, self.settings, self.head.audience)
         return replace(self.head, sections=sections)
 
     def markdown(self) -> str:
         """`layout.markdown(self.notes())`, written from the drafts."""
         settings = self.settings
-        titled = [(settings.title_of(key), drafts) for key, drafts in self.groups]
-        return layout.markdown_of(self.head, titled,
-                                  lambda out, esc, drafts: _draft_lines(out, esc, drafts, settings))
+        titled = [(settings.title_of(key), (key == TRAINING, drafts)) for key, drafts in self.groups]
+        for_customers = self.head.audience in CUSTOMER_AUDIENCES
+        return layout.markdown_of(self.head, titled, lambda out, esc, section: _draft_lines(
+            out, esc, section[1], settings, for_customers, section[0]))
 
 
-def frozen_sections(groups: Groups, settings: NotesSettings) -> tuple[Section, ...]:
+def frozen_sections(groups: Groups, settings: NotesSettings, audience: str) -> tuple[Section, ...]:
     return tuple(Section(key=key, title=settings.title_of(key),
-                         entries=tuple([freeze(draft, key, settings) for draft in drafts]))
+                         entries=tuple([freeze(draft, key, settings, audience) for draft in drafts]))
                  for key, drafts in groups)
 
 
 def _draft_lines(out: list[str], esc: layout.Escape, drafts: Sequence[Draft],
-                 settings: NotesSettings) -> None:
-    """Each draft's lines, from the values `freeze` would give its Entry."""
+                 settings: NotesSettings, for_customers: bool, training: bool) -> None:
+    """Each draft's lines, from the values `freeze` would give its Entry (`training`: in the
+    Training section)."""
     item = layout.md_item
     for draft in drafts:
-        tickets = entry_tickets(draft, settings) if draft.tickets else ()
-        action = entry_action(draft) if draft.breaking else None
-        item(out, esc, draft.scope, draft.text, draft.shas[0][:7], tickets, action, draft.training)
+        area, tickets, flaw = shown(draft, settings, for_customers)
+        if training:
+            action, tickets = None, ()
+        else:
+            action = entry_action(draft) if draft.breaking else None
+        item(out, esc, area, draft.text, None if for_customers else draft.shas[0][:7], tickets, action,
+             draft.training, flaw)
 
 
 @contextmanager

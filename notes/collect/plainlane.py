@@ -17,7 +17,8 @@ It decides whether it may with a few substring tests, which run at C speed,
 and answers None for anything it cannot prove ordinary: the caller then takes
 the general path. Every rule it applies is the general path's own function
 (`parse_header`'s `header_fields`, `request_number`, `footer_fields`,
-`ticket_refs`, `reader_trailers`, `reader_text`, `is_quiet_change`), so the
+`ticket_refs`, `reader_trailers`, `reader_text`, `is_quiet_change`,
+`layout_problem`, `is_dependency_update`), so the
 lane can only be faster, never different. A commit the customer audiences
 never see (a non-breaking change of an internal type) is known from its
 header and "BREAKING" alone: its trailers are not read at all.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 from ..commits.changes import (
     CHERRY_PICK_MARK,
+    is_dependency_update,
     is_merge_header,
     is_revert_header,
     may_be_squash,
@@ -44,11 +46,12 @@ from ..commits.parsing import (
     body_blocks,
     footer_fields,
     header_fields,
+    layout_problem,
     reader_trailers,
     ticket_refs,
 )
 from .drafting import is_quiet_change, reader_text
-from .entries import Draft, one_line_training
+from .entries import NOT_CONVENTIONAL, Draft, one_line_training
 
 # A quiet commit: (type, lower-case scope, description as the header gives it), enough to
 # tell whether a breaking duplicate brings it back (see collect._revived and `plain_text`).
@@ -99,6 +102,12 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
         if body and RELEASE_NOTE in body.lower():
             return None  # its text is not its description: the general path holds it back
         return ctype, (scope or "").lower(), description  # type: ignore[return-value]  # a quiet type is a str
+    if not conventional:
+        flaw: str | None = NOT_CONVENTIONAL
+    elif body[:1] not in ("", "\n") or (scope is None and match.start(2) >= 0):  # type: ignore[union-attr]
+        flaw = layout_problem(match, message)  # type: ignore[arg-type]  # (conventional: a match)
+    else:
+        flaw = None
     request = None
     if description[-1] == ")":  # (the description ends the header)
         request = request_number(message[:end].strip())
@@ -114,7 +123,7 @@ def plain_draft(sha: str, message: str, rank: int, quiet_types: frozenset[str]) 
     # so no "What to do" is added.
     text = plain_text(description, release_note)
     return Draft(rank, 0, ctype, scope, text, bang, [], training, tickets, [sha], request, conventional,
-                 internal)
+                 internal, False, flaw, is_dependency_update(ctype, scope, description))
 
 
 def plain_text(description: str, release_note: str | None) -> str:

@@ -19,6 +19,12 @@ Rules:
   (GitHub's "* feat: …" bullets, "- fix: …", or plain lines) is a squash: each
   such line starts one change whose text runs to the next one. The squash's
   own header is a summary and is dropped, unless it is a breaking change.
+- A dependency update (`chore(deps): update dependency foo to v22.1.0`, a
+  `deps`/`deps-dev` scope or type, Dependabot's `Bump foo from 1.0 to 2.0`,
+  Renovate's `Update dependency foo to v2`) is one change, whatever its body
+  quotes: the other project's changelog, bullets and `BREAKING CHANGE` lines
+  included, is never read as changes or breaks of ours (only the header's `!`
+  makes it breaking).
 - `Revert "X"` + "This reverts commit SHA." (git) and `revert: X` + `Refs: SHA`
   (Conventional Commits) name their targets; `X` is kept to match by header
   when no commit id is given. Nested `Revert "Revert "X""` re-applies X.
@@ -29,7 +35,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .parsing import ParsedCommit, RawCommit, clean_message, parse_header, parse_message
+from .parsing import (
+    HEADER_RE,
+    ParsedCommit,
+    RawCommit,
+    clean_message,
+    layout_problem,
+    parse_header,
+    parse_message,
+)
 
 GITHUB_MERGE_RE = re.compile(r"Merge pull request #(?P<number>\d+) from \S+.*")
 GITLAB_MERGE_RE = re.compile(r"Merge branch '[^']+' into '[^']+'.*")
@@ -42,6 +56,9 @@ REVERTS_COMMIT_RE = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})"
 CHERRY_PICK_RE = re.compile(r"\(cherry picked from commit (?P<sha>[0-9a-fA-F]{7,40})\)")
 REQUEST_SUFFIX_RE = re.compile(r"\s*\((?P<mark>[#!])(?P<number>\d+)\)\s*$")
 _BULLET_RE = re.compile(r"(?:[*-] +)?(?P<header>.+)")
+# Dependency bots' own headers, when they are not conventional ones (Dependabot, Renovate).
+DEPENDENCY_HEADER_RE = re.compile(r"(?:Bump \S+ from \S+|Update dependency \S+) to \S+.*")
+DEPENDENCY_SCOPES = frozenset({"deps", "deps-dev", "dependencies"})
 
 MAX_REVERT_NESTING = 16
 # Types recognised on a squash body line without a scope; see `_squashed_header`.
@@ -63,6 +80,7 @@ class CommitChanges:
     reverts: tuple[str, ...] = ()  # commit ids (full or abbreviated) this commit undoes
     reverted_header: str | None = None  # the undone commit's header, when the message gives it
     cherry_picked_from: tuple[str, ...] = ()
+    problem: str | None = None  # what the spec rules out in a plain commit's header layout (layout_problem)
 
     @property
     def is_revert(self) -> bool:
@@ -91,8 +109,31 @@ def changes_of(raw: RawCommit) -> CommitChanges:
     squashed = squash_changes(text) if "\n" in text else ()
     if squashed:
         return CommitChanges(raw.sha, "squash", squashed, header, request, cherry_picked_from=cherry)
+    parsed = _one_change(text)
+    problem = None
+    if parsed.conventional:
+        lead = text.lstrip()
+        match = HEADER_RE.match(lead)
+        problem = layout_problem(match, lead) if match is not None else None
+    return CommitChanges(raw.sha, "commit", (parsed,), header, request, cherry_picked_from=cherry,
+                         problem=problem)
+
+
+def is_dependency_update(ctype: str | None, scope: str | None, header: str) -> bool:
+    """Whether a change is a dependency update: a `deps` scope or type, or a dependency bot's header."""
+    if ctype is not None:
+        return ctype == "deps" or (scope is not None and scope.lower() in DEPENDENCY_SCOPES)
+    return header[:1] in "BU" and DEPENDENCY_HEADER_RE.fullmatch(header) is not None
+
+
+def _one_change(text: str) -> ParsedCommit:
+    """The one change a message states; a dependency update's body is the other project's, not ours."""
     parsed = _strip_request(parse_message(text))
-    return CommitChanges(raw.sha, "commit", (parsed,), header, request, cherry_picked_from=cherry)
+    if parsed.breaking and is_dependency_update(parsed.type, parsed.scope, parsed.header):
+        fields = parse_header(parsed.header)
+        bang = fields is not None and fields[2]  # a `BREAKING CHANGE` footer was quoted from its changelog
+        return replace(parsed, breaking=bang, breaking_description=parsed.description if bang else None)
+    return parsed
 
 
 def is_merge_header(header: str) -> bool:
@@ -116,12 +157,14 @@ def squash_changes(text: str) -> tuple[ParsedCommit, ...]:
         return ()
     lines = text.split("\n")
     header, body_lines = lines[0], lines[1:]
+    fields = parse_header(header)
+    if is_dependency_update(fields[0] if fields else None, fields[1] if fields else None, header.strip()):
+        return ()  # bullets quoted from the updated project's changelog are not our changes
     starts = [i for i, line in enumerate(body_lines) if _squashed_header(line) is not None]
     if len(starts) < 2:
         return ()
     changes: list[ParsedCommit] = []
-    summary = parse_header(header)
-    if summary is not None and summary[2]:  # a breaking summary must not be lost
+    if fields is not None and fields[2]:  # a breaking summary must not be lost
         changes.append(_strip_request(parse_message(header)))
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(body_lines)
@@ -217,10 +260,10 @@ def _body_changes(text: str, *, strict: bool) -> tuple[ParsedCommit, ...]:
     squashed = squash_changes(text)
     if squashed:
         return squashed
-    parsed = parse_message(text)
+    parsed = _one_change(text)
     if strict and not parsed.conventional:
         return ()
-    return (_strip_request(parsed),)
+    return (parsed,)
 
 
 def _revert_changes(sha: str, text: str, header: str, cherry: tuple[str, ...]) -> CommitChanges | None:

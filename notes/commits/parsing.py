@@ -12,11 +12,18 @@ Rules worth knowing (they are what the tests pin down):
   `api/v2`, `deps-dev`, `v1.2`); the separator is a colon and a space.
 - Footers are the trailing paragraphs of the message whose first line is a
   `Token: value` or `Token #value` line (token: letters, digits and hyphens,
-  or exactly `BREAKING CHANGE`), starting at column 0. A footer's value runs
-  until the next footer token, across lines. Paragraphs after a
-  `BREAKING CHANGE` footer that do not start with a token continue its value
-  (migration notes are often several paragraphs); any other prose paragraph
-  after a token paragraph means that token paragraph was body text.
+  or exactly `BREAKING CHANGE`), starting at column 0. The separator is `: `
+  or ` #`, as the spec says: `Example:` alone on a line is prose. A footer's
+  value runs until the next footer token, across lines. Once a
+  `BREAKING CHANGE` footer is read, a later paragraph that does not start
+  with a token continues the footer before it (migration notes are often
+  several paragraphs, with examples and links): a breaking change is never
+  lost to the prose after it. Without one, a prose paragraph after a token
+  paragraph means that token paragraph was body text.
+- Footers are found in one pass over the paragraphs, however many there are.
+- A conventional header can still break the spec's layout: an empty scope
+  (`docs(): …`) or a body that starts on the line right after the header.
+  `layout_problem` names it, so the commit can be reworded before approval.
 - `BREAKING CHANGE` / `BREAKING-CHANGE` count only in upper case; the `!`
   marker and the footer together still make one breaking change.
 - The scissors line and everything below it, and lines starting with `#`,
@@ -26,7 +33,7 @@ Rules worth knowing (they are what the tests pin down):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # The header as Conventional Commits 1.0.0 defines it, matched at the start of a header line
@@ -36,10 +43,14 @@ from dataclasses import dataclass
 # is `not str.isspace()`), as stripping the line would leave it, and the match ends where the
 # line does.
 HEADER_RE = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)(?:\(([^()\r\n]*)\))?(!)?: +(\S(?:[^\n]*\S)?)[^\n]*")
-# One footer line. `Token:` with nothing after it is accepted (the value then
-# starts on the next line); `Token #value` is the spec's second separator.
+# One footer line: `Token: value` or `Token #value`, the spec's two separators. Lines reach
+# it right-stripped, so `Token:` with nothing after the colon is not a footer (it is prose,
+# such as `Example:` above a code sample). One exception: a line that is exactly
+# `BREAKING CHANGE:` starts a breaking-change footer whose value is on the lines below, since
+# no reader would take it for prose and losing it would hide a breaking change.
 FOOTER_RE = re.compile(
-    r"(?P<token>BREAKING CHANGE|[A-Za-z0-9][A-Za-z0-9-]*)(?P<sep>:(?: |$)| #)(?P<value>.*)"
+    r"(?P<token>BREAKING CHANGE|[A-Za-z0-9][A-Za-z0-9-]*)(?P<sep>: | #|:$(?<=^BREAKING[ -]CHANGE:))"
+    r"(?P<value>.*)"
 )
 SCISSORS_RE = re.compile(r"^#\s*-{3,}\s*>8\s*-{3,}\s*$", re.MULTILINE)
 _BLANK_RUNS_RE = re.compile(r"\n{3,}")
@@ -154,6 +165,26 @@ def header_fields(match: re.Match[str]) -> Header:
     return ctype.lower(), scope, bang is not None, description
 
 
+EMPTY_SCOPE = "empty scope: write the scope or leave out the parentheses"
+NO_BLANK_LINE = "no blank line between the header and the body"
+
+
+def layout_problem(match: re.Match[str], text: str) -> str | None:
+    """What the spec rules out in the layout of a conventional header that HEADER_RE read at the
+    start of `text` (a message after git's cleanup), or None.
+
+    Such a commit is still read (its type and description are clear enough), but it is
+    listed by `notes show` and `notes status` so that it can be reworded before approval.
+    """
+    scope = match.group(2)
+    if scope is not None and not scope.strip():
+        return EMPTY_SCOPE
+    end = match.end() + 1  # the first character of the line after the header
+    if text[end:end + 1] not in ("", "\n") and text[end:].partition("\n")[0].strip():
+        return NO_BLANK_LINE
+    return None
+
+
 def _parse(message: str) -> ParsedCommit:
     header, blocks = split_message(message)
     body_blocks_, footers = split_footers(blocks) if blocks else (blocks, ())
@@ -220,35 +251,67 @@ FooterFields = list[tuple[str, str, str]]  # (token as written, separator, value
 
 def footer_fields(blocks: list[str]) -> tuple[list[str], FooterFields]:
     """The body's paragraphs and its footers: the footer section starts at the earliest token
-    paragraph from which all the rest parses.
+    paragraph from which all the rest reads as footers (see `footer_start`).
 
-    Trying starts from the first candidate on means a `Note: …` paragraph in
-    the middle of the body stays body text, while a block of trailers at the
-    end, however long, is read whole.
+    Starting from the earliest such paragraph means a `Note: …` paragraph in the
+    middle of the body stays body text, while a block of trailers at the end,
+    however long, is read whole.
+    """
+    start = footer_start(blocks)
+    if start is None:
+        return blocks, []
+    return blocks[:start], _read_footers(blocks[start:])
+
+
+def footer_start(blocks: Sequence[str]) -> int | None:
+    """Where the footer section starts, or None: one pass over the paragraphs, from the last.
+
+    A paragraph `s` may start it when its first line is a footer line and every
+    later paragraph belongs to a footer section begun at `s`: either its first
+    line is a footer line, or a `BREAKING CHANGE` footer was read between `s`
+    and it (the rule that keeps migration notes with their breaking change).
+    Whether the paragraphs after `s` all belong (`rest_fits`) follows from the
+    same answer for `s + 1`, so each paragraph is looked at once: a message of
+    thousands of `Refs:` paragraphs ending in prose costs no more than reading it.
     """
     match_footer = FOOTER_RE.fullmatch
-    for start, block in enumerate(blocks):
-        if match_footer(block.partition("\n")[0]) is None:
-            continue
-        footers = _read_footers(blocks[start:])
-        if footers is not None:
-            return blocks[:start], footers
-    return blocks, []
+    start: int | None = None
+    rest_fits = True  # every paragraph after this one belongs to a footer section begun here
+    next_is_token = False  # the paragraph after this one starts with a footer line
+    for s in range(len(blocks) - 1, -1, -1):
+        block = blocks[s]
+        is_token = match_footer(block.partition("\n")[0]) is not None
+        if s < len(blocks) - 1:
+            rest_fits = _names_breaking_footer(block, match_footer) or (next_is_token and rest_fits)
+        if is_token and rest_fits:
+            start = s
+        next_is_token = is_token
+    return start
 
 
-def _read_footers(blocks: list[str]) -> FooterFields | None:
+def _names_breaking_footer(block: str, match_footer: Callable[[str], re.Match[str] | None]) -> bool:
+    """Whether a line of this paragraph is a `BREAKING CHANGE` footer (read as one wherever it is)."""
+    if "BREAKING" not in block:  # nearly always: no line to match
+        return False
+    for line in block.split("\n"):
+        match = match_footer(line)
+        if match is not None and match["token"] in BREAKING_TOKENS:
+            return True
+    return False
+
+
+def _read_footers(blocks: list[str]) -> FooterFields:
+    """The footers of a footer section (`footer_start` has found where it starts)."""
     footers: list[list[str]] = []  # [token, separator, value lines...]
     match_footer = FOOTER_RE.fullmatch
     for block in blocks:
         if footers:
             footers[-1].append("")  # a paragraph break inside a value that continues
-        for n, line in enumerate(block.split("\n")):
-            match = match_footer(line) if line[0] not in " \t" else None
+        for line in block.split("\n"):
+            match = match_footer(line)
             if match is not None:
                 token, sep, value = match.groups()
                 footers.append([token, " #" if sep == " #" else ": ", value.strip()])
-            elif n == 0 and (not footers or footers[-1][0] not in BREAKING_TOKENS):
-                return None
             else:
                 footers[-1].append(line.strip())
     result = []

@@ -18,7 +18,8 @@ from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 from ..model import Entry, ReleaseNotes, Ticket
-from .markdown import TRAINING_NO_DETAILS, md_escape
+from ..settings import CUSTOMER_AUDIENCES
+from .markdown import NEEDS_REWORDING, TRAINING_NO_DETAILS, md_escape
 
 T = TypeVar("T")
 Escape = Callable[[str], str]
@@ -50,7 +51,9 @@ def _title(notes: ReleaseNotes, dash: str) -> str:
 
 def markdown(notes: ReleaseNotes) -> str:
     """What notes.md.j2 renders."""
-    return markdown_of(notes, [(section.title, section.entries) for section in notes.sections], _entry_lines)
+    ids = commit_ids(notes)
+    return markdown_of(notes, [(section.title, section.entries) for section in notes.sections],
+                       lambda out, esc, entries: _entry_lines(out, esc, entries, ids))
 
 
 def markdown_of(head: ReleaseNotes, sections: Sequence[tuple[str, T]],
@@ -73,28 +76,39 @@ def markdown_of(head: ReleaseNotes, sections: Sequence[tuple[str, T]],
     return "".join(out)
 
 
-def _entry_lines(out: list[str], esc: Escape, entries: Sequence[Entry]) -> None:
+def commit_ids(notes: ReleaseNotes) -> bool:
+    """Whether readers see commit ids: the internal audience only (customers read customer words)."""
+    return notes.audience not in CUSTOMER_AUDIENCES
+
+
+def _entry_lines(out: list[str], esc: Escape, entries: Sequence[Entry], ids: bool) -> None:
     for entry in entries:
-        md_item(out, esc, entry.scope, entry.text, entry.short_sha, entry.tickets, entry.action,
-                entry.training)
+        md_item(out, esc, entry.area, entry.text, entry.short_sha if ids else None, entry.tickets,
+                entry.action, entry.training, entry.flaw)
 
 
-def md_item(out: list[str], esc: Escape, scope: str | None, text: str, sha: str, tickets: Sequence[Ticket],
-            action: str | None, training: str | None) -> None:
-    """One entry's lines of notes.md.j2."""
+def md_item(out: list[str], esc: Escape, area: str | None, text: str, sha: str | None,
+            tickets: Sequence[Ticket], action: str | None, training: str | None, flaw: str | None) -> None:
+    """One entry's lines of notes.md.j2; `sha` None: no commit id (customer notes)."""
     links = "".join([_md_ticket(t, esc) for t in tickets]) if tickets else ""
-    if not (sha.isascii() and sha.isalnum()):  # a commit id never needs escaping: skip the call
-        sha = md_escape(sha)
-    if scope:  # (two lines rather than a scope prefix made and then copied into the line)
-        out.append(f"- **{esc(scope)}:** {md_escape(text)} (`{sha}`{links})\n")
+    if sha is None:
+        meta = f" ({links[2:]})" if links else ""
     else:
-        out.append(f"- {md_escape(text)} (`{sha}`{links})\n")
+        if not (sha.isascii() and sha.isalnum()):  # a commit id never needs escaping: skip the call
+            sha = md_escape(sha)
+        meta = f" (`{sha}`{links})"
+    if area:  # (two lines rather than an area prefix made and then copied into the line)
+        out.append(f"- **{esc(area)}:** {md_escape(text)}{meta}\n")
+    else:
+        out.append(f"- {md_escape(text)}{meta}\n")
     if action:
         out.append(f"    - What to do: {md_escape(action)}\n")
     if training:
         out.append(f"    - Training: {md_escape(training)}\n")
     elif training is not None:
         out.append(f"    - {_NO_DETAILS_MD}\n")
+    if flaw:
+        out.append(f"    - {NEEDS_REWORDING}{md_escape(flaw)}\n")
 
 
 def _md_ticket(ticket: Ticket, esc: Escape) -> str:
@@ -109,18 +123,22 @@ def text(notes: ReleaseNotes) -> str:
     out = [f"{title}\n{'=' * len(title)}\n"]
     if notes.date:
         out.append(f"{notes.date.isoformat()}\n")
+    ids = commit_ids(notes)
     for section in notes.sections:
         out.append(f"\n{section.title.upper()}\n{'-' * len(section.title)}\n")
         for entry in section.entries:
-            scope = f"{entry.scope}: " if entry.scope else ""
+            area = f"{entry.area}: " if entry.area else ""
             tickets = "".join([_text_ticket(t) for t in entry.tickets]) if entry.tickets else ""
-            out.append(f"  * {scope}{entry.text} ({entry.short_sha}{tickets})\n")
+            meta = f" ({entry.short_sha}{tickets})" if ids else f" ({tickets[2:]})" if tickets else ""
+            out.append(f"  * {area}{entry.text}{meta}\n")
             if entry.action:
                 out.append(f"      What to do: {entry.action}\n")
             if entry.training:
                 out.append(f"      Training: {entry.training}\n")
             elif entry.training is not None:
                 out.append(f"      {TRAINING_NO_DETAILS}\n")
+            if entry.flaw:
+                out.append(f"      {NEEDS_REWORDING}{entry.flaw}\n")
     if not notes.sections:
         out.append(f"\n{NOTHING}\n")
     return "".join(out)

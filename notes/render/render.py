@@ -22,15 +22,15 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TemplateError
-from ..model import Entry, ReleaseNotes, Section, Ticket
-from ..settings import AUDIENCES
+from ..model import Entry, Flagged, ReleaseNotes, Section, Ticket
+from ..settings import AUDIENCES, CUSTOMER_AUDIENCES
 from . import layout
 from .layout import ALLOWED_URL_SCHEMES, HEADINGS, checked_url
 from .markdown import TRAINING_NO_DETAILS, md_escape
@@ -82,8 +82,10 @@ def notes_context(notes: ReleaseNotes) -> dict[str, Any]:
         "date": notes.date.isoformat() if notes.date else None,
         "commit_count": notes.commit_count,
         "entry_count": len(notes.entries),
+        "commit_ids": layout.commit_ids(notes),  # customer notes show none
         "sections": [_section(s) for s in notes.sections],
         "skipped": [{"sha": s.sha, "reason": s.reason} for s in notes.skipped],
+        "flagged": [{"sha": f.sha, "text": f.text, "reason": f.reason} for f in notes.flagged],
         "training_no_details": TRAINING_NO_DETAILS,
     }
 
@@ -99,6 +101,7 @@ def _entry(entry: Entry) -> dict[str, Any]:
         "tickets": [_ticket(t) for t in entry.tickets], "short_sha": entry.short_sha,
         "shas": list(entry.shas), "pull_request": entry.pull_request,
         "conventional": entry.conventional, "internal": entry.internal, "reworded": entry.reworded,
+        "area": entry.area, "flaw": entry.flaw, "dependency": entry.dependency,
     }
 
 
@@ -271,15 +274,26 @@ def notes_sha256(text: str) -> str:
 def sample_notes(audience: str = "production") -> ReleaseNotes:
     """Notes with every field filled in, for checking templates before real notes exist."""
     ticket = Ticket(id="PROJ-1", url="https://tracker.example.org/browse/PROJ-1")
+    internal = audience not in CUSTOMER_AUDIENCES
     entries = (
         Entry(section="breaking", type="feat", scope="api", text="Remove the v1 export", action="Use v2",
               breaking=True, training="Short video", tickets=(ticket,), short_sha="0123456",
-              shas=("0123456789abcdef0123456789abcdef01234567",), pull_request="#1"),
-        Entry(section="training", type="feat", scope=None, text="New rota screen", action=None,
-              breaking=False, training="", tickets=(Ticket(id="PROJ-2", url=None),), short_sha="89abcde",
-              shas=("89abcdef0123456789abcdef0123456789abcdef",)),
+              shas=("0123456789abcdef0123456789abcdef01234567",), pull_request="#1",
+              area="api" if internal else "Exports"),
+        Entry(section="features", type="feat", scope=None, text="New rota screen", action=None,
+              breaking=False, training="", tickets=(Ticket(id="PROJ-2", url=None),) if internal else (),
+              short_sha="89abcde", shas=("89abcdef0123456789abcdef0123456789abcdef",)),
+        Entry(section="other", type=None, scope=None, text="Update some stuff", action=None,
+              breaking=False, training=None, tickets=(), short_sha="fedcba9",
+              shas=("fedcba9876543210fedcba9876543210fedcba98",), conventional=False,
+              flaw="not a Conventional Commits header (type: description)" if internal else None),
     )
     sections = (Section(key="breaking", title="Action required", entries=entries[:1]),
-                Section(key="training", title="Training", entries=entries[1:]))
+                Section(key="features", title="New features", entries=entries[1:2]),
+                Section(key="training", title="Training", entries=tuple(
+                    replace(e, section="training", action=None, tickets=()) for e in entries[:2])),
+                Section(key="other", title="Other changes", entries=entries[2:]))
+    flagged = (Flagged(sha=entries[2].shas[0], text=entries[2].text, reason=entries[2].flaw or ""),)
     return ReleaseNotes(audience=audience, sections=sections, version="2026.4.0", project="Sample",
-                        since="v2026.3.0", until="0123456", date=date(2026, 4, 1), commit_count=2)
+                        since="v2026.3.0", until="0123456", date=date(2026, 4, 1), commit_count=3,
+                        flagged=flagged if internal else ())

@@ -76,6 +76,17 @@ def test_calendar_values_get_one_answer_from_check_and_from_status(project: Proj
      "notes_settings"),
     ('[notes]', '[notes]\npaths = ["--output=x"]',
      "notes.paths: holds '--output=x', which is not a path", SettingsError, "notes_settings"),
+    ("\n[notes.areas]", '\n[notes.areas]\ncensus = 3\n',
+     "notes.areas: census = 3 is not a string: write the name customers read", SettingsError,
+     "notes_settings"),
+    ('unmapped_scopes = "hide"', 'unmapped_scopes = "maybe"',
+     "notes.unmapped_scopes: 'maybe' is not one of hide, show", SettingsError, "notes_settings"),
+    ('dependency_section = "internal"', 'dependency_section = "training"',
+     "notes.dependency_section: 'training' is not one of internal, other, fixes, features, performance",
+     SettingsError, "notes_settings"),
+    ('non_conventional = "internal"', 'non_conventional = "hide"',
+     "notes.non_conventional: 'hide' is not one of internal, keep, drop, fail", SettingsError,
+     "notes_settings"),
 ])
 def test_package_values_get_one_answer_from_check_and_from_the_package(
         project: Project, old: str, new: str, expected: str, error: type[Exception], build: str) -> None:
@@ -245,7 +256,8 @@ def test_init_writes_each_packages_block_in_the_order_people_read_them(project: 
     text = project.config.read_text()
     heads = [line for line in text.splitlines() if line.startswith("[")]
     assert heads == ["[project]", "[build]", "[ledger]", "[artifacts]", "[ssh]", "[[tiers]]", "[[tiers]]",
-                     "[[tiers]]", "[gates.production]", "[calendar]", "[notify]", "[notes]", "[backup]"]
+                     "[[tiers]]", "[gates.production]", "[calendar]", "[notify]", "[notes]", "[notes.areas]",
+                     "[backup]"]
     import tomllib
 
     written = tomllib.loads(text)

@@ -79,6 +79,6 @@ def oracle_notes(commits: Iterable[RawCommit], settings: NotesSettings, audience
             drafts[sha] = drafts_of(changes[sha], ranks[sha], settings, fixes.get(sha))
 
     every = [draft for group in drafts.values() for draft in group]
-    groups = reader_groups(every, settings, audience, in_order=False)
-    return ReleaseNotes(audience=audience, sections=frozen_sections(groups, settings),
-                        commit_count=len(raws), skipped=tuple(skipped))
+    groups, flagged = reader_groups(every, settings, audience, in_order=False)
+    return ReleaseNotes(audience=audience, sections=frozen_sections(groups, settings, audience),
+                        commit_count=len(raws), skipped=tuple(skipped), flagged=flagged)

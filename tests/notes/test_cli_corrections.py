@@ -37,7 +37,7 @@ def test_skip_is_applied_listed_audited_and_undone(project: Project, history: Hi
 def test_reword_replaces_the_text_and_can_move_the_section(project: Project, history: History) -> None:
     build_id = build(project)
     project.ok("notes", "reword", history.hostile, "--text", "fix(ui): the visit list   escapes names")
-    shown = project.ok("notes", "show", build_id).out
+    shown = project.ok("notes", "show", build_id, "--audience", "internal").out
     assert "- **ui:** The visit list escapes names" in shown and "script" not in shown
     project.ok("notes", "reword", history.hostile, "--text", "feat(ui): names are shown safely")
     data = project.ok("notes", "show", build_id, "--format", "json").json()

@@ -12,8 +12,25 @@ from .test_cli_support import History, audit, build, history
 
 __all__ = ["history"]  # the fixture, imported for pytest
 
+# Customers read customer words: no commit ids, no scopes ([notes.areas] names none here), no
+# tracker ids without a public link.
 PRODUCTION_MD = """\
 # Release notes — app 2026.4.0
+
+## New features
+
+- CSV export of visits
+
+## Fixes
+
+- Keep night shifts
+- &lt;script>alert(1)&lt;/script> &lt;img src=x onerror=alert(2)> \\[click\\](javascript:alert(3)) \
+{{{{ 7\\*7 }}}}
+"""
+
+# The internal audience keeps the developer detail.
+INTERNAL_MD = """\
+# Internal release notes — app 2026.4.0
 
 ## New features
 
@@ -24,11 +41,20 @@ PRODUCTION_MD = """\
 - **rota:** Keep night shifts (`{rota}`, HOS-12)
 - **ui:** &lt;script>alert(1)&lt;/script> &lt;img src=x onerror=alert(2)> \\[click\\](javascript:alert(3)) \
 {{{{ 7\\*7 }}}} (`{hostile}`)
+
+## Internal changes
+
+- Bump dependencies (`{chore}`)
 """
 
 
 def expected_md(h: History) -> str:
-    return PRODUCTION_MD.format(merge=h.merge[:7], rota=h.rota_fix[:7], hostile=h.hostile[:7])
+    return PRODUCTION_MD.format()
+
+
+def expected_internal_md(h: History) -> str:
+    return INTERNAL_MD.format(merge=h.merge[:7], rota=h.rota_fix[:7], hostile=h.hostile[:7],
+                              chore=h.chore[:7])
 
 
 def test_markdown_is_the_whole_stdout(project: Project, history: History) -> None:
@@ -49,14 +75,16 @@ def test_text_format(project: Project, history: History) -> None:
         "",
         "NEW FEATURES",
         "------------",
-        f"  * export: CSV export of visits ({history.merge[:7]}, HOS-31)",
+        "  * CSV export of visits",
         "",
         "FIXES",
         "-----",
-        f"  * rota: Keep night shifts ({history.rota_fix[:7]}, HOS-12)",
-        "  * ui: <script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
-        f"{{{{ 7*7 }}}} ({history.hostile[:7]})",
+        "  * Keep night shifts",
+        "  * <script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+        "{{ 7*7 }}",
     ]
+    internal = project.ok("notes", "show", build_id, "--format", "text", "--audience", "internal").out
+    assert f"  * export: CSV export of visits ({history.merge[:7]}, HOS-31)" in internal.splitlines()
 
 
 def test_json_is_the_template_context(project: Project, history: History) -> None:
@@ -94,7 +122,7 @@ def test_html_of_a_hostile_commit_has_no_markup(project: Project, history: Histo
     assert "href" not in html  # no ticket URL configured, and the hostile link stays text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in html and "49" not in html
-    assert "<h2>Fixes</h2>" in html and "<li><strong>export:</strong> CSV export of visits" in html
+    assert "<h2>Fixes</h2>" in html and "<li>CSV export of visits</li>" in html
 
 
 def test_audiences(project: Project, history: History) -> None:
@@ -103,8 +131,29 @@ def test_audiences(project: Project, history: History) -> None:
     assert beta.out == expected_md(history).replace("# Release notes", "# Beta release notes")
     assert "nothing runs on staging: beta notes cover the production range" in beta.err
     internal = project.ok("notes", "show", build_id, "--audience", "internal").out
-    assert internal.startswith("# Internal release notes — app 2026.4.0\n")
-    assert internal.endswith(f"## Internal changes\n\n- Bump dependencies (`{history.chore[:7]}`)\n")
+    assert internal == expected_internal_md(history)
+
+
+def test_customer_notes_name_areas_and_link_only_public_tickets(project: Project, history: History) -> None:
+    """Issue 16: scopes through [notes.areas], ticket links only through a public pattern."""
+    config = project.config.read_text(encoding="utf-8")
+    project.config.write_text(config.replace(
+        'ticket_url = ""', 'ticket_url = "https://status.example.org/t/{ticket}"').replace(
+        "\n[notes.areas]", '\n[notes.areas]\nexport = "Reports"\nui = ""\n'), encoding="utf-8")
+    build_id = build(project)
+    private = project.ok("notes", "show", build_id).out
+    assert "- **Reports:** CSV export of visits\n" in private  # mapped; rota unmapped: hidden
+    assert "- Keep night shifts\n" in private and "status.example.org" not in private
+    internal = project.ok("notes", "show", build_id, "--audience", "internal").out
+    assert "[HOS-12](https://status.example.org/t/HOS-12)" in internal and "**rota:**" in internal
+    project.config.write_text(project.config.read_text(encoding="utf-8").replace(
+        "ticket_url_public = false", "ticket_url_public = true").replace(
+        'unmapped_scopes = "hide"', 'unmapped_scopes = "show"'), encoding="utf-8")
+    public = project.ok("notes", "show", build_id).out
+    assert "- **Reports:** CSV export of visits ([HOS-31](https://status.example.org/t/HOS-31))\n" in public
+    assert "- **rota:** Keep night shifts ([HOS-12](https://status.example.org/t/HOS-12))\n" in public
+    assert "- &lt;script>" in public  # an empty area name hides the scope even when unmapped ones show
+    assert history.rota_fix[:7] not in public
 
 
 def test_since_overrides_the_range(project: Project, history: History) -> None:
@@ -140,3 +189,29 @@ def test_bad_input_exits_1_and_changes_nothing(project: Project, history: Histor
     assert usage.code == 2 and "invalid choice: 'pdf'" in usage.err
     assert project.ok("log", "--json").json() == before
     assert audit(project) == []
+
+
+def test_show_and_status_list_the_commits_to_reword_before_approval(project: Project,
+                                                                    history: History) -> None:
+    """Issue 16: headers the spec rules out are listed, on stderr, so they can be reworded."""
+    import re
+
+    stuff = project.repo.commit("Update some stuff")
+    empty = project.repo.commit("fix(): keep the rota\nstraight after the header")
+    build_id = build(project)
+    shown = project.ok("notes", "show", build_id)
+    assert "Update some stuff" not in shown.out and "- Keep the rota\n" in shown.out
+    err = re.sub(r"\s+", " ", shown.err)
+    assert "2 commit(s) break Conventional Commits; reword them before approval" in err
+    assert f"{stuff[:12]} 'Update some stuff': not a Conventional Commits header (type: description)" in err
+    assert f"{empty[:12]} 'Keep the rota': empty scope: write the scope or leave out the parentheses" in err
+    status = project.ok("notes", "status", build_id, "--json").json()
+    assert [(f["sha"], f["reason"]) for f in status["flagged"]] == [  # type: ignore[index]
+        (stuff, "not a Conventional Commits header (type: description)"),
+        (empty, "empty scope: write the scope or leave out the parentheses")]
+    status_err = project.ok("notes", "status", build_id).err
+    assert f"{stuff[:12]} 'Update some stuff'" in re.sub(r"\s+", " ", status_err)
+    project.ok("notes", "reword", stuff, "--text", "fix(rota): tidy the rota page")
+    project.ok("notes", "reword", empty, "--text", "fix(rota): keep the rota")
+    again = project.ok("notes", "show", build_id)
+    assert "break Conventional Commits" not in again.err and "- Tidy the rota page\n" in again.out

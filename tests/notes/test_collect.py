@@ -42,20 +42,21 @@ def test_sections_in_order_with_internal_types_left_out_for_customers() -> None:
     notes = collect(commits, SETTINGS, "production")
     assert layout(notes) == [
         ("Action required", ["New login page"]),
-        ("New features", ["Drag to swap shifts"]),
+        ("New features", ["Drag to swap shifts", "Chart"]),
         ("Fixes", ["Keep night shifts"]),
         ("Performance", ["Index visits"]),
         ("Training", ["Chart"]),
-        ("Other changes", ["Tidy the code"]),
     ]
     internal = collect(commits, SETTINGS, "internal")
-    assert layout(internal)[-1] == ("Internal changes", ["Bump deps", "Explain rota", "Cache pip"])
+    assert layout(internal)[-2:] == [("Other changes", ["Tidy the code"]),
+                                     ("Internal changes", ["Bump deps", "Explain rota", "Cache pip"])]
     assert notes.commit_count == 9
 
 
 def test_entry_fields_tickets_and_links() -> None:
     commits = chain("feat(api)!: drop v1 export\n\nBREAKING CHANGE: use /v2/export instead\nRefs: HOS-1, #22")
-    entry = collect(commits, SETTINGS, "beta").entries[0]
+    public = NotesSettings(ticket_url="https://tracker.example.org/browse/{ticket}", ticket_url_public=True)
+    entry = collect(commits, public, "beta").entries[0]
     assert (entry.section, entry.type, entry.scope, entry.text, entry.action, entry.breaking) == (
         "breaking", "feat", "api", "Drop v1 export", "use /v2/export instead", True)
     assert [(t.id, t.url) for t in entry.tickets] == [
@@ -66,7 +67,7 @@ def test_entry_fields_tickets_and_links() -> None:
 
 def test_tickets_without_url_pattern_and_hostile_ticket_values() -> None:
     commits = chain("fix: x\n\nTicket: HOS-2, <script>, javascript:alert(1), https://t.example.org/9")
-    entry = collect(commits, NotesSettings(), "production").entries[0]
+    entry = collect(commits, NotesSettings(), "internal").entries[0]
     assert [(t.id, t.url) for t in entry.tickets] == [
         ("HOS-2", None), ("https://t.example.org/9", "https://t.example.org/9")]
 

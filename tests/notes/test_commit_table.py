@@ -97,6 +97,16 @@ ROWS: list[Row] = [
      "feat", "config", True, "new format",
      (("BREAKING CHANGE", "the config file moved.\nMove ~/.app.toml to ~/.config/app.toml.\n\n"
        "Run `app migrate` afterwards."), ("Refs", "HOS-9")), {"tickets": ("HOS-9",)}),
+    # issue 16: a `Token:` line (prose) or a prose paragraph after the footers never loses the break
+    ("breaking-then-example-and-prose", "feat: x\n\nBREAKING CHANGE: a\n\nExample:\nfoo()\n\nmore prose",
+     "feat", None, True, "x", (("BREAKING CHANGE", "a\n\nExample:\nfoo()\n\nmore prose"),),
+     {"body": "", "breaking_description": "a\n\nExample:\nfoo()\n\nmore prose"}),
+    ("breaking-then-link-and-prose",
+     "feat: x\n\nBREAKING CHANGE: a\n\nSee: https://example.org\n\nmore prose", "feat", None, True, "x",
+     (("BREAKING CHANGE", "a"), ("See", "https://example.org\n\nmore prose")),
+     {"body": "", "breaking_description": "a"}),
+    ("example-line-is-prose", "fix: x\n\nExample:\nfoo()", "fix", None, False, "x", NO,
+     {"body": "Example:\nfoo()"}),
     ("breaking-empty-first-line", "feat: x\n\nBREAKING CHANGE:\nthe value starts on the next line",
      "feat", None, True, "x", (("BREAKING CHANGE", "the value starts on the next line"),),
      {"breaking_description": "the value starts on the next line"}),
@@ -153,8 +163,9 @@ ROWS: list[Row] = [
      {"training": "15-minute video for nurses"}),
     ("training-yes", "feat: new chart\n\nTraining: yes", "feat", None, False, "new chart",
      (("Training", "yes"),), {"training": ""}),
-    ("training-bare", "feat: new chart\n\nTraining:", "feat", None, False, "new chart", (("Training", ""),),
-     {"training": ""}),
+    # `Token:` with nothing after the colon is prose to the spec (it needs ": " or " #")
+    ("training-bare-is-prose", "feat: new chart\n\nTraining:", "feat", None, False, "new chart", NO,
+     {"training": None, "body": "Training:"}),
     ("training-no", "feat: new chart\n\nTraining: no", "feat", None, False, "new chart",
      (("Training", "no"),),
      {"training": None}),

@@ -51,8 +51,8 @@ def test_markdown_from_the_drafts_is_the_markdown_of_the_frozen_notes(
         assert listing.markdown() == markdown(notes)
         assert listing.notes() == notes  # writing the Markdown changed no draft
         oracle = oracle_notes(commits, settings_, listing.head.audience)
-        assert (notes.sections, notes.skipped, notes.commit_count) == (
-            oracle.sections, oracle.skipped, oracle.commit_count)
+        assert (notes.sections, notes.skipped, notes.commit_count, notes.flagged) == (
+            oracle.sections, oracle.skipped, oracle.commit_count, oracle.flagged)
 
 
 def test_every_kind_of_line_is_written_alike() -> None:

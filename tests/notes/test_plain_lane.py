@@ -40,7 +40,9 @@ HEADERS = st.sampled_from([
     "fix: iOS app", "fix: ünïcödé ✓ rota", "ci: cache", "revert: feat: chart",
     "Revert \"fix: keep night shifts\"", "Reverting is hard", "Merge pull request #3 from org/x",
     "Merge branch 'topic'", "security: patch", "feat(scope with: colon): x", "docs!: guide",
-    "chore: bump deps (#5)", "fix:no space", "x", "feat(): empty",
+    "chore: bump deps (#5)", "fix:no space", "x", "feat(): empty", "docs( ): blank scope",
+    "chore(deps): update dependency foo to v22.1.0 (#4263)", "fix(Deps): bump bar", "deps: pin baz",
+    "Bump foo from 1.0 to 2.0", "Update dependency foo to v2 (#7)", "fix(deps)!: drop node 16",
     "fix: a tab at the end\t", "feat: no-break space\u00a0", "docs: separators\u2028\x1f ", "feat:  \u00a0",
 ])
 TRAILERS = st.sampled_from([
@@ -58,6 +60,7 @@ BODIES = st.sampled_from([
     "# a comment line", "# ------------------------ >8 ------------------------\nbelow",
     "line one\r\nline two", "    indented code", "ünïcödé body ✓", "Refs in prose, training too", "",
     "Refs: HOS-9\nwith a continuation line", "Training: in the body",
+    "Example:\nfoo()", "See: https://example.org", "* feat: quoted from another changelog\n* fix: another",
 ])
 
 
@@ -106,6 +109,10 @@ SETTINGS = st.sampled_from([
     NotesSettings(), NotesSettings(ticket_url="https://t.example.org/{ticket}"),
     NotesSettings(non_conventional="drop"), NotesSettings(non_conventional="fail"),
     NotesSettings(internal_types=("chore", "docs", "feat", "revert")),
+    NotesSettings(non_conventional="keep", dependency_section="fixes", unmapped_scopes="show",
+                  areas={"rota": "Rota", "ui": ""}, ticket_url="https://t.example.org/{ticket}",
+                  ticket_url_public=True),
+    NotesSettings(dependency_section="other", internal_types=("ci",)),
 ])
 
 

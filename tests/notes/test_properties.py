@@ -39,10 +39,13 @@ def test_parsing_never_raises(message: str) -> None:
 @given(st.lists(MESSAGES, min_size=1, max_size=8))
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 def test_any_commits_render_and_read_back(messages: list[str]) -> None:
-    notes = collect(chain(*messages), NotesSettings(ticket_url="https://t.example.org/{ticket}"), "internal")
-    assert_round_trip(notes)
-    markdown_to_html(render(notes, "md"))
-    render(notes, "text")
+    settings_ = NotesSettings(ticket_url="https://t.example.org/{ticket}", ticket_url_public=True,
+                              areas={"a": "Area", "feat": "Feature area"}, unmapped_scopes="show")
+    for audience in ("internal", "production"):
+        notes = collect(chain(*messages), settings_, audience)
+        assert_round_trip(notes)
+        markdown_to_html(render(notes, "md"))
+        render(notes, "text")
 
 
 ONE_LINE = (st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
@@ -56,21 +59,32 @@ SHAS = st.binary(min_size=20, max_size=20).map(bytes.hex)
 
 
 @st.composite
-def entries(draw: st.DrawFn, section: str) -> Entry:
+def entries(draw: st.DrawFn, section: str, customers: bool = False) -> Entry:
+    """An entry as `freeze` makes it for an audience: customers get an area, linked tickets only
+    (public ones) and no flaw; the internal audience the scope as its area and perhaps a flaw."""
     sha = draw(SHAS)
     training = draw(st.one_of(st.none(), st.just(""), ONE_LINE))
+    scope = draw(st.one_of(st.none(), ONE_LINE))
+    tickets = tuple(draw(TICKETS))
+    if customers:
+        tickets = tuple(t for t in tickets if t.url)
     return Entry(section=section, type=draw(st.sampled_from(["feat", "fix", None])),
-                 scope=draw(st.one_of(st.none(), ONE_LINE)), text=draw(ONE_LINE),
+                 scope=scope, text=draw(ONE_LINE),
                  action=draw(st.one_of(st.none(), ONE_LINE)), breaking=False, training=training,
-                 tickets=tuple(draw(TICKETS)), short_sha=sha[:7], shas=(sha,))
+                 tickets=tickets, short_sha=sha[:7], shas=(sha,),
+                 area=draw(st.one_of(st.none(), ONE_LINE)) if customers else scope,
+                 flaw=None if customers else draw(st.one_of(st.none(), ONE_LINE)))
 
 
 @st.composite
 def release_notes(draw: st.DrawFn) -> ReleaseNotes:
+    audience = draw(st.sampled_from(["production", "beta", "internal"]))
+    customers = audience != "internal"
     keys = draw(st.lists(st.sampled_from(list(DEFAULT_SECTION_TITLES)), unique=True, max_size=4))
     sections = tuple(Section(key=k, title=DEFAULT_SECTION_TITLES[k],
-                             entries=tuple(draw(st.lists(entries(k), min_size=1, max_size=4)))) for k in keys)
-    return ReleaseNotes(audience=draw(st.sampled_from(["production", "beta", "internal"])), sections=sections,
+                             entries=tuple(draw(st.lists(entries(k, customers), min_size=1, max_size=4))))
+                     for k in keys)
+    return ReleaseNotes(audience=audience, sections=sections,
                         version=draw(st.one_of(st.none(), ONE_LINE)),
                         project=draw(st.one_of(st.none(), ONE_LINE)))
 
@@ -87,10 +101,13 @@ def test_markdown_escaping_is_reversible(text: str) -> None:
 
 
 def assert_round_trip(notes: ReleaseNotes) -> None:
+    """The Markdown reads back as the entries readers see: area, text, commit id (none for
+    customers), what to do, training, tickets."""
     parsed = parse_notes_markdown(render(notes, "md"))
+    ids = notes.audience == "internal"
     assert [s.title for s in parsed] == [s.title for s in notes.sections]
     for got, want in zip(parsed, notes.sections, strict=True):
         assert [(e.scope, e.text, e.short_sha, e.action, e.training, tuple((t.id, t.url) for t in e.tickets))
                 for e in got.entries] == [
-            (e.scope, e.text, e.short_sha, e.action, e.training, tuple((t.id, t.url) for t in e.tickets))
-            for e in want.entries]
+            (e.area, e.text, e.short_sha if ids else "", e.action, e.training,
+             tuple((t.id, t.url) for t in e.tickets)) for e in want.entries]

@@ -66,8 +66,9 @@ def test_changelog_section_follows_keep_a_changelog() -> None:
     section = changelog_section(notes(), "2026.4.0", date(2026, 4, 1))
     assert section == (
         "## [2026.4.0] - 2026-04-01\n\n### Added\n\n"
-        "- **Breaking:** **api:** Remove the v1 export Use v2 (`0123456`)\n- New rota screen (`89abcde`)\n"
-    )
+        "- **Breaking:** **api:** Remove the v1 export Use v2 (`0123456`)\n- New rota screen (`89abcde`)\n\n"
+        "### Changed\n\n- Update some stuff (`fedcba9`)\n"
+    )  # each entry once: the Training section's copies are not listed again
 
 
 def test_prepend_keeps_unreleased_on_top_and_is_idempotent() -> None:

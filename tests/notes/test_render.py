@@ -109,18 +109,30 @@ def test_hostile_text_round_trips_through_markdown() -> None:
 
 
 def test_markdown_and_text_of_sample_notes() -> None:
-    md = render(sample_notes(), "md")
+    md = render(sample_notes(), "md")  # customers: areas, public links, no commit ids or flaws
     assert md == (
         "# Release notes — Sample 2026.4.0\n\n2026-04-01\n\n## Action required\n\n"
-        "- **api:** Remove the v1 export (`0123456`, [PROJ-1](https://tracker.example.org/browse/PROJ-1))\n"
-        "    - What to do: Use v2\n    - Training: Short video\n\n## Training\n\n"
-        "- New rota screen (`89abcde`, PROJ-2)\n    - Training provided.\n"
+        "- **Exports:** Remove the v1 export ([PROJ-1](https://tracker.example.org/browse/PROJ-1))\n"
+        "    - What to do: Use v2\n    - Training: Short video\n\n## New features\n\n"
+        "- New rota screen\n    - Training provided.\n\n## Training\n\n"
+        "- **Exports:** Remove the v1 export\n    - Training: Short video\n"
+        "- New rota screen\n    - Training provided.\n\n## Other changes\n\n- Update some stuff\n"
     )
+    internal = render(sample_notes("internal"), "md")  # developers: scopes, ids, every ticket, flaws
+    assert internal.startswith("# Internal release notes — Sample 2026.4.0\n")
+    assert ("- **api:** Remove the v1 export (`0123456`, [PROJ-1](https://tracker.example.org/browse/PROJ-1))\n"
+            in internal)
+    assert "- New rota screen (`89abcde`, PROJ-2)\n" in internal
+    assert internal.endswith("- Update some stuff (`fedcba9`)\n"
+                             "    - Needs rewording: not a Conventional Commits header (type: description)\n")
     text = render(sample_notes("beta"), "text")
     assert text.startswith("Beta release notes - Sample 2026.4.0\n====================================\n")
     link = "PROJ-1 <https://tracker.example.org/browse/PROJ-1>"
+    assert f"  * Exports: Remove the v1 export ({link})\n" in text
+    assert "      What to do: Use v2\n" in text and "fedcba9" not in text
+    text = render(sample_notes("internal"), "text")
     assert f"  * api: Remove the v1 export (0123456, {link})\n" in text
-    assert "      What to do: Use v2\n" in text
+    assert "      Needs rewording: not a Conventional Commits header (type: description)\n" in text
 
 
 def test_empty_notes_say_so() -> None:
@@ -131,7 +143,8 @@ def test_empty_notes_say_so() -> None:
 
 
 def test_json_is_the_full_template_context_in_stable_order() -> None:
-    notes = collect(chain("feat(api): a\n\nRefs: HOS-1", "fix: b"), SETTINGS, "beta", version="2026.4.0")
+    public = NotesSettings(ticket_url=SETTINGS.ticket_url, ticket_url_public=True)
+    notes = collect(chain("feat(api): a\n\nRefs: HOS-1", "fix: b"), public, "beta", version="2026.4.0")
     out = render(notes, "json")
     data = json.loads(out)
     assert list(data) == sorted(data)
