@@ -47,7 +47,8 @@ class BackupInfo:
 def sqlite_path(url: str) -> Path:
     if not url.startswith("sqlite:///") or url.endswith(":memory:"):
         raise BackupError(f"backups are written for SQLite ledgers; {url.split(':', 1)[0]} is not one",
-                          hint="back up a PostgreSQL ledger with pg_dump and the artifact directory")
+                          hint="back up a PostgreSQL ledger with `pg_dump --format=custom` of its "
+                               "database, which holds the artifacts too")
     return Path(url[len("sqlite:///"):])
 
 

@@ -106,3 +106,12 @@ def test_a_damaged_copy_in_the_ledger_is_never_deployed(project: Project, tmp_pa
     assert f"the ledger's copy of artifact {build['sha256'][:12]} is damaged" in said
     assert not (project.root / ".quarterdeck" / "hosts" / "dev-1" / "current").exists()
     assert not list((config.parent / ".quarterdeck" / "artifacts").glob("*.tar.gz"))
+
+
+def test_backup_of_a_team_ledger_says_how_to_back_it_up_and_writes_nothing(project: Project) -> None:
+    project.ok("build")
+    refused = project.run("backup")
+    assert refused.code == 1 and "unexpected" not in refused.err
+    said = " ".join(refused.err.split())
+    assert "backups are written for SQLite ledgers" in said and "pg_dump --format=custom" in said
+    assert not list((project.root / ".quarterdeck" / "backups").glob("backup-*"))
