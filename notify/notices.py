@@ -22,11 +22,13 @@ from notify.content.planning import (
     DueNotice,
     NoticeRefused,
     Target,
+    calendar_entry,
     channel_audience,
     due_notices,
     notice_context,
     parse_kind,
     plan_target,
+    signoff_deadline,
     target_of,
 )
 from notify.content.training import list_trainings
@@ -110,11 +112,19 @@ def notes_for(env: NoticeEnv, kind: NoticeKind, build: Any, *, require_approved:
 
 
 def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes | None,
-            as_of: datetime) -> PreparedNotice:
+            as_of: datetime, notice_id: int | None = None) -> PreparedNotice:
+    """The notice as made at `as_of` (its creation: a resumed one says what it said);
+    `notice_id` is the notice being resumed, None for one not created yet."""
     trainings = tuple(t.as_training() for t in list_trainings(conn, target.build_id, as_of=as_of))
+    settings = env.settings
+    calendar = calendar_entry(conn, target, notice_id=notice_id, domain=settings.message_domain,
+                              organizer=settings.sender_address.addr_spec, stamp=as_of)
+    signoff_by = signoff_deadline(conn, target.build_id, env.rule, as_of) \
+        if target.kind is NoticeKind.BETA_AVAILABLE else None
     return composer_for(env).prepare(notice_context(
         target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
-        support_contact=env.support_contact))
+        support_contact=env.support_contact, downtime=env.downtime, beta_url=env.beta_url,
+        signoff_by=signoff_by, as_of=as_of, calendar=calendar))
 
 
 def _resumable(notice: NoticeRecord, notes: NoticeNotes | None, count: Counts, *, want_rows: bool) -> None:
@@ -220,11 +230,10 @@ def send_notice(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, 
             assert existing is not None
             count = effective_counts(conn, [existing], host=env.host, now=now)[existing.id]
             _resumable(existing, notes, count, want_rows=True)
-            prepared = prepare(env, conn, target, notes, existing.created_at)
+            prepared = prepare(env, conn, target, notes, existing.created_at, existing.id)
             rows: list[Any] = rows_in(conn, existing.id, TO_SEND)
         else:
-            rows = channel_audience(conn, target.channel, include_opted_out=mandatory(kind),
-                                    default_zone=env.timezone)
+            rows = channel_audience(conn, target.channel, include_opted_out=mandatory(kind))
             if not rows:
                 raise NoticeRefused(f"the {target.channel} channel has no contacts, so the {kind} notice of "
                                     f"{build.id} would reach nobody",
@@ -255,7 +264,7 @@ def _check_renders(env: NoticeEnv, existing: NoticeRecord | None, target: Target
     key = existing.key if existing else f"{target.build_id}/{target.kind}/{target.event}/dry-run"
     letters = Letters(env.settings, key, prepared)
     for row in rows:
-        letters.outgoing(Recipient(row.name, row.email, row.organisation, row.time_zone or env.timezone), now)
+        letters.outgoing(Recipient(row.name, row.email, row.organisation, row.time_zone), now)
 
 
 def _newest(conn: Connection, kind: NoticeKind, build: Any) -> NoticeRecord:
@@ -297,7 +306,7 @@ def resend(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, *, fa
             raise NoticeRefused(f"the {notice.label} of {build.id} has no "
                                 f"{' or '.join(states)} recipients to resend to")
         target = target_of(notice, build.version)
-        prepared = prepare(env, conn, target, notes, notice.created_at)
+        prepared = prepare(env, conn, target, notes, notice.created_at, notice.id)
         set_state(conn, [r.id for r in rows], State.PENDING, now, reply="resend requested")
         scope = [replace(r, state=State.PENDING.value) for r in rows]
         env.ledger.record(conn, "notice.resend", f"{build.id}:{kind}:{notice.event}", reason=reason,

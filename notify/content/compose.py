@@ -31,8 +31,10 @@ import jinja2
 from markupsafe import Markup, escape
 
 from channels.settings import zone_problem
+from notify.content.calendar_entry import CalendarEntry, invitation
 from notify.errors import NotifyError, TemplateError
-from notify.mail.message import single_line
+from notify.mail.message import Invitation, single_line
+from notify.settings import DEFAULT_DOWNTIME, downtime_problem
 from notify.vocabulary import NoticeKind
 
 
@@ -70,6 +72,14 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A change readers must act on (a breaking change in the notes) and what they must do."""
+
+    change: str
+    todo: str = ""
+
+
+@dataclass(frozen=True)
 class NoticeContext:
     """Everything a notice says that is the same for every recipient."""
 
@@ -84,9 +94,15 @@ class NoticeContext:
     previous_window: Window | None = None   # rescheduled: the window it replaces
     trainings: tuple[Training, ...] = ()
     reason: str = ""                        # rescheduled / cancelled: why
-    user_action: str = ""                   # what users must do; empty = the usual "nothing"
+    actions: tuple[Action, ...] = ()        # the notes' action-required items
+    user_action: str = ""                   # what users must do, said in full; empty = from `actions`
     feedback: str = ""                      # beta: how to report problems and sign off
-    support_contact: str = ""
+    support_contact: str = ""               # whom to call or write to; empty = reply to the notice
+    downtime: str = ""                      # the unavailability sentence; empty = DEFAULT_DOWNTIME
+    beta_url: str = ""                      # beta-available: the address of the beta system
+    signoff_by: datetime | None = None      # beta-available: sign off or report by then
+    as_of: datetime | None = None           # when the notice was made: trainings before it are past
+    calendar: CalendarEntry | None = None   # the push's entry in the readers' calendars
 
 
 @dataclass(frozen=True)
@@ -102,10 +118,19 @@ class Composed:
     subject: str
     text: str
     html: str
+    invitation: Invitation | None = None    # the calendar entry, the same for every recipient
 
 
-DEFAULT_USER_ACTION = ("Nothing. The update is installed on our servers; "
-                       "you do not need to install or change anything.")
+DEFAULT_USER_ACTION = ("Nothing: the update is installed on our servers. "
+                       "You do not need to install or change anything.")
+ACTIONS_INTRO = "Please do the following before the update:"
+NO_CONTACT = "Reply to this email."
+_AVAILABILITY = {  # the kinds whose window does not take the application away
+    NoticeKind.BETA_AVAILABLE: "{project} itself is not affected: the beta system is a separate copy, "
+                               "and nothing you use every day is unavailable.",
+    NoticeKind.CANCELLED: "{project} stays available: there is no interruption.",
+    NoticeKind.COMPLETED: "The maintenance window is over: {project} is available again.",
+}
 _NEEDS = {
     NoticeKind.ADVANCE: ("window",),
     NoticeKind.REMINDER: ("window",),
@@ -160,7 +185,12 @@ class Composer:
         except css_inline.InlineError as err:
             raise TemplateError(f"cannot inline notice.css into the release notes: {err}") from err
         templates = {part: self._template(f"{kind}.{part}") for part in ("subject.txt", "txt", "html")}
-        notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner)
+        entry = None
+        if context.calendar is not None and context.window is not None:
+            entry = invitation(context.calendar, context.window, project=single_line(context.project),
+                               version=single_line(context.version),
+                               description=_plain_availability(context, kind))
+        notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner, entry)
         notice.render(Recipient(name="Test Recipient", email="test@example.org", organisation="Test"))
         return notice
 
@@ -192,6 +222,7 @@ class PreparedNotice:
     templates: dict[str, jinja2.Template]
     notes_html: str
     inliner: css_inline.CSSInliner
+    invitation: Invitation | None = None
     token: str = field(default_factory=lambda: f"qdnotes{secrets.token_hex(16)}")
 
     def render(self, recipient: Recipient) -> Composed:
@@ -205,7 +236,7 @@ class PreparedNotice:
             html = self.inliner.inline(shell)
         except css_inline.InlineError as err:
             raise TemplateError(f"cannot inline the CSS of {self.context.kind}.html: {err}") from err
-        return Composed(subject, text, html.replace(self.token, self.notes_html))
+        return Composed(subject, text, html.replace(self.token, self.notes_html), self.invitation)
 
     def _render(self, part: str, values: dict[str, Any]) -> str:
         template = self.templates[part]
@@ -221,6 +252,8 @@ class PreparedNotice:
     def _values(self, recipient: Recipient, zone: ZoneInfo) -> dict[str, Any]:
         ctx, project_zone = self.context, self.project_zone
         other = zone.key != project_zone.key
+        trainings = [_training_view(t, zone, project_zone if other else None, ctx.as_of)
+                     for t in ctx.trainings]
         return {
             "kind": str(ctx.kind),
             "project": single_line(ctx.project),
@@ -230,17 +263,64 @@ class PreparedNotice:
             "organisation": single_line(recipient.organisation),
             "email": recipient.email,
             "zone": zone.key,
+            "zone_known": bool(recipient.time_zone),  # the contact gave it: "your time zone"
             "project_zone": project_zone.key,
             "window": _window_view(ctx.window, zone, project_zone if other else None),
             "previous_window": _window_view(ctx.previous_window, zone, project_zone if other else None),
-            "trainings": [_training_view(t, zone, project_zone if other else None) for t in ctx.trainings],
+            "trainings": [t for t in trainings if not t["past"]],
+            "past_trainings": [t for t in trainings if t["past"]],
             "reason": ctx.reason.strip(),
-            "user_action": ctx.user_action.strip() or DEFAULT_USER_ACTION,
+            "actions_intro": ACTIONS_INTRO,
+            "actions": [{"change": single_line(a.change), "todo": single_line(a.todo)} for a in ctx.actions],
+            "user_action": user_action(ctx),
+            "availability": availability(ctx, NoticeKind(ctx.kind)),
+            "calendar_attached": self.invitation is not None,
             "feedback": ctx.feedback.strip(),
-            "support_contact": ctx.support_contact.strip(),
+            "beta_url": ctx.beta_url.strip(),
+            "beta_linkable": _linkable(ctx.beta_url.strip()),
+            "signoff_by": format_moment(ctx.signoff_by, zone) if ctx.signoff_by else "",
+            "support_contact": ctx.support_contact.strip() or NO_CONTACT,
             "notes_text": ctx.notes_text.strip(),
             "has_notes": bool(ctx.notes_text.strip() or ctx.notes_html.strip()),
         }
+
+
+# -- what the notice says, in words every kind shares --------------------------------------------
+
+def user_action(ctx: NoticeContext) -> str:
+    """What readers must do, as plain text: said in full by the caller, else the notes'
+    action-required items, else that there is nothing to do."""
+    if ctx.user_action.strip():
+        return ctx.user_action.strip()
+    if not ctx.actions:
+        return DEFAULT_USER_ACTION
+    items = [f"- {single_line(a.change)}"
+             + (f"\n  What to do: {single_line(a.todo)}" if a.todo.strip() else "") for a in ctx.actions]
+    return "\n".join([ACTIONS_INTRO, *items])
+
+
+def availability(ctx: NoticeContext, kind: NoticeKind) -> str:
+    """How long the application is unavailable (or that it is not), in one sentence."""
+    project = single_line(ctx.project)
+    if kind in _AVAILABILITY:
+        return _AVAILABILITY[kind].format(project=project)
+    if ctx.window is None:
+        return ""
+    sentence = ctx.downtime.strip() or DEFAULT_DOWNTIME
+    problem = downtime_problem(sentence)
+    if problem:
+        raise NotifyError(f"notify.downtime: {problem}")
+    return single_line(sentence.format(project=project, duration=format_duration(ctx.window.duration)))
+
+
+def _plain_availability(ctx: NoticeContext, kind: NoticeKind) -> str:
+    """The calendar entry's description: the availability and whom to contact."""
+    contact = ctx.support_contact.strip() or NO_CONTACT
+    said = availability(ctx, kind)
+    if kind is NoticeKind.CANCELLED:
+        said = f"Cancelled: the update of {single_line(ctx.project)} to {single_line(ctx.version)} " \
+               f"will not take place in this window. {said}"
+    return f"{said}\nQuestions or problems: {contact}"
 
 
 # -- pure formatting helpers (English; the project's users read English notices) ---------------
@@ -299,9 +379,11 @@ def _window_view(window: Window | None, zone: ZoneInfo,
     }
 
 
-def _training_view(training: Training, zone: ZoneInfo, project_zone: ZoneInfo | None) -> dict[str, Any]:
+def _training_view(training: Training, zone: ZoneInfo, project_zone: ZoneInfo | None,
+                   as_of: datetime | None) -> dict[str, Any]:
     link = training.link.strip()
     return {
+        "past": as_of is not None and training.at.astimezone(UTC) < as_of.astimezone(UTC),
         "title": single_line(training.title),
         "local": format_moment(training.at, zone),
         "project": format_moment(training.at, project_zone) if project_zone else None,
