@@ -753,6 +753,12 @@ class App:
             for line in _outcome_lines(label, outcome):
                 self.err.print(_escape(line))
 
+    def after_schedule_change(self, build: Build, send: bool | None) -> dict[str, object] | None:
+        """The notice a moved or cancelled push now owes its readers (notify says which, and sends it)."""
+        from notify.commands import announce_schedule_change
+
+        return announce_schedule_change(self, build, send)
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()

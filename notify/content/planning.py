@@ -290,6 +290,17 @@ def _for_schedule(conn: Connection, schedule: Schedule, now: datetime, rule: Cal
                       f"{at:%Y-%m-%d %H:%M} UTC", offset)]
 
 
+def due_after_change(conn: Connection, build_id: str, now: datetime, rule: CalendarRule) -> DueNotice | None:
+    """The notice a schedule change of `build_id` made due: rescheduled after an announced window
+    moved, cancelled after an announced push was cancelled; None when the change announces nothing
+    yet (a push never announced is announced by its advance notice, due by its deadline)."""
+    schedule = current_schedule(conn, build_id)
+    if schedule is None:
+        return None
+    due = _for_schedule(conn, schedule, now.astimezone(UTC), rule)
+    return next((d for d in due if d.kind in (NoticeKind.RESCHEDULED, NoticeKind.CANCELLED)), None)
+
+
 def due_notices(conn: Connection, now: datetime, rule: CalendarRule) -> list[DueNotice]:
     """Notices owed at `now`: announcements and reminders of pushes to come, and unfinished sends.
 
