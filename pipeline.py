@@ -755,7 +755,7 @@ class App:
 
     def after_schedule_change(self, build: Build, send: bool | None) -> dict[str, object] | None:
         """The notice a moved or cancelled push now owes its readers (notify says which, and sends it)."""
-        from notify.commands import announce_schedule_change
+        from notify.rescheduling import announce_schedule_change
 
         return announce_schedule_change(self, build, send)
 

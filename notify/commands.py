@@ -19,7 +19,6 @@ from rich.table import Table
 
 from notify.errors import NotifyError
 from notify.vocabulary import NoticeKind, State
-from releases.errors import UsageRefused
 
 if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: handlers import them on call
     from notify.app import NotifyApp
@@ -378,39 +377,3 @@ def cmd_training_list(app: NotifyApp, args: argparse.Namespace) -> int:
 
 def _setup_build_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
-
-
-# -- after `schedule` moved or cancelled a push ---------------------------------------------------
-
-def announce_schedule_change(app: NotifyApp, build: Any, send: bool | None) -> dict[str, object] | None:
-    """Say which notice a moved or cancelled push now owes its readers, and send it when `send` is
-    True (or, when None, when the release manager says yes on a terminal); the JSON of what was due
-    and done, None when nothing is due."""
-    from notify.content.planning import due_after_change
-    from notify.notices import send_notice
-
-    with app.ledger.read() as conn:
-        due = due_after_change(conn, build.id, app.clock(), app.calendar_rule())
-    if due is None:
-        return None
-    command = f"quarterdeck notice send {due.kind} {build.id}"
-    if not app.json:
-        app.out.print(f"the [bold]{due.kind}[/bold] notice is now due ({escape(due.why)}); its readers "
-                      "see the --reason after \"Why:\"")
-    if send is None and not app.json:
-        try:
-            send = app.confirm(f"Send the {due.kind} notice of {build.id} now?", False)
-        except UsageRefused:
-            send = False  # no terminal to ask on: say how, below
-    if not send:
-        if not app.json:
-            app.out.print(f"  send it with: {escape(command)}  (or pass --send-notice to schedule)")
-        return {"due": due.as_dict(), "sent": None}
-    bar, started, advanced = _progress(app, f"{due.kind} {build.id}")
-    with bar:
-        report = send_notice(app, due.kind, build, event=due.event, progress=advanced, on_start=started)
-    if not app.json:
-        _summary(app, report)
-    if report.stopped is not None:
-        raise report.stopped
-    return {"due": due.as_dict(), "sent": report.as_dict()}

@@ -17,28 +17,24 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from notify.content.compose import PreparedNotice, Recipient
-from notify.content.notes_input import NoticeNotes, audience_of, carries_notes, mandatory
+from notify.content.notes_input import NoticeNotes, mandatory
 from notify.content.planning import (
     DueNotice,
     NoticeRefused,
     Target,
-    calendar_entry,
     channel_audience,
     due_notices,
-    notice_context,
     parse_kind,
     plan_target,
-    signoff_deadline,
     target_of,
 )
-from notify.content.training import list_trainings
+from notify.content.preparing import notes_for, prepare
 from notify.errors import NotifyError
 from notify.mail.wire import Letters
 from notify.sending.attempts import Attempt
 from notify.sending.delivery import (
     NoticeEnv,
     clear_dead_runs,
-    composer_for,
     deliver,
     effective_counts,
     env_from_app,
@@ -97,34 +93,6 @@ class SendReport:
 def problem_dict(row: DeliveryRecord) -> dict[str, object]:
     return {"email": row.email, "name": row.name, "organisation": row.organisation, "state": row.state,
             "code": row.code, "reply": row.reply, "attempts": row.attempts}
-
-
-def notes_for(env: NoticeEnv, kind: NoticeKind, build: Any, *, require_approved: bool) -> NoticeNotes | None:
-    if not carries_notes(kind):
-        return None
-    notes = env.notes(build, audience_of(kind))
-    if require_approved and not notes.approved:
-        raise NoticeRefused(f"the {audience_of(kind)} release notes of {build.id} are not approved, so the "
-                            f"{kind} notice cannot carry them",
-                            hint=f"review them, then: quarterdeck notes approve {build.id} "
-                                 f"--audience {audience_of(kind)}")
-    return notes
-
-
-def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes | None,
-            as_of: datetime, notice_id: int | None = None) -> PreparedNotice:
-    """The notice as made at `as_of` (its creation: a resumed one says what it said);
-    `notice_id` is the notice being resumed, None for one not created yet."""
-    trainings = tuple(t.as_training() for t in list_trainings(conn, target.build_id, as_of=as_of))
-    settings = env.settings
-    calendar = calendar_entry(conn, target, notice_id=notice_id, domain=settings.message_domain,
-                              organizer=settings.sender_address.addr_spec, stamp=as_of)
-    signoff_by = signoff_deadline(conn, target.build_id, env.rule, as_of) \
-        if target.kind is NoticeKind.BETA_AVAILABLE else None
-    return composer_for(env).prepare(notice_context(
-        target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
-        support_contact=env.support_contact, downtime=env.downtime, beta_url=env.beta_url,
-        signoff_by=signoff_by, as_of=as_of, calendar=calendar))
 
 
 def _resumable(notice: NoticeRecord, notes: NoticeNotes | None, count: Counts, *, want_rows: bool) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from notify.mail.message import Invitation
+from notify.mail.calendar_part import Invitation
 
 PRODID = "-//Quarterdeck//maintenance notices//EN"
 

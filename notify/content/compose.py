@@ -32,9 +32,20 @@ from markupsafe import Markup, escape
 
 from channels.settings import zone_problem
 from notify.content.calendar_entry import CalendarEntry, invitation
+from notify.content.wording import (
+    ACTIONS_INTRO,
+    NO_CONTACT,
+    availability,
+    format_day,
+    format_duration,
+    format_moment,
+    format_window,
+    plain_availability,
+    user_action,
+)
 from notify.errors import NotifyError, TemplateError
-from notify.mail.message import Invitation, single_line
-from notify.settings import DEFAULT_DOWNTIME, downtime_problem
+from notify.mail.calendar_part import Invitation
+from notify.mail.message import single_line
 from notify.vocabulary import NoticeKind
 
 
@@ -121,25 +132,12 @@ class Composed:
     invitation: Invitation | None = None    # the calendar entry, the same for every recipient
 
 
-DEFAULT_USER_ACTION = ("Nothing: the update is installed on our servers. "
-                       "You do not need to install or change anything.")
-ACTIONS_INTRO = "Please do the following before the update:"
-NO_CONTACT = "Reply to this email."
-_AVAILABILITY = {  # the kinds whose window does not take the application away
-    NoticeKind.BETA_AVAILABLE: "{project} itself is not affected: the beta system is a separate copy, "
-                               "and nothing you use every day is unavailable.",
-    NoticeKind.CANCELLED: "{project} stays available: there is no interruption.",
-    NoticeKind.COMPLETED: "The maintenance window is over: {project} is available again.",
-}
 _NEEDS = {
     NoticeKind.ADVANCE: ("window",),
     NoticeKind.REMINDER: ("window",),
     NoticeKind.RESCHEDULED: ("window", "previous_window"),
     NoticeKind.CANCELLED: ("window",),
 }
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 _LINKABLE = ("http", "https", "mailto")
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")  # template seams leave runs of blank lines in the text part
 
@@ -189,7 +187,7 @@ class Composer:
         if context.calendar is not None and context.window is not None:
             entry = invitation(context.calendar, context.window, project=single_line(context.project),
                                version=single_line(context.version),
-                               description=_plain_availability(context, kind))
+                               description=plain_availability(context, kind))
         notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner, entry)
         notice.render(Recipient(name="Test Recipient", email="test@example.org", organisation="Test"))
         return notice
@@ -285,87 +283,7 @@ class PreparedNotice:
         }
 
 
-# -- what the notice says, in words every kind shares --------------------------------------------
-
-def user_action(ctx: NoticeContext) -> str:
-    """What readers must do, as plain text: said in full by the caller, else the notes'
-    action-required items, else that there is nothing to do."""
-    if ctx.user_action.strip():
-        return ctx.user_action.strip()
-    if not ctx.actions:
-        return DEFAULT_USER_ACTION
-    items = [f"- {single_line(a.change)}"
-             + (f"\n  What to do: {single_line(a.todo)}" if a.todo.strip() else "") for a in ctx.actions]
-    return "\n".join([ACTIONS_INTRO, *items])
-
-
-def availability(ctx: NoticeContext, kind: NoticeKind) -> str:
-    """How long the application is unavailable (or that it is not), in one sentence."""
-    project = single_line(ctx.project)
-    if kind in _AVAILABILITY:
-        return _AVAILABILITY[kind].format(project=project)
-    if ctx.window is None:
-        return ""
-    sentence = ctx.downtime.strip() or DEFAULT_DOWNTIME
-    problem = downtime_problem(sentence)
-    if problem:
-        raise NotifyError(f"notify.downtime: {problem}")
-    return single_line(sentence.format(project=project, duration=format_duration(ctx.window.duration)))
-
-
-def _plain_availability(ctx: NoticeContext, kind: NoticeKind) -> str:
-    """The calendar entry's description: the availability and whom to contact."""
-    contact = ctx.support_contact.strip() or NO_CONTACT
-    said = availability(ctx, kind)
-    if kind is NoticeKind.CANCELLED:
-        said = f"Cancelled: the update of {single_line(ctx.project)} to {single_line(ctx.version)} " \
-               f"will not take place in this window. {said}"
-    return f"{said}\nQuestions or problems: {contact}"
-
-
-# -- pure formatting helpers (English; the project's users read English notices) ---------------
-
-def format_day(at: datetime) -> str:
-    """`Saturday 14 March 2026`, without depending on the process locale."""
-    return f"{_DAYS[at.weekday()]} {at.day} {_MONTHS[at.month - 1]} {at.year}"
-
-
-def format_moment(at: datetime, zone: ZoneInfo) -> str:
-    """`Saturday 14 March 2026, 18:00 EDT` in `zone`."""
-    local = at.astimezone(zone)
-    return f"{format_day(local)}, {local:%H:%M} {_abbreviation(local)}"
-
-
-def format_window(window: Window, zone: ZoneInfo) -> str:
-    """`Saturday 14 March 2026, 22:00–23:30 GMT`, or both days when the window crosses midnight.
-
-    Each end carries its own abbreviation when they differ, so a window
-    across a DST change reads correctly (`01:00 GMT–04:00 BST`).
-    """
-    start, end = window.start.astimezone(zone), window.end.astimezone(zone)
-    if start.date() != end.date():
-        return f"{format_moment(start, zone)} – {format_moment(end, zone)}"
-    if _abbreviation(start) != _abbreviation(end):
-        return f"{format_day(start)}, {start:%H:%M} {_abbreviation(start)}–{end:%H:%M} {_abbreviation(end)}"
-    return f"{format_day(start)}, {start:%H:%M}–{end:%H:%M} {_abbreviation(end)}"
-
-
-def format_duration(span: timedelta) -> str:
-    """`4 hours`, `1 hour 30 minutes`, `45 minutes` (real elapsed time, rounded to the minute)."""
-    minutes = round(span.total_seconds() / 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
-    if minutes or not hours:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    return " ".join(parts)
-
-
-def _abbreviation(local: datetime) -> str:
-    name = local.tzname() or ""
-    if name and name[0] not in "+-":
-        return name
-    return local.strftime("UTC%z")[:-2] + ":" + local.strftime("%z")[-2:]  # zones without letters
-
+# -- the values of the templates -----------------------------------------------------------------
 
 def _window_view(window: Window | None, zone: ZoneInfo,
                  project_zone: ZoneInfo | None) -> dict[str, Any] | None:

@@ -24,8 +24,8 @@ from notify.content.planning import (
     plan_target,
     target_of,
 )
+from notify.content.preparing import notes_for, prepare
 from notify.mail.message import notice_message
-from notify.notices import notes_for, prepare
 from notify.sending.delivery import NoticeEnv, env_from_app, message_for_test
 from notify.sending.transport import Outcome
 from notify.store import NoticeRecord, latest_notice, rows_in

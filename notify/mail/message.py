@@ -9,7 +9,7 @@ recipient's own parts, made by the functions here (`personal_headers`,
 Headers are header objects as `email.policy` describes them, made only from
 values that have had every line-breaking character taken out of their free
 text (names, organisations, subjects), so no value can start a header of its
-own. Both body parts are quoted-printable UTF-8: the whole message is 7-bit
+own. Both body parts are quoted-printable UTF-8 (a calendar entry, base64): the whole message is 7-bit
 ASCII with short lines, so it needs neither 8BITMIME nor SMTPUTF8 from the
 server and no line comes near the 998-octet limit, whatever the release
 notes contain.
@@ -39,6 +39,7 @@ from email.utils import format_datetime, formataddr
 from typing import Any, Protocol
 
 from notify.errors import NotifyError
+from notify.mail.calendar_part import Invitation, mixed_boundary
 from notify.settings import NotifySettings, check_domain
 
 
@@ -219,16 +220,6 @@ def personal_headers(recipient: Address, message_id: str, date: datetime) -> Per
                     Header("Message-ID", message_id), new_boundary())
 
 
-@dataclass(frozen=True)
-class Invitation:
-    """A notice's calendar entry (RFC 5545 text made by notify.content.calendar_entry), attached so
-    that the recipient's calendar shows the maintenance window and follows it when it moves."""
-
-    method: str        # PUBLISH, or CANCEL when the push is cancelled
-    ics: bytes         # the iCalendar object, CRLF line ends as RFC 5545 writes them
-    filename: str = "maintenance-window.ics"
-
-
 class _FoldedWords(Header):
     """An ASCII header folded at the spaces between its words, its first word on the name's line.
 
@@ -270,15 +261,6 @@ def _calendar_part(invitation: Invitation) -> EmailMessage:
     part["Content-Transfer-Encoding"] = shared_header("Content-Transfer-Encoding", "base64")
     part.set_payload(base64.encodebytes(invitation.ics).decode("ascii"))
     return part
-
-
-def mixed_boundary(boundary: str) -> str:
-    """The outer boundary of a notice with a calendar entry, made from the message's own one.
-
-    Neither boundary starts with the other ("=_m" is followed by a letter that is not a hex digit),
-    so no parser can take one for the other, and each message still has one random value.
-    """
-    return f"=_m{boundary[2:]}"
 
 
 def _body_part(subtype: str, text: str) -> EmailMessage:

@@ -37,7 +37,8 @@ from jinja2 import nodes
 
 from notify.content.compose import Composed, PreparedNotice, Recipient
 from notify.errors import NotifyError
-from notify.mail.message import Invitation, single_line
+from notify.mail.calendar_part import Invitation
+from notify.mail.message import single_line
 
 PERSONAL = ("recipient_name", "organisation", "email")
 _UNSAFE_SPOTS = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock, nodes.For,

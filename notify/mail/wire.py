@@ -22,6 +22,7 @@ from datetime import datetime
 
 from notify.content.compose import Composed, PreparedNotice, Recipient
 from notify.errors import NotifyError
+from notify.mail.calendar_part import mixed_boundary
 from notify.mail.message import (
     MAX_LINE_OCTETS,
     POLICY,
@@ -33,7 +34,6 @@ from notify.mail.message import (
     longest_line,
     message_bytes,
     message_id_for,
-    mixed_boundary,
     new_boundary,
     personal_headers,
     quoted_printable,

@@ -9,16 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.content.compose import (
-    DEFAULT_USER_ACTION,
-    Composer,
-    NoticeKind,
-    Recipient,
-    Training,
-    Window,
-    format_duration,
-    format_window,
-)
+from notify.content.compose import Composer, NoticeKind, Recipient, Training, Window
+from notify.content.wording import DEFAULT_USER_ACTION, format_duration, format_window
 from notify.errors import NotifyError, TemplateError
 from tests.notify.factories import LONDON, NEW_YORK_NURSE, context
 

@@ -23,8 +23,8 @@ import icalendar
 import pytest
 
 import pipeline
-from notify.content.compose import DEFAULT_USER_ACTION
 from notify.content.notes_input import NoticeNotes
+from notify.content.wording import DEFAULT_USER_ACTION
 from tests.conftest import Project
 from tests.support.smtp import SmtpServer
 
