@@ -533,6 +533,12 @@ class App:
 
         after_promotion(self, build, tier, domain_errors())
 
+    def after_schedule_change(self, build: Build, send: bool | None) -> dict[str, object] | None:
+        """The notice a moved or cancelled push now owes its readers (notify says which, and sends it)."""
+        from notify.rescheduling import announce_schedule_change
+
+        return announce_schedule_change(self, build, send)
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()

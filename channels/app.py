@@ -29,3 +29,8 @@ class ChannelsApp(ReleasesApp, Protocol):
     def promotion_gates(self, build: Build, tier: str) -> Sequence[GateResult]:
         """Every gate's verdict for the build entering the tier, the notice gates included."""
         ...
+
+    def after_schedule_change(self, build: Build, send: bool | None) -> dict[str, object] | None:
+        """Called after `schedule` moved or cancelled a push: says which notice is now due and sends
+        it when `send` is True (None: asks on a terminal); what was due and done, for --json."""
+        ...

@@ -47,8 +47,7 @@ def cmd_orgs_import(app: ChannelsApp, args: argparse.Namespace) -> int:
     incoming = load_contacts_file(path, default_zone=app.config.timezone)  # every bad line, or nothing
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with app.ledger.write() as conn:
-        changes = import_contacts(app.ledger, conn, incoming, source=path.name, sha256=digest,
-                                  default_zone=app.config.timezone)
+        changes = import_contacts(app.ledger, conn, incoming, source=path.name, sha256=digest)
     if app.json:
         app.emit_json(_import_json(changes))
         return 0
@@ -87,7 +86,7 @@ def cmd_orgs_add(app: ChannelsApp, args: argparse.Namespace) -> int:
                            time_zone=args.time_zone, default_zone=app.config.timezone)
     contact = replace(contact, opted_out=args.opted_out)
     with app.ledger.write() as conn:
-        done = upsert_contact(app.ledger, conn, contact, default_zone=app.config.timezone)
+        done = upsert_contact(app.ledger, conn, contact)
     label = esc(_contact_label(done.contact))
     if done.outcome == "added":
         app.out.print(f"added {label}")

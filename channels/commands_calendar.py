@@ -21,6 +21,7 @@ from releases.errors import UsageRefused
 
 if TYPE_CHECKING:
     from channels.store import Schedule
+    from releases.artifacts.buildview import Build
 
 MAX_COUNT = 40
 
@@ -70,7 +71,13 @@ def _setup_schedule(p: argparse.ArgumentParser) -> None:
     p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="window start, wall time in --tz")
     p.add_argument("--tz", metavar="ZONE", help="IANA zone of --at (default: the project's)")
     p.add_argument("--next-window", action="store_true", help="the next quarterly push window")
-    p.add_argument("--reason", help="why (required to move or cancel a scheduled push)")
+    p.add_argument("--reason", help="why (required to move or cancel a scheduled push); SENT WORD FOR WORD "
+                                    "to every customer in the rescheduled or cancelled notice, after "
+                                    "\"Why:\", and kept in the audit trail")
+    p.add_argument("--send-notice", action=argparse.BooleanOptionalAction, default=None,
+                   help="after a move or cancellation of an announced push, send the rescheduled or "
+                        "cancelled notice now (--no-send-notice: only say it is due); default: ask on "
+                        "a terminal, else only say it is due")
 
 
 def _schedule_dict(s: Schedule | None, zone: str) -> dict[str, Any] | None:
@@ -97,12 +104,14 @@ def cmd_schedule(app: ChannelsApp, args: argparse.Namespace) -> int:
         raise UsageRefused(f"schedule {spec} needs BUILD", hint=f"quarterdeck schedule {spec} BUILD")
     if action != "set" and (args.at or args.next_window or args.tz):
         raise UsageRefused(f"schedule {action} takes no --at, --tz or --next-window")
+    if action == "show" and args.send_notice is not None:
+        raise UsageRefused("schedule show takes no --send-notice")
     build = app.resolve_build(spec)
     if action == "show":
         return _show_schedule(app, build.id)
     if action == "cancel":
-        return _cancel(app, build.id, args.reason)
-    return _set(app, build.id, args)
+        return _cancel(app, build, args.reason, args.send_notice)
+    return _set(app, build, args)
 
 
 def _window(app: ChannelsApp, args: argparse.Namespace) -> PushWindow:
@@ -118,19 +127,21 @@ def _window(app: ChannelsApp, args: argparse.Namespace) -> PushWindow:
     return window_starting(rule, start)
 
 
-def _set(app: ChannelsApp, build_id: str, args: argparse.Namespace) -> int:
+def _set(app: ChannelsApp, build: Build, args: argparse.Namespace) -> int:
     from channels.calendar.scheduling import set_schedule
 
+    build_id = build.id
     window = _window(app, args)
     zone = app.config.timezone
     with app.ledger.write() as conn:
         change = set_schedule(app.ledger, conn, build_id, start=window.start, end=window.end,
                               reason=args.reason, timezone=zone)
     if app.json:
+        notice = app.after_schedule_change(build, args.send_notice) if change.kind == "moved" else None
         app.emit_json({"build": build_id, "result": change.kind,
                        "schedule": _schedule_dict(change.schedule, zone),
                        "previous": _schedule_dict(change.previous, zone) if change.changed else None,
-                       "notice_deadline": iso(window.notice_deadline)})
+                       "notice_deadline": iso(window.notice_deadline), "notice": notice})
         return 0
     now_in_force = _label(change.schedule, zone)
     if change.kind == "unchanged":
@@ -147,12 +158,15 @@ def _set(app: ChannelsApp, build_id: str, args: argparse.Namespace) -> int:
                       "has already passed for this window")
     else:
         app.out.print(f"advance notice due by {local(deadline, zone)}")
+    if change.kind == "moved":
+        app.after_schedule_change(build, args.send_notice)
     return 0
 
 
-def _cancel(app: ChannelsApp, build_id: str, reason: str | None) -> int:
+def _cancel(app: ChannelsApp, build: Build, reason: str | None, send: bool | None) -> int:
     from channels.calendar.scheduling import cancel_schedule
 
+    build_id = build.id
     if not reason or not reason.strip():
         raise UsageRefused("schedule cancel needs --reason TEXT",
                            hint="the cancellation notice tells everyone why")
@@ -160,10 +174,12 @@ def _cancel(app: ChannelsApp, build_id: str, reason: str | None) -> int:
         cancelled = cancel_schedule(app.ledger, conn, build_id, reason=reason)
     if app.json:
         app.emit_json({"build": build_id, "result": "cancelled",
-                       "schedule": _schedule_dict(cancelled, app.config.timezone)})
+                       "schedule": _schedule_dict(cancelled, app.config.timezone),
+                       "notice": app.after_schedule_change(build, send)})
         return 0
     app.out.print(f"cancelled the push of [bold]{build_id}[/bold] in "
                   f"{_label(cancelled, app.config.timezone)}: {esc(cancelled.reason or '')}")
+    app.after_schedule_change(build, send)
     return 0
 
 

@@ -265,7 +265,25 @@ def _reminder_days_problem(days: list[int]) -> str | None:
 
 # The project's time zone is written in [project] but read only through this package.
 PROJECT: Spec = {"timezone": {"type": str, "default": "UTC", "check": zone_problem}}
-TIER: Spec = {"channel": {"type": str, "default": EVERYONE, "choices": CHANNELS}}
+def tier_url_problem(url: str) -> str | None:
+    """What is wrong with a tier's `url`, the address its channel's readers open (None when fine)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:
+        return f"{url!r} is not a URL ({err})"
+    if parts.scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in url) \
+            or not url.isprintable():
+        return f"{url!r} is not an http(s) address; write it as https://beta.example.org/"
+    return None
+
+
+# `url`: where the tier's readers use the application (the beta system, in the beta-available notice)
+TIER: Spec = {"channel": {"type": str, "default": EVERYONE, "choices": CHANNELS},
+              "url": {"type": str, "default": "", "check": tier_url_problem}}
 GATES: Spec = {
     "soak_days": {"type": (int, float), "default": 0, "minimum": 0},
     "min_signoffs": {"type": int, "default": 0, "minimum": 0},

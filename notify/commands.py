@@ -50,22 +50,29 @@ def cmd_preview(app: NotifyApp, args: argparse.Namespace) -> int:
     message = shown.message
     names = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID")
     headers = {name: str(message[name]) for name in names if message[name] is not None}
+    zone = shown.recipient.time_zone or app.config.timezone
+    given = bool(shown.recipient.time_zone)
+    calendar = shown.composed.invitation
     if app.json:
         app.emit_json({"kind": args.kind, "build": build.id, "event": shown.target.event,
                        "notice": shown.notice.key if shown.notice else None, "to": shown.recipient.email,
-                       "time_zone": shown.recipient.time_zone, "notes_approved": shown.notes_approved,
-                       "headers": headers, "text": shown.composed.text, "html": shown.composed.html})
+                       "time_zone": zone, "time_zone_given": given, "notes_approved": shown.notes_approved,
+                       "headers": headers, "text": shown.composed.text, "html": shown.composed.html,
+                       "calendar": calendar.ics.decode("utf-8") if calendar else None})
         return 0
     if not shown.notes_approved:
         app.err.print("[yellow]warning:[/yellow] the release notes are not approved yet; "
                       "`notice send` will refuse until they are")
     state = "already exists" if shown.notice else "not sent yet"
-    who = f"{escape(shown.recipient.email)} ({escape(shown.recipient.time_zone)})"
+    unknown = "" if given else ", the project zone: they gave none"
+    who = f"{escape(shown.recipient.email)} ({escape(zone)}{unknown})"
     app.err.print(f"[dim]{args.kind} notice of {escape(build.id)} ({escape(shown.target.event)}, {state}), "
                   f"as {who} receives it[/dim]")
     head = "\n".join(f"{name}: {value}" for name, value in headers.items())
     app.out.out(f"{head}\n\n----- text/plain -----\n{shown.composed.text}\n"
-                f"----- text/html -----\n{shown.composed.html}", highlight=False)
+                f"----- text/html -----\n{shown.composed.html}"
+                + (f"\n----- text/calendar ({calendar.filename}) -----\n{calendar.ics.decode('utf-8')}"
+                   if calendar else ""), highlight=False)
     return 0
 
 
@@ -118,13 +125,13 @@ def cmd_send(app: NotifyApp, args: argparse.Namespace) -> int:
     if app.json:
         app.emit_json(report.as_dict())
     else:
-        _summary(app, report)
+        send_summary(app, report)
     if report.stopped is not None:
         raise report.stopped
     return 0
 
 
-def _summary(app: NotifyApp, report: SendReport) -> None:
+def send_summary(app: NotifyApp, report: SendReport) -> None:
     target = report.target
     if report.dry_run:
         if report.created:
@@ -244,7 +251,7 @@ def cmd_resend(app: NotifyApp, args: argparse.Namespace) -> int:
     if app.json:
         app.emit_json(report.as_dict())
     else:
-        _summary(app, report)
+        send_summary(app, report)
     if report.stopped is not None:
         raise report.stopped
     return 0

@@ -17,25 +17,23 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from notify.content.compose import PreparedNotice, Recipient
-from notify.content.notes_input import NoticeNotes, audience_of, carries_notes
+from notify.content.notes_input import NoticeNotes
 from notify.content.planning import (
     DueNotice,
     NoticeRefused,
     Target,
     due_notices,
-    notice_context,
     parse_kind,
     plan_target,
     target_of,
 )
-from notify.content.training import list_trainings
+from notify.content.preparing import notes_for, prepare
 from notify.errors import NotifyError
 from notify.mail.wire import Letters
 from notify.sending.attempts import Attempt
 from notify.sending.delivery import (
     NoticeEnv,
     clear_dead_runs,
-    composer_for,
     deliver,
     effective_counts,
     env_from_app,
@@ -97,26 +95,6 @@ def problem_dict(row: DeliveryRecord) -> dict[str, object]:
     return {"email": row.email, "name": row.name, "organisation": row.organisation, "state": row.state,
             "code": row.code, "reply": row.reply, "attempts": row.attempts, "message_id": row.message_id,
             "queue_id": row.queue_id}
-
-
-def notes_for(env: NoticeEnv, kind: NoticeKind, build: Any, *, require_approved: bool) -> NoticeNotes | None:
-    if not carries_notes(kind):
-        return None
-    notes = env.notes(build, audience_of(kind))
-    if require_approved and not notes.approved:
-        raise NoticeRefused(f"the {audience_of(kind)} release notes of {build.id} are not approved, so the "
-                            f"{kind} notice cannot carry them",
-                            hint=f"review them, then: quarterdeck notes approve {build.id} "
-                                 f"--audience {audience_of(kind)}")
-    return notes
-
-
-def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes | None,
-            as_of: datetime) -> PreparedNotice:
-    trainings = tuple(t.as_training() for t in list_trainings(conn, target.build_id, as_of=as_of))
-    return composer_for(env).prepare(notice_context(
-        target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
-        support_contact=env.support_contact))
 
 
 def _deadline(env: NoticeEnv, target: Target, now: datetime) -> datetime:
@@ -211,7 +189,8 @@ def send_notice(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, 
         if existing is not None and not dry_run:
             clear_dead_runs(conn, env, existing, now)  # a live run holding it refuses this one
         resume, rows = recipients(env, conn, target, existing, notes, again=again, now=now)
-        prepared = prepare(env, conn, target, notes, existing.created_at if resume and existing else now)
+        prepared = (prepare(env, conn, target, notes, existing.created_at, existing.id) if resume and existing
+                    else prepare(env, conn, target, notes, now))
         if dry_run:
             _check_renders(env, existing if resume else None, target, prepared, rows, now)
             resumed = effective_counts(conn, [existing], host=env.host, now=now)[existing.id] \
@@ -237,7 +216,7 @@ def _check_renders(env: NoticeEnv, existing: NoticeRecord | None, target: Target
     key = existing.key if existing else f"{target.build_id}/{target.kind}/{target.event}/dry-run"
     letters = Letters(env.settings, key, prepared)
     for row in rows:
-        letters.outgoing(Recipient(row.name, row.email, row.organisation, row.time_zone or env.timezone), now)
+        letters.outgoing(Recipient(row.name, row.email, row.organisation, row.time_zone), now)
 
 
 def _newest(conn: Connection, kind: NoticeKind, build: Any) -> NoticeRecord:
@@ -279,7 +258,7 @@ def resend(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, *, fa
             raise NoticeRefused(f"the {notice.label} of {build.id} has no "
                                 f"{' or '.join(states)} recipients to resend to")
         target = target_of(notice, build.version)
-        prepared = prepare(env, conn, target, notes, notice.created_at)
+        prepared = prepare(env, conn, target, notes, notice.created_at, notice.id)
         set_state(conn, [r.id for r in rows], State.PENDING, now, reply="resend requested")
         scope = [replace(r, state=State.PENDING.value) for r in rows]
         env.ledger.record(conn, "notice.resend", f"{build.id}:{kind}:{notice.event}", reason=reason,

@@ -143,6 +143,24 @@ def env_name_problem(name: str) -> str | None:
     return f"{name!r} is not an environment variable name; use letters, digits and _, e.g. SMTP_PASSWORD"
 
 
+# The unavailability sentence of the advance, reminder and rescheduled notices; `{project}` and
+# `{duration}` (the window's length, "4 hours") are filled in, the window's times are shown beside it.
+DEFAULT_DOWNTIME = "{project} is unavailable for up to {duration} during this maintenance window."
+DOWNTIME_FIELDS = ("project", "duration")
+
+
+def downtime_problem(sentence: str) -> str | None:
+    """What is wrong with a configured unavailability sentence (None when it can be filled in)."""
+    try:
+        sentence.format(**dict.fromkeys(DOWNTIME_FIELDS, "x"))
+    except (KeyError, IndexError, ValueError) as err:
+        return (f"{sentence!r} cannot be filled in ({type(err).__name__}: {err}); "
+                f"use only {' and '.join('{' + n + '}' for n in DOWNTIME_FIELDS)}")
+    if any(char in _LINE_BREAKS for char in sentence):
+        return f"{sentence!r} contains a line break; write one sentence on one line"
+    return None
+
+
 @dataclass(frozen=True)
 class NotifySettings:
     """The [notify] section as checked values. Empty `smtp_url` means: write to the Maildir outbox."""
@@ -223,6 +241,7 @@ NOTIFY: dict[str, dict[str, Any]] = {
     "rate_per_second": {"type": (int, float), "default": 0, "minimum": 0},
     "ca_file": {"type": str, "default": ""},
     "support_contact": {"type": str, "default": ""},
+    "downtime": {"type": str, "default": "", "check": downtime_problem},
     "connect_timeout": {**_SECONDS, "default": NotifySettings.connect_timeout},
     "command_timeout": {**_SECONDS, "default": NotifySettings.command_timeout},
     "end_of_data_timeout": {**_SECONDS, "default": NotifySettings.end_of_data_timeout},
@@ -243,5 +262,10 @@ command_timeout = 120         # seconds for each reply of the server
 end_of_data_timeout = 600     # seconds for its reply to a whole message (RFC 5321 asks 10 minutes)
 max_attempts = 3              # connections tried per message when the server drops or says 421
 templates = ""                # directory of notice templates that replace the shipped ones
+# What every notice says to its readers
+support_contact = ""          # whom to call or write to, e.g. "Service desk, +1 555 0100, help@example.org"
+                              # (empty: "Reply to this email")
+downtime = ""                 # how long the application is unavailable, one sentence; {{project}} and
+                              # {{duration}} are filled in. Empty: the shipped sentence (see README)
 
 '''

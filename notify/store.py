@@ -251,7 +251,7 @@ def insert_notice(conn: Connection, values: dict[str, object], recipients: Seque
     notice_id = inserted_id(result)
     if recipients:
         rows = [{"notice_id": notice_id, "email": c.email, "email_key": c.email.lower(), "name": c.name,
-                 "organisation": c.organisation, "time_zone": c.time_zone or default_zone,
+                 "organisation": c.organisation, "time_zone": c.time_zone,
                  "state": State.PENDING.value, "attempts": 0, "updated_at": now}
                 for c in recipients]
         if not _insert_positional(conn, rows):

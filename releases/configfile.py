@@ -58,6 +58,7 @@ class TierConfig:
 
     name: str
     channel: str
+    url: str  # where the tier's readers use the application (channels' key)
     hosts: tuple[HostSpec, ...]
     deploy_path: str
     health_check: str

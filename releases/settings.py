@@ -243,6 +243,7 @@ parallel = 1                  # hosts installed at the same time
 [[tiers]]
 name = "staging"
 channel = "beta"
+url = ""                      # the beta system's address, linked from the beta-available notice
 hosts = ["local:.quarterdeck/hosts/staging-1"]
 health_check = "test -f VERSION"
 keep = 5

@@ -60,9 +60,10 @@ _LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 @dataclass(frozen=True)
 class Contact:
-    """A person notices go to. `time_zone` is always a valid IANA name (an empty CSV cell is
-    resolved to the project zone at import). `opted_out` is about optional notices only and is
-    kept by the ledger, not by the CSV."""
+    """A person notices go to. `time_zone` is a valid IANA name, or "" when the CSV cell was empty:
+    kept empty so that notices say "your time zone" only to those who gave one (readers of the
+    ledger fill in the project zone where they need a zone, see `ledger_contacts`). `opted_out` is
+    about optional notices only and is kept by the ledger, not by the CSV."""
 
     organisation: str
     name: str
@@ -123,7 +124,7 @@ def _squeeze(text: str) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
-def _check_fields(values: Mapping[str, str], default_zone: str) -> tuple[Contact | None, list[str]]:
+def _check_fields(values: Mapping[str, str]) -> tuple[Contact | None, list[str]]:
     """One contact's fields checked together, so each row reports all of its problems."""
     problems = [p for column in CSV_COLUMNS if (p := _text_problem(column, values[column]))]
     if problems:
@@ -138,8 +139,8 @@ def _check_fields(values: Mapping[str, str], default_zone: str) -> tuple[Contact
         bad_email = email_problem(fields["email"])
         if bad_email:
             problems.append(bad_email)
-    zone = fields["time_zone"] or default_zone
-    if fields["time_zone"]:
+    zone = fields["time_zone"]
+    if zone:
         bad_zone = zone_problem(fields["time_zone"])
         if bad_zone:
             problems.append(f"time_zone {bad_zone}")
@@ -154,7 +155,7 @@ def make_contact(*, organisation: str, name: str, email: str, role: str, time_zo
     """One contact from loose values (`orgs add`), checked exactly like a CSV row."""
     load_zone(default_zone, field="default zone")
     contact, problems = _check_fields({"organisation": organisation, "name": name, "email": email,
-                                       "role": role, "time_zone": time_zone}, default_zone)
+                                       "role": role, "time_zone": time_zone})
     if contact is None:
         raise ChannelsError("contact: " + "; ".join(problems))
     return contact
@@ -221,7 +222,7 @@ def parse_contacts_csv(text: str, *, source: str, default_zone: str) -> list[Con
             bad(line, f"has {len(row)} fields, expected {len(header)} ({','.join(header)}); "
                       "quote a field that contains a comma")
             continue
-        contact, row_problems = _check_fields(dict(zip(header, row, strict=True)), default_zone)
+        contact, row_problems = _check_fields(dict(zip(header, row, strict=True)))
         for message in row_problems:
             bad(line, message)
         if contact is None:

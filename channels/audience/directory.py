@@ -35,7 +35,10 @@ def _contact(row: Any, default_zone: str) -> Contact:
 
 
 def ledger_contacts(conn: Connection, default_zone: str) -> list[Contact]:
-    """Every contact of every organisation not removed, in organisation and name order."""
+    """Every contact of every organisation not removed, in organisation and name order.
+
+    A contact who gave no time zone gets `default_zone`; "" keeps them apart, as stored (imports
+    compare with the file that way, and notices tell only those who gave one "your time zone")."""
     rows = conn.execute(
         select(organisations.c.name.label("org"), contacts.c.name, contacts.c.email, contacts.c.role,
                contacts.c.time_zone, contacts.c.opted_out)
@@ -69,14 +72,14 @@ def _update(ledger: Ledger, conn: Connection, before: Contact, after: Contact) -
 
 
 def import_contacts(ledger: Ledger, conn: Connection, incoming: list[Contact], *, source: str,
-                    sha256: str, default_zone: str) -> ContactChanges:
+                    sha256: str) -> ContactChanges:
     """Apply a checked contact list: add the new, update the edited in place, keep the rest.
 
     Contacts in the ledger but not in the file are reported, not removed: a
     partial export must not silently drop a hospice from its install notices.
     Re-importing the same file writes nothing, not even an audit entry.
     """
-    changes = diff_contacts(ledger_contacts(conn, default_zone), _ledger_spelling(conn, incoming))
+    changes = diff_contacts(ledger_contacts(conn, ""), _ledger_spelling(conn, incoming))
     if not changes.changes_anything:
         return changes
     for contact in changes.added:
@@ -101,10 +104,10 @@ class Upsert:
     fields: tuple[str, ...] = ()
 
 
-def upsert_contact(ledger: Ledger, conn: Connection, contact: Contact, *, default_zone: str) -> Upsert:
+def upsert_contact(ledger: Ledger, conn: Connection, contact: Contact) -> Upsert:
     """Add one contact or update it in place (`orgs add`), matched by organisation and address."""
     [contact] = _ledger_spelling(conn, [contact])
-    current = {c.key: c for c in ledger_contacts(conn, default_zone)}
+    current = {c.key: c for c in ledger_contacts(conn, "")}
     before = current.get(contact.key)
     if before is None:
         _insert(ledger, conn, contact)

@@ -20,6 +20,7 @@ from ..collect.collect import one_line
 from ..errors import CorrectionError, NotesError
 from ..history.gitlog import resolve_commit
 from ..render.changelog import changelog_section
+from ..render.markdown import parse_notes_markdown
 from ..render.plaintext import markdown_to_text
 from ..render.render import markdown_to_html, notes_sha256
 from . import generation, ledgerview, store
@@ -29,6 +30,8 @@ from .review import Review, ReviewError, ToApprove, already_approved, review, te
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+    from ..settings import NotesSettings
 
 SHA_RE = re.compile(r"[0-9a-fA-F]{4,64}")
 
@@ -42,6 +45,9 @@ class NotesForNotice:
     html: str  # sanitised (render.markdown_to_html)
     sha256: str  # render.notes_sha256 of `markdown`
     approved: bool
+    # What readers must do, from the text the notice carries: each action-required change (a
+    # breaking change, or any change with a "what to do" line) and that text ("" if none).
+    actions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,9 +274,23 @@ def notes_for_notice(app: NotesApp, build: Any, audience: str = PRODUCTION) -> N
         markdown = current.approval.markdown
         return NotesForNotice(markdown=markdown, text=_text_of(app, markdown, generated),
                               html=markdown_to_html(markdown), sha256=current.approval.notes_sha256,
-                              approved=True)
+                              approved=True, actions=actions_of(markdown, app.notes_settings()))
     return NotesForNotice(markdown=generated.markdown, text=render_generated(app, generated, "text"),
-                          html=markdown_to_html(generated.markdown), sha256=generated.sha256, approved=False)
+                          html=markdown_to_html(generated.markdown), sha256=generated.sha256, approved=False,
+                          actions=actions_of(generated.markdown, app.notes_settings()))
+
+
+def actions_of(markdown: str, settings: NotesSettings) -> tuple[tuple[str, str], ...]:
+    """The action-required changes of notes as written (an approved text may have been edited):
+    every entry of the breaking-changes section and every entry with a "what to do" line, once."""
+    breaking = settings.title_of("breaking")
+    found: dict[tuple[str, str], None] = {}
+    for section in parse_notes_markdown(markdown):
+        for entry in section.entries:
+            if entry.action or section.title == breaking:
+                change = f"{entry.scope}: {entry.text}" if entry.scope else entry.text
+                found[(change, entry.action or "")] = None
+    return tuple(found)
 
 
 def _text_of(app: NotesApp, markdown: str, generated: Generated) -> str:

@@ -31,7 +31,20 @@ import jinja2
 from markupsafe import Markup, escape
 
 from channels.settings import zone_problem
+from notify.content.calendar_entry import CalendarEntry, invitation
+from notify.content.wording import (
+    ACTIONS_INTRO,
+    NO_CONTACT,
+    availability,
+    format_day,
+    format_duration,
+    format_moment,
+    format_window,
+    plain_availability,
+    user_action,
+)
 from notify.errors import NotifyError, TemplateError
+from notify.mail.calendar_part import Invitation
 from notify.mail.message import single_line
 from notify.vocabulary import NoticeKind
 
@@ -70,6 +83,14 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A change readers must act on (a breaking change in the notes) and what they must do."""
+
+    change: str
+    todo: str = ""
+
+
+@dataclass(frozen=True)
 class NoticeContext:
     """Everything a notice says that is the same for every recipient."""
 
@@ -84,9 +105,15 @@ class NoticeContext:
     previous_window: Window | None = None   # rescheduled: the window it replaces
     trainings: tuple[Training, ...] = ()
     reason: str = ""                        # rescheduled / cancelled: why
-    user_action: str = ""                   # what users must do; empty = the usual "nothing"
+    actions: tuple[Action, ...] = ()        # the notes' action-required items
+    user_action: str = ""                   # what users must do, said in full; empty = from `actions`
     feedback: str = ""                      # beta: how to report problems and sign off
-    support_contact: str = ""
+    support_contact: str = ""               # whom to call or write to; empty = reply to the notice
+    downtime: str = ""                      # the unavailability sentence; empty = DEFAULT_DOWNTIME
+    beta_url: str = ""                      # beta-available: the address of the beta system
+    signoff_by: datetime | None = None      # beta-available: sign off or report by then
+    as_of: datetime | None = None           # when the notice was made: trainings before it are past
+    calendar: CalendarEntry | None = None   # the push's entry in the readers' calendars
 
 
 @dataclass(frozen=True)
@@ -102,19 +129,15 @@ class Composed:
     subject: str
     text: str
     html: str
+    invitation: Invitation | None = None    # the calendar entry, the same for every recipient
 
 
-DEFAULT_USER_ACTION = ("Nothing. The update is installed on our servers; "
-                       "you do not need to install or change anything.")
 _NEEDS = {
     NoticeKind.ADVANCE: ("window",),
     NoticeKind.REMINDER: ("window",),
     NoticeKind.RESCHEDULED: ("window", "previous_window"),
     NoticeKind.CANCELLED: ("window",),
 }
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 _LINKABLE = ("http", "https", "mailto")
 _BLANK_RUNS = re.compile(r"\n(?:[ \t]*\n){2,}")  # template seams leave runs of blank lines in the text part
 
@@ -160,7 +183,12 @@ class Composer:
         except css_inline.InlineError as err:
             raise TemplateError(f"cannot inline notice.css into the release notes: {err}") from err
         templates = {part: self._template(f"{kind}.{part}") for part in ("subject.txt", "txt", "html")}
-        notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner)
+        entry = None
+        if context.calendar is not None and context.window is not None:
+            entry = invitation(context.calendar, context.window, project=single_line(context.project),
+                               version=single_line(context.version),
+                               description=plain_availability(context, kind))
+        notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner, entry)
         notice.render(Recipient(name="Test Recipient", email="test@example.org", organisation="Test"))
         return notice
 
@@ -192,6 +220,7 @@ class PreparedNotice:
     templates: dict[str, jinja2.Template]
     notes_html: str
     inliner: css_inline.CSSInliner
+    invitation: Invitation | None = None
     token: str = field(default_factory=lambda: f"qdnotes{secrets.token_hex(16)}")
 
     def render(self, recipient: Recipient) -> Composed:
@@ -205,7 +234,7 @@ class PreparedNotice:
             html = self.inliner.inline(shell)
         except css_inline.InlineError as err:
             raise TemplateError(f"cannot inline the CSS of {self.context.kind}.html: {err}") from err
-        return Composed(subject, text, html.replace(self.token, self.notes_html))
+        return Composed(subject, text, html.replace(self.token, self.notes_html), self.invitation)
 
     def _render(self, part: str, values: dict[str, Any]) -> str:
         template = self.templates[part]
@@ -221,6 +250,8 @@ class PreparedNotice:
     def _values(self, recipient: Recipient, zone: ZoneInfo) -> dict[str, Any]:
         ctx, project_zone = self.context, self.project_zone
         other = zone.key != project_zone.key
+        trainings = [_training_view(t, zone, project_zone if other else None, ctx.as_of)
+                     for t in ctx.trainings]
         return {
             "kind": str(ctx.kind),
             "project": single_line(ctx.project),
@@ -230,62 +261,29 @@ class PreparedNotice:
             "organisation": single_line(recipient.organisation),
             "email": recipient.email,
             "zone": zone.key,
+            "zone_known": bool(recipient.time_zone),  # the contact gave it: "your time zone"
             "project_zone": project_zone.key,
             "window": _window_view(ctx.window, zone, project_zone if other else None),
             "previous_window": _window_view(ctx.previous_window, zone, project_zone if other else None),
-            "trainings": [_training_view(t, zone, project_zone if other else None) for t in ctx.trainings],
+            "trainings": [t for t in trainings if not t["past"]],
+            "past_trainings": [t for t in trainings if t["past"]],
             "reason": ctx.reason.strip(),
-            "user_action": ctx.user_action.strip() or DEFAULT_USER_ACTION,
+            "actions_intro": ACTIONS_INTRO,
+            "actions": [{"change": single_line(a.change), "todo": single_line(a.todo)} for a in ctx.actions],
+            "user_action": user_action(ctx),
+            "availability": availability(ctx, NoticeKind(ctx.kind)),
+            "calendar_attached": self.invitation is not None,
             "feedback": ctx.feedback.strip(),
-            "support_contact": ctx.support_contact.strip(),
+            "beta_url": ctx.beta_url.strip(),
+            "beta_linkable": _linkable(ctx.beta_url.strip()),
+            "signoff_by": format_moment(ctx.signoff_by, zone) if ctx.signoff_by else "",
+            "support_contact": ctx.support_contact.strip() or NO_CONTACT,
             "notes_text": ctx.notes_text.strip(),
             "has_notes": bool(ctx.notes_text.strip() or ctx.notes_html.strip()),
         }
 
 
-# -- pure formatting helpers (English; the project's users read English notices) ---------------
-
-def format_day(at: datetime) -> str:
-    """`Saturday 14 March 2026`, without depending on the process locale."""
-    return f"{_DAYS[at.weekday()]} {at.day} {_MONTHS[at.month - 1]} {at.year}"
-
-
-def format_moment(at: datetime, zone: ZoneInfo) -> str:
-    """`Saturday 14 March 2026, 18:00 EDT` in `zone`."""
-    local = at.astimezone(zone)
-    return f"{format_day(local)}, {local:%H:%M} {_abbreviation(local)}"
-
-
-def format_window(window: Window, zone: ZoneInfo) -> str:
-    """`Saturday 14 March 2026, 22:00–23:30 GMT`, or both days when the window crosses midnight.
-
-    Each end carries its own abbreviation when they differ, so a window
-    across a DST change reads correctly (`01:00 GMT–04:00 BST`).
-    """
-    start, end = window.start.astimezone(zone), window.end.astimezone(zone)
-    if start.date() != end.date():
-        return f"{format_moment(start, zone)} – {format_moment(end, zone)}"
-    if _abbreviation(start) != _abbreviation(end):
-        return f"{format_day(start)}, {start:%H:%M} {_abbreviation(start)}–{end:%H:%M} {_abbreviation(end)}"
-    return f"{format_day(start)}, {start:%H:%M}–{end:%H:%M} {_abbreviation(end)}"
-
-
-def format_duration(span: timedelta) -> str:
-    """`4 hours`, `1 hour 30 minutes`, `45 minutes` (real elapsed time, rounded to the minute)."""
-    minutes = round(span.total_seconds() / 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
-    if minutes or not hours:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    return " ".join(parts)
-
-
-def _abbreviation(local: datetime) -> str:
-    name = local.tzname() or ""
-    if name and name[0] not in "+-":
-        return name
-    return local.strftime("UTC%z")[:-2] + ":" + local.strftime("%z")[-2:]  # zones without letters
-
+# -- the values of the templates -----------------------------------------------------------------
 
 def _window_view(window: Window | None, zone: ZoneInfo,
                  project_zone: ZoneInfo | None) -> dict[str, Any] | None:
@@ -299,9 +297,11 @@ def _window_view(window: Window | None, zone: ZoneInfo,
     }
 
 
-def _training_view(training: Training, zone: ZoneInfo, project_zone: ZoneInfo | None) -> dict[str, Any]:
+def _training_view(training: Training, zone: ZoneInfo, project_zone: ZoneInfo | None,
+                   as_of: datetime | None) -> dict[str, Any]:
     link = training.link.strip()
     return {
+        "past": as_of is not None and training.at.astimezone(UTC) < as_of.astimezone(UTC),
         "title": single_line(training.title),
         "local": format_moment(training.at, zone),
         "project": format_moment(training.at, project_zone) if project_zone else None,

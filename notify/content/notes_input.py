@@ -27,6 +27,10 @@ class NoticeNotes:
     html: str       # already sanitised by the notes package: trusted markup in the HTML part
     sha256: str     # of the approved notes (the value the notice gates compare)
     approved: bool
+    # The action-required items of these notes in the readers' words, each (the change, what to
+    # do; "" when the change says it all): "What you need to do" lists them. The notes package
+    # gives them with the text they come from; notes that give none say there is nothing to do.
+    actions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         digest = self.sha256

@@ -28,10 +28,11 @@ from sqlalchemy import Connection, func, or_, select
 from channels.audience.audience import members
 from channels.audience.contacts import Contact
 from channels.audience.directory import ledger_contacts
-from channels.calendar.calendar import window_starting
+from channels.calendar.calendar import next_pushes, window_starting
 from channels.settings import CalendarRule
 from channels.store import Schedule, current_schedule, enrolled_org_names, schedules
-from notify.content.compose import NoticeContext, Training, Window
+from notify.content.calendar_entry import CalendarEntry, push_uid
+from notify.content.compose import Action, NoticeContext, Training, Window
 from notify.content.notes_input import NoticeNotes
 from notify.errors import NotifyError
 from notify.store import NoticeRecord, build_notices, deliveries, latest_notice, notices
@@ -184,20 +185,63 @@ def plan_target(conn: Connection, kind: NoticeKind, build: Any, *, now: datetime
 
 
 def channel_audience(conn: Connection, channel: str, *, include_opted_out: bool,
-                     default_zone: str) -> list[Contact]:
-    """The channel's members now, one per address, by channels' own rules (removed organisations out)."""
+                     default_zone: str = "") -> list[Contact]:
+    """The channel's members now, one per address, by channels' own rules (removed organisations out).
+    Contacts who gave no time zone keep it empty: their notices name the project's zone as such."""
     return members(channel, ledger_contacts(conn, default_zone), enrolled_org_names(conn),
                    include_opted_out=include_opted_out)
 
 
 def notice_context(target: Target, *, project: str, timezone: str, notes: NoticeNotes | None,
-                   trainings: tuple[Training, ...], support_contact: str,
-                   feedback: str = "") -> NoticeContext:
+                   trainings: tuple[Training, ...], support_contact: str, feedback: str = "",
+                   downtime: str = "", beta_url: str = "", signoff_by: datetime | None = None,
+                   as_of: datetime | None = None, calendar: CalendarEntry | None = None) -> NoticeContext:
     return NoticeContext(
         kind=target.kind, project=project, build_id=target.build_id, version=target.version,
         project_zone=timezone, notes_text=notes.text if notes else "", notes_html=notes.html if notes else "",
         window=target.window, previous_window=target.previous_window, trainings=trainings,
-        reason=target.reason, feedback=feedback, support_contact=support_contact)
+        reason=target.reason, actions=tuple(Action(change, todo) for change, todo in notes.actions)
+        if notes else (), feedback=feedback, support_contact=support_contact, downtime=downtime,
+        beta_url=beta_url if target.kind is NoticeKind.BETA_AVAILABLE else "", signoff_by=signoff_by,
+        as_of=as_of, calendar=calendar)
+
+
+# -- the push's calendar entry and the beta testers' deadline ---------------------------------------
+
+CALENDAR_KINDS = (NoticeKind.ADVANCE, NoticeKind.REMINDER, NoticeKind.RESCHEDULED, NoticeKind.CANCELLED)
+
+
+def calendar_entry(conn: Connection, target: Target, *, notice_id: int | None, domain: str, organizer: str,
+                   stamp: datetime) -> CalendarEntry | None:
+    """The entry the notice carries: one UID per push; SEQUENCE counts the announcements (advance,
+    rescheduled, cancelled, any generation) made before this one, so each move or cancellation
+    raises it and a reminder repeats the last one's. `notice_id` is the notice being resumed
+    (None: one not created yet), so a resumed send writes the same entry again."""
+    if target.kind not in CALENDAR_KINDS or target.window is None:
+        return None
+    before = [n for n in build_notices(conn, target.build_id, [*ANNOUNCING, NoticeKind.CANCELLED])
+              if notice_id is None or n.id < notice_id]
+    sequence = len(before) if target.kind is not NoticeKind.REMINDER else max(len(before) - 1, 0)
+    return CalendarEntry(push_uid(target.build_id, domain), sequence, stamp, organizer,
+                         cancelled=target.kind is NoticeKind.CANCELLED)
+
+
+def signoff_deadline(conn: Connection, build_id: str, rule: CalendarRule, now: datetime) -> datetime | None:
+    """By when beta testers should sign off or report: the advance-notice deadline of the build's
+    scheduled push (or of the next quarterly push), after which its date is announced to everyone;
+    the window's start once that deadline has passed."""
+    schedule = current_schedule(conn, build_id)
+    if _active(schedule):
+        assert schedule is not None
+        laid_out = window_starting(rule, schedule.window_start)
+    else:
+        upcoming = next_pushes(rule, now, 1)
+        if not upcoming:
+            return None
+        laid_out = upcoming[0]
+    if laid_out.notice_deadline_utc > now.astimezone(UTC):
+        return laid_out.notice_deadline_utc
+    return laid_out.start_utc if laid_out.start_utc > now.astimezone(UTC) else None
 
 
 # -- what `tick` should send ----------------------------------------------------------------------
@@ -244,6 +288,17 @@ def _for_schedule(conn: Connection, schedule: Schedule, now: datetime, rule: Cal
         return []  # sent (or being sent: unfinished ones are found below); older offsets are stale
     return [DueNotice(NoticeKind.REMINDER, build, reminder, f"the {offset_label(offset)} reminder was due "
                       f"{at:%Y-%m-%d %H:%M} UTC", offset)]
+
+
+def due_after_change(conn: Connection, build_id: str, now: datetime, rule: CalendarRule) -> DueNotice | None:
+    """The notice a schedule change of `build_id` made due: rescheduled after an announced window
+    moved, cancelled after an announced push was cancelled; None when the change announces nothing
+    yet (a push never announced is announced by its advance notice, due by its deadline)."""
+    schedule = current_schedule(conn, build_id)
+    if schedule is None:
+        return None
+    due = _for_schedule(conn, schedule, now.astimezone(UTC), rule)
+    return next((d for d in due if d.kind in (NoticeKind.RESCHEDULED, NoticeKind.CANCELLED)), None)
 
 
 def due_notices(conn: Connection, now: datetime, rule: CalendarRule) -> list[DueNotice]:

@@ -24,8 +24,8 @@ from notify.content.planning import (
     plan_target,
     target_of,
 )
+from notify.content.preparing import notes_for, prepare
 from notify.mail.message import notice_message
-from notify.notices import notes_for, prepare
 from notify.sending.delivery import NoticeEnv, env_from_app, message_for_test
 from notify.sending.transport import Outcome
 from notify.store import NoticeRecord, latest_notice, rows_in
@@ -68,7 +68,8 @@ def _preview_parts(env: NoticeEnv, conn: Connection, kind: NoticeKind, build: An
             raise
     if notice is not None:
         target = target_of(notice, build.version)
-    prepared = prepare(env, conn, target, notes, notice.created_at if notice else now)
+    prepared = prepare(env, conn, target, notes, notice.created_at if notice else now,
+                       notice.id if notice else None)
     return notice, target, notes, prepared
 
 
@@ -82,8 +83,7 @@ def preview(app: NotifyApp | NoticeEnv, kind: NoticeKind | str, build: Any, to: 
             rows = rows_in(conn, notice.id, list(State), emails=[to] if to else None, limit=1)
             people = [Recipient(r.name, r.email, r.organisation, r.time_zone) for r in rows]
         else:
-            audience = channel_audience(conn, target.channel, include_opted_out=mandatory(kind),
-                                        default_zone=env.timezone)
+            audience = channel_audience(conn, target.channel, include_opted_out=mandatory(kind))
             people = [Recipient(c.name, c.email, c.organisation, c.time_zone) for c in audience
                       if to is None or c.email.lower() == to.strip().lower()]
     if not people:

@@ -9,7 +9,7 @@ recipient's own parts, made by the functions here (`personal_headers`,
 Headers are header objects as `email.policy` describes them, made only from
 values that have had every line-breaking character taken out of their free
 text (names, organisations, subjects), so no value can start a header of its
-own. Both body parts are quoted-printable UTF-8: the whole message is 7-bit
+own. Both body parts are quoted-printable UTF-8 (a calendar entry, base64): the whole message is 7-bit
 ASCII with short lines, so it needs neither 8BITMIME nor SMTPUTF8 from the
 server and no line comes near the 998-octet limit, whatever the release
 notes contain.
@@ -24,6 +24,7 @@ it is and has longer text folded by the registry.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import quopri
@@ -38,6 +39,7 @@ from email.utils import format_datetime, formataddr
 from typing import Any, Protocol
 
 from notify.errors import NotifyError
+from notify.mail.calendar_part import Invitation, mixed_boundary
 from notify.settings import NotifySettings, check_domain
 
 
@@ -218,6 +220,49 @@ def personal_headers(recipient: Address, message_id: str, date: datetime) -> Per
                     Header("Message-ID", message_id), new_boundary())
 
 
+class _FoldedWords(Header):
+    """An ASCII header folded at the spaces between its words, its first word on the name's line.
+
+    The stdlib's folder moves a whole ASCII subject such as "New date: … 2027" to a line of its own
+    when it is too long for the first one, and a parser then reads it back with a leading space.
+    Folding at the spaces already in the text keeps every character: unfolding (removing the CRLF)
+    gives the subject back exactly.
+    """
+
+    def fold(self, *, policy: EmailPolicy) -> str:
+        width = policy.max_line_length or MAX_LINE_OCTETS
+        lines, line = [], f"{self.name}:"
+        for word in str(self).split(" "):
+            if len(line) + 1 + len(word) > width and line != f"{self.name}:":
+                lines.append(line)
+                line = ""
+            line += f" {word}"
+        return policy.linesep.join([*lines, line]) + policy.linesep
+
+
+@functools.lru_cache(maxsize=64)
+def subject_header(subject: str) -> Header:
+    """The Subject of every message of a notice: ASCII text folded at its spaces, anything else
+    RFC 2047-encoded by the stdlib's registry (whose encoded words never start a line empty)."""
+    value = single_line(subject)
+    if value.isascii():
+        return _FoldedWords("Subject", value)
+    return shared_header("Subject", value)
+
+
+def _calendar_part(invitation: Invitation) -> EmailMessage:
+    """text/calendar with its METHOD, as an attachment: Outlook, Google Calendar and Apple Calendar
+    offer to add it, and update the entry of the same UID when a later notice carries it again."""
+    part = EmailMessage(policy=POLICY)
+    part["Content-Type"] = shared_header(
+        "Content-Type", f'text/calendar; charset="utf-8"; method={invitation.method}')
+    part["Content-Disposition"] = shared_header("Content-Disposition",
+                                                f'attachment; filename="{invitation.filename}"')
+    part["Content-Transfer-Encoding"] = shared_header("Content-Transfer-Encoding", "base64")
+    part.set_payload(base64.encodebytes(invitation.ics).decode("ascii"))
+    return part
+
+
 def _body_part(subtype: str, text: str) -> EmailMessage:
     part = EmailMessage(policy=POLICY)
     part["Content-Type"] = shared_header("Content-Type", f'text/{subtype}; charset="utf-8"')
@@ -227,35 +272,47 @@ def _body_part(subtype: str, text: str) -> EmailMessage:
 
 
 def framed_message(*, sender: Address, reply_to: Address | None, subject: str, personal: Personal,
-                   text: str, html: str) -> EmailMessage:
-    """A multipart/alternative notice: the plain-text part first (complete on its own), then HTML.
+                   text: str, html: str, invitation: Invitation | None = None) -> EmailMessage:
+    """A multipart/alternative notice: the plain-text part first (complete on its own), then HTML;
+    with a calendar entry, that pair and the entry inside a multipart/mixed.
 
     Clients show the last alternative they understand, so HTML wins where it
     can be shown and the text part serves everything else (and screen readers
-    and filters that prefer it). The only place a notice's MIME structure is made.
+    and filters that prefer it). The calendar entry is an attachment beside
+    the alternatives, not one of them, so no client shows it instead of the
+    text. The only place a notice's MIME structure is made.
     """
     msg = EmailMessage(policy=POLICY)
     msg["From"] = shared_header("From", str(sender))
     msg["To"] = personal.to
     if reply_to is not None:
         msg["Reply-To"] = shared_header("Reply-To", str(reply_to))
-    msg["Subject"] = shared_header("Subject", single_line(subject))
+    msg["Subject"] = subject_header(subject)
     msg["Date"] = personal.date
     msg["Message-ID"] = personal.message_id
     msg["Auto-Submitted"] = shared_header("Auto-Submitted", "auto-generated")  # RFC 3834: no auto-replies
     msg["MIME-Version"] = shared_header("MIME-Version", "1.0")
-    msg["Content-Type"] = Header("Content-Type", f'multipart/alternative; boundary="{personal.boundary}"')
-    msg.attach(_body_part("plain", text))
-    msg.attach(_body_part("html", html))
+    alternative = msg
+    if invitation is not None:
+        msg["Content-Type"] = Header("Content-Type",
+                                     f'multipart/mixed; boundary="{mixed_boundary(personal.boundary)}"')
+        alternative = EmailMessage(policy=POLICY)
+    alternative["Content-Type"] = Header("Content-Type",
+                                         f'multipart/alternative; boundary="{personal.boundary}"')
+    alternative.attach(_body_part("plain", text))
+    alternative.attach(_body_part("html", html))
+    if invitation is not None:
+        msg.attach(alternative)
+        msg.attach(_calendar_part(invitation))
     return msg
 
 
 def build_message(*, envelope: Envelope, subject: str, text: str, html: str,
-                  message_id: str, date: datetime) -> EmailMessage:
+                  message_id: str, date: datetime, invitation: Invitation | None = None) -> EmailMessage:
     """One notice email from plain values: `framed_message` with the recipient's own headers."""
     personal = personal_headers(envelope.recipient, message_id, date)
     return framed_message(sender=envelope.sender, reply_to=envelope.reply_to, subject=subject,
-                          personal=personal, text=text, html=html)
+                          personal=personal, text=text, html=html, invitation=invitation)
 
 
 def message_bytes(msg: EmailMessage, *, linesep: str = "\r\n") -> bytes:
@@ -304,6 +361,8 @@ class _Content(Protocol):
     def text(self) -> str: ...
     @property
     def html(self) -> str: ...
+    @property
+    def invitation(self) -> Invitation | None: ...
 
 
 @dataclass(frozen=True)
@@ -323,7 +382,8 @@ class Letterhead:
         """The email for one (notice, recipient); compose.Recipient and compose.Composed fit."""
         envelope = Envelope(self.sender, recipient_address(recipient.name, recipient.email), self.reply_to)
         return build_message(envelope=envelope, subject=content.subject, text=content.text, html=content.html,
-                             message_id=message_id_for(notice_id, recipient.email, self.domain), date=date)
+                             message_id=message_id_for(notice_id, recipient.email, self.domain), date=date,
+                             invitation=content.invitation)
 
 
 def notice_message(settings: NotifySettings, *, notice_id: str, recipient: _Addressee, content: _Content,

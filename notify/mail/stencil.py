@@ -37,6 +37,7 @@ from jinja2 import nodes
 
 from notify.content.compose import Composed, PreparedNotice, Recipient
 from notify.errors import NotifyError
+from notify.mail.calendar_part import Invitation
 from notify.mail.message import single_line
 
 PERSONAL = ("recipient_name", "organisation", "email")
@@ -73,15 +74,17 @@ class Stencil:
     subject: str
     text: str
     html: str
+    invitation: Invitation | None = None   # the calendar entry: the same for every recipient
 
     @property
     def content(self) -> Composed:
         """The content with the marks in it."""
-        return Composed(self.subject, self.text, self.html)
+        return Composed(self.subject, self.text, self.html, self.invitation)
 
     def fill(self, marks: re.Pattern[str], values: dict[str, str]) -> Composed:
         """The content for the recipient whose values stand for the `marks` (the subject has none)."""
-        return Composed(self.subject, filled(self.text, marks, values), filled(self.html, marks, values))
+        return Composed(self.subject, filled(self.text, marks, values), filled(self.html, marks, values),
+                        self.invitation)
 
 
 def filled(text: str, marks: re.Pattern[str], values: dict[str, str]) -> str:
@@ -94,7 +97,7 @@ def stencil_for(prepared: PreparedNotice, marks: Marks, zone: str, *, named: boo
     """Render the marked copy for recipients of `zone` (raises as `render` would for a bad zone)."""
     content = prepared.render(Recipient(marks.name if named else "", marks.email,
                                         marks.organisation if placed else "", zone))
-    return Stencil(zone, named, placed, content.subject, content.text, content.html)
+    return Stencil(zone, named, placed, content.subject, content.text, content.html, content.invitation)
 
 
 def personal_values(recipient: Recipient) -> tuple[str, str, str]:

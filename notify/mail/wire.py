@@ -4,7 +4,7 @@ A notice is made by `message.framed_message` and serialised by the stdlib's
 generator once per content: for the recipients of a zone stencil (see
 stencil.Contents), once for the whole zone. That serialised message, the
 skeleton, holds stand-ins where a recipient's own parts go: the To, Date and
-Message-ID header lines, the MIME boundary, and each body line that carries
+Message-ID header lines, the MIME boundary (and the outer one made from it), and each body line that carries
 one of their values. Their message is the skeleton with those parts made for
 them by the same functions that made the rest: their headers folded by the
 policy (`message.personal_headers`), a new boundary, their body lines encoded
@@ -22,6 +22,7 @@ from datetime import datetime
 
 from notify.content.compose import Composed, PreparedNotice, Recipient
 from notify.errors import NotifyError
+from notify.mail.calendar_part import mixed_boundary
 from notify.mail.message import (
     MAX_LINE_OCTETS,
     POLICY,
@@ -54,19 +55,21 @@ class Skeleton:
                              Header("Message-ID", f"{token}id"), new_boundary())
         data = message_bytes(framed_message(sender=letterhead.sender, reply_to=letterhead.reply_to,
                                             subject=content.subject, personal=stand_ins, text=text,
-                                            html=html))
+                                            html=html, invitation=content.invitation))
         cuts: dict[bytes, str | int] = {
             stand_ins.to.fold(policy=POLICY).encode("ascii"): "to",
             stand_ins.date.fold(policy=POLICY).encode("ascii"): "date",
             stand_ins.message_id.fold(policy=POLICY).encode("ascii"): "message_id",
-            stand_ins.boundary.encode("ascii"): "boundary"}
+            stand_ins.boundary.encode("ascii"): "boundary",
+            mixed_boundary(stand_ins.boundary).encode("ascii"): "mixed"}
         cuts.update({f"{token}l{n}\r\n".encode("ascii"): n for n in range(len(self.lines))})
         splitter = re.compile(b"(" + b"|".join(map(re.escape, sorted(cuts, key=len, reverse=True))) + b")")
         self.parts: list[bytes | str | int] = [cuts[p] if i % 2 else p
                                                for i, p in enumerate(splitter.split(data))]
         found = [p for i, p in enumerate(self.parts) if i % 2]
-        expected = ["to", "date", "message_id", "boundary", "boundary", "boundary", "boundary",
-                    *range(len(self.lines))]
+        # each boundary: once in its Content-Type, before each of its two parts and at its end
+        mixed = ["mixed"] * 4 if content.invitation is not None else []
+        expected = ["to", "date", "message_id", *["boundary"] * 4, *mixed, *range(len(self.lines))]
         if sorted(map(str, found)) != sorted(map(str, expected)):
             raise NotifyError("a notice's places for each recipient's own parts were not found once each "
                               "in its serialised message", hint="this is a bug: please report it")
@@ -95,7 +98,8 @@ class Skeleton:
         if longest > MAX_LINE_OCTETS:
             raise NotifyError(f"message {personal.message_id} has a line of {longest} octets "
                               f"(limit {MAX_LINE_OCTETS})", hint="this is a bug: please report it")
-        slots: dict[str | int, bytes] = {**headers, "boundary": personal.boundary.encode("ascii")}
+        slots: dict[str | int, bytes] = {**headers, "boundary": personal.boundary.encode("ascii"),
+                                         "mixed": mixed_boundary(personal.boundary).encode("ascii")}
         if marks is not None:
             for n, line in enumerate(self.lines):
                 encoded = quoted_printable(filled(line, marks, values)).encode("ascii")

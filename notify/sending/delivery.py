@@ -97,6 +97,8 @@ class NoticeEnv:
     notes: Callable[[Any, str], NoticeNotes]      # pipeline's notice_notes(build, audience) hook
     production_channel: str = "everyone"
     support_contact: str = ""
+    downtime: str = ""                            # [notify].downtime: the unavailability sentence
+    beta_url: str = ""                            # the beta tier's `url`
     retry: RetryPolicy = RetryPolicy()
     open_transport: Callable[[NotifySettings], Transport] = open_transport
     sleep: Callable[[float], None] = time.sleep
@@ -112,10 +114,13 @@ def env_from_app(app: NotifyApp | NoticeEnv) -> NoticeEnv:
     if isinstance(app, NoticeEnv):
         return app
     config = app.config
+    section = config.section("notify")
+    beta = next((tier for tier in config.tiers if tier.channel == "beta"), None)
     return NoticeEnv(ledger=app.ledger, settings=app.notify_settings(), project=config.project_name,
                      timezone=config.timezone, rule=app.calendar_rule(), notes=app.notice_notes,
                      production_channel=config.tiers[-1].channel if config.tiers else "everyone",
-                     support_contact=str(config.section("notify")["support_contact"]))
+                     support_contact=str(section["support_contact"]), downtime=str(section["downtime"]),
+                     beta_url=beta.url if beta is not None else "")
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,7 @@ def recipients(env: NoticeEnv, conn: Connection, target: Target, existing: Notic
         count = effective_counts(conn, [existing], host=env.host, now=now)[existing.id]
         resumable(existing, notes, count, want_rows=True)
         return True, list(rows_in(conn, existing.id, TO_SEND))
-    rows = channel_audience(conn, target.channel, include_opted_out=mandatory(target.kind),
-                            default_zone=env.timezone)
+    rows = channel_audience(conn, target.channel, include_opted_out=mandatory(target.kind))
     if not rows:
         raise NoticeRefused(f"the {target.channel} channel has no contacts, so the {target.kind} notice of "
                             f"{target.build_id} would reach nobody",

@@ -47,7 +47,8 @@ def test_good_file() -> None:
     contacts = parse(GOOD)
     assert contacts == [
         Contact("Acadia Hospice", "Ann Lee", "ann.lee@acadia-hospice.example", "nurse", "America/New_York"),
-        Contact("Acadia Hospice", "Bob Stone", "bob@acadia-hospice.example", "administrator", ZONE),
+        # an empty cell stays empty: notices then name the project's zone instead of "your time zone"
+        Contact("Acadia Hospice", "Bob Stone", "bob@acadia-hospice.example", "administrator", ""),
         Contact("Quarterdeck Health", "Dana Whitfield", "dana@quarterdeck.example", "Staff", ZONE),
         Contact("Bayou Palliative", 'Okafor, Amara "Mara"', "mara@bayou.example", "clinician",
                 "Europe/London"),
@@ -67,7 +68,7 @@ def test_bom_crlf_blank_lines_spaces_and_column_order() -> None:
     contacts = parse(text)
     assert contacts == [
         Contact("Acadia Hospice", "Ann Lee", "ann@acadia.example", "nurse", "America/New_York"),
-        Contact("Bayou Palliative", "Bob", "bob@bayou.example", "clinician", ZONE),
+        Contact("Bayou Palliative", "Bob", "bob@bayou.example", "clinician", ""),
     ]
 
 
@@ -207,7 +208,7 @@ def test_normalise_email_lowercases_only_the_domain() -> None:
 def test_make_contact_checks_like_a_row() -> None:
     contact = make_contact(organisation="Acadia  Hospice", name="Ann", email="ann@ACADIA.example",
                            role="staff", default_zone=ZONE)
-    assert contact == Contact("Acadia Hospice", "Ann", "ann@acadia.example", "staff", ZONE)
+    assert contact == Contact("Acadia Hospice", "Ann", "ann@acadia.example", "staff", "")
     with pytest.raises(ChannelsError, match="contact: name is empty; email 'ann@' is not a valid address"):
         make_contact(organisation="Acadia Hospice", name=" ", email="ann@", role="nurse", default_zone=ZONE)
     with pytest.raises(ChannelsError, match="contact: name contains a line break"):

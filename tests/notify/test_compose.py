@@ -9,16 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.content.compose import (
-    DEFAULT_USER_ACTION,
-    Composer,
-    NoticeKind,
-    Recipient,
-    Training,
-    Window,
-    format_duration,
-    format_window,
-)
+from notify.content.compose import Composer, NoticeKind, Recipient, Training, Window
+from notify.content.wording import DEFAULT_USER_ACTION, format_duration, format_window
 from notify.errors import NotifyError, TemplateError
 from tests.notify.factories import LONDON, NEW_YORK_NURSE, context
 
@@ -130,7 +122,7 @@ def test_html_is_self_contained_and_styled_inline(composer: Composer) -> None:
 def test_text_part_is_complete_on_its_own(composer: Composer) -> None:
     text = composer.prepare(context(NoticeKind.ADVANCE)).render(NEW_YORK_NURSE).text
     for needed in (NY_WINDOW, "WHAT YOU NEED TO DO", DEFAULT_USER_ACTION, "TRAINING", "Printing charts",
-                   "https://training.example.org/charts", "RELEASE NOTES FOR 2026.1.0",
+                   "https://training.example.org/charts",
                    "* Medication charts can be printed (#41)", "support@carenotes.example.org"):
         assert needed in text
     assert "<" not in text and "\n\n\n" not in text

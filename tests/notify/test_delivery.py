@@ -12,11 +12,12 @@ import pytest
 
 from notify.content.compose import NoticeKind, Recipient
 from notify.content.planning import NoticeRefused, channel_audience, due_notices, parse_kind
-from notify.errors import NotifyError
-from notify.mail.wire import Letters
 
 # _locate and _create set up the state a crashed run leaves behind
-from notify.notices import _create, _locate, confirm, prepare, resend, send_notice, status
+from notify.content.preparing import prepare
+from notify.errors import NotifyError
+from notify.mail.wire import Letters
+from notify.notices import _create, _locate, confirm, resend, send_notice, status
 from notify.sending.delivery import NoticeBusy, RetryPolicy
 from notify.sending.outbox import MaildirOutbox
 from notify.sending.runs import start_run

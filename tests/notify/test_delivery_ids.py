@@ -48,7 +48,7 @@ def test_smtp_deliveries_keep_their_message_id_and_the_servers_queue_id(
     handler.data_replies["user3@example.org"] = "250 OK id=1tKx2B-0003Zq-0s"
     handler.data_replies["user4@example.org"] = "250 Message accepted for delivery"
     handler.schedule(Fault.DROP_AFTER_CONTENT, 2)  # user2's message is written, then the line is cut
-    sent = scheduled.ok("notice", "send", "advance", BUILD)
+    sent = scheduled.ok("notice", "send", "advance", BUILD, "--yes")
     assert "4 sent, 1 unknown" in sent.out
     headers = {r.rcpt_tos[0]: r.message()["Message-ID"] for r in handler.received}
 
@@ -78,7 +78,7 @@ def test_smtp_deliveries_keep_their_message_id_and_the_servers_queue_id(
 
 
 def test_outbox_deliveries_keep_their_message_id_and_have_no_queue_id(scheduled: Project) -> None:
-    scheduled.ok("notice", "send", "advance", BUILD)
+    scheduled.ok("notice", "send", "advance", BUILD, "--yes")
     filed = {m["To"].addresses[0].addr_spec: m["Message-ID"] for m in outbox(scheduled)}
     assert len(filed) == 5
     for address, message_id in filed.items():

@@ -6,13 +6,14 @@ import email
 import email.policy
 import quopri
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from notify.content.compose import Composed, Recipient
+from notify.content.compose import Composed, Composer, NoticeKind, Recipient
 from notify.errors import NotifyError
 from notify.mail.message import (
     MAX_LINE_OCTETS,
@@ -250,3 +251,22 @@ def test_header_text_is_written_as_it_is_when_it_fits_and_refolded_by_the_regist
     for bad in ("<a@b>\r\nBcc: x@evil.example", "<a@b>\nX: 1", "<ä@b>", "a\x00b"):
         with pytest.raises(ValueError, match="not one line of ASCII"):
             Header("Message-ID", bad)
+
+
+@pytest.mark.parametrize("kind, project", [
+    (NoticeKind.RESCHEDULED, "CareNotes"), (NoticeKind.REMINDER, "CareNotes"),
+    (NoticeKind.CANCELLED, "CareNotes Clinical Documentation Suite"),
+    (NoticeKind.ADVANCE, "Santé à domicile " * 3),
+    (NoticeKind.ADVANCE, "x" * 90),
+])
+def test_a_long_subject_folds_after_its_first_word_and_reads_back_exactly(kind: NoticeKind,
+                                                                         project: str) -> None:
+    """Issue 16: the stdlib moved a long ASCII subject such as "New date: …" to a line of its own
+    after `Subject:`, so parsers read it back with a leading space."""
+    ctx = context(kind, project=project)
+    subject = Composer().prepare(ctx).render(Recipient("Ann", "ann@example.org")).subject
+    assert len(f"Subject: {subject}") > 78
+    data = message_bytes(email_for(outbox_settings(Path("unused")), Recipient("Ann", "ann@example.org"), ctx))
+    head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert re.search(r"(?m)^Subject: \S", head)
+    assert email.message_from_bytes(data, policy=email.policy.default)["Subject"] == subject

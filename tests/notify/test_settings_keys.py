@@ -54,3 +54,18 @@ def test_notify_templates_override_the_shipped_ones(scheduled: Project) -> None:
     assert "Subject: Planned maintenance: " in shown
 
 
+
+
+def test_the_downtime_sentence_and_the_beta_url_are_configured_and_checked(scheduled: Project) -> None:
+    """Issue 16: the unavailability sentence and the beta system's address come from the file, and
+    `config check` refuses a sentence that cannot be filled in or an address that is not a web one."""
+    _edit(scheduled, 'downtime = ""', 'downtime = "Please log out: {project} is down for {duration}."')
+    shown = scheduled.ok("notice", "preview", "advance", BUILD, "--to", "maria@bayou.example.org").out
+    assert "Please log out: app is down for 4 hours." in shown
+    _edit(scheduled, '{duration}.', '{hours}.')
+    _edit(scheduled, 'url = ""                      # the beta system', 'url = "ftp://beta.example.org"  #')
+    refused = scheduled.run("config", "check")
+    assert refused.code == 1
+    assert ("notify.downtime: 'Please log out: {project} is down for {hours}.' cannot be filled in "
+            "(KeyError: 'hours'); use only {project} and {duration}") in refused.err
+    assert "tiers.staging.url: 'ftp://beta.example.org' is not an http(s) address" in refused.err

@@ -79,6 +79,20 @@ def test_the_outbox_holds_each_notice_once_per_recipient(demo: Demo) -> None:
     assert {m["Auto-Submitted"] for m in messages} == {"auto-generated"}
 
 
+def test_the_advance_notice_says_what_to_do_under_one_heading(demo: Demo) -> None:
+    """The quarter's breaking change reaches "What you need to do" (not "Nothing"), and the notes
+    appear under their own heading once, in customer words (no commit ids, no tracker ids)."""
+    outbox = maildir_messages(demo.root / ".quarterdeck" / "outbox")
+    advance = [m for m in outbox if notice_kind(m) == "advance"]
+    assert advance
+    for message in advance:
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        todo = text.split("WHAT YOU NEED TO DO", 1)[1].split("TRAINING", 1)[0]
+        assert "scripts that read the old columns must be updated" in todo and "Nothing" not in todo
+        assert text.count("Release notes - Hospice Care Suite 2027.1.0") == 1
+        assert "RELEASE NOTES FOR" not in text and "HOS-" not in text
+
+
 def test_the_demo_audit_chain_verifies(demo: Demo) -> None:
     assert demo.run.code == 0, str(demo.run)
     verify = quarterdeck("--config", str(demo.root / "quarterdeck.toml"), "log", "verify",
