@@ -816,6 +816,9 @@ def _demo_moment(text: str, start: datetime, window: datetime) -> datetime:
 def _setup_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default="quarterdeck-demo",
                    help="an empty or new directory to build the demo in (default ./quarterdeck-demo)")
+    p.add_argument("--ledger-url", metavar="URL",
+                   help="run the quarter on this ledger, e.g. an empty PostgreSQL database "
+                        "(postgresql://USER@HOST/DB); default: a SQLite ledger in the directory")
 
 
 @command("demo", "run a whole quarter on local hosts: build, beta, notes, notices, the push", _setup_demo)
@@ -828,6 +831,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
 
     from channels.audience.contacts import sample_contacts_csv
     from channels.calendar.calendar import next_pushes
+    from releases.settings import mask_password
 
     root = Path(args.dir).resolve()
     if root.exists() and any(root.iterdir()):
@@ -876,6 +880,9 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     run("init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
         "--timezone", "America/Chicago")
     text = config.read_text(encoding="utf-8")
+    if args.ledger_url:
+        text = text.replace('url = "sqlite:///.quarterdeck/ledger.db"',
+                            f"url = {_toml_str(args.ledger_url)}", 1)
     config.write_text(text[:text.index("[[tiers]]")] + demo_quarter()["tiers"].lstrip()
                       + text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true"),
                       encoding="utf-8")
@@ -896,7 +903,8 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     say("\n[bold]Where to look[/bold]")
     say(f"  the emails sent:        {root / '.quarterdeck/outbox/new'} (open them in any mail client)")
     say(f"  what runs on each host: {root / 'hosts'}/*/current")
-    say(f"  the ledger:             {root / '.quarterdeck/ledger.db'} (`quarterdeck log` reads it)")
+    ledger = mask_password(args.ledger_url) if args.ledger_url else root / ".quarterdeck/ledger.db"
+    say(f"  the ledger:             {ledger} (`quarterdeck log` reads it)")
     say(f"  the configuration:      {config}")
     return EXIT_OK
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.quarter.conftest import Run, clean_env, maildir_messages, notice_kind, quarterdeck, recipient
+from tests.support.postgres import PgServer
 
 BETA_ORGS = {"Acadia Hospice", "Bayou Palliative"}  # the demo enrolls these two
 
@@ -107,3 +108,17 @@ def test_the_demo_refuses_a_directory_that_is_not_empty(demo: Demo) -> None:
     assert again.code == 2, str(again)
     assert f"--dir {demo.root} is not empty" in again.said and "give a new or empty directory" in again.said
     assert sorted(p.name for p in demo.root.iterdir()) == before
+
+
+def test_the_demo_runs_the_quarter_on_a_postgresql_ledger(tmp_path: Path, postgres: PgServer) -> None:
+    """`demo --ledger-url` on an empty PostgreSQL database: the same quarter, the ledger shared."""
+    url = postgres.url(postgres.create_database())
+    run = quarterdeck("demo", "--dir", "quarter", "--ledger-url", url, cwd=tmp_path, env=clean_env())
+    assert run.code == 0, str(run)
+    assert postgres.password not in run.out + run.err  # "where to look" names the ledger masked
+    assert not (tmp_path / "quarter" / ".quarterdeck" / "ledger.db").exists()
+    status = quarterdeck("--config", str(tmp_path / "quarter" / "quarterdeck.toml"), "log", "verify",
+                         cwd=tmp_path, env=clean_env())
+    assert status.code == 0, str(status)
+    messages = maildir_messages(tmp_path / "quarter" / ".quarterdeck" / "outbox")
+    assert len(messages) == 7 + 12 * 4  # as on SQLite: each notice once per recipient
