@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from releases.tiers.promote import GateVerdict  # channels' GateResult is one too
 
 
 @dataclass(frozen=True)
@@ -25,19 +27,6 @@ class Col:
     name: str
     justify: Literal["left", "right"] = "left"
     keep: bool = False
-
-
-class Verdict(Protocol):
-    """One gate's result (releases.tiers.promote.GateVerdict, channels' GateResult)."""
-
-    @property
-    def gate(self) -> str: ...
-
-    @property
-    def passed(self) -> bool: ...
-
-    @property
-    def detail(self) -> str: ...
 
 
 def _plain(cell: str) -> str:
@@ -71,7 +60,7 @@ def result_cell(passed: bool) -> str:
     return "[green]pass[/green]" if passed else "[red]FAIL[/red]"
 
 
-def gate_table(verdicts: Sequence[Verdict], title: str) -> Table:
+def gate_table(verdicts: Sequence[GateVerdict], title: str) -> Table:
     """The gates and the facts behind each verdict: what `gates` prints and what `promote` shows."""
     from rich.markup import escape
 

@@ -227,17 +227,15 @@ def _outbox(project: Project) -> list[email.message.EmailMessage]:
     return found  # type: ignore[return-value]
 
 
-def test_racing_sends_of_one_notice_email_everyone_once(project: Project) -> None:
+def test_racing_sends_of_one_notice_email_everyone_once(project: Project,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.channels.cli_support import sample_file
 
-    os.environ["QUARTERDECK_NOW"] = NOW
-    try:
-        project.ok("orgs", "import", sample_file(project))
-        build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
-        project.ok("notes", "approve", build, "--yes")
-        project.ok("schedule", build, "--next-window")
-    finally:
-        del os.environ["QUARTERDECK_NOW"]
+    monkeypatch.setenv("QUARTERDECK_NOW", NOW)
+    project.ok("orgs", "import", sample_file(project))
+    build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
+    project.ok("notes", "approve", build, "--yes")
+    project.ok("schedule", build, "--next-window")
     contacts = {row[0] for row in project.query("SELECT email FROM contacts")}
     results = together(project, [["notice", "send", "advance", build, "--yes"]] * (2 * PAIRS))
     assert sum(1 for r in results if r.code == 0) >= 1
@@ -249,25 +247,20 @@ def test_racing_sends_of_one_notice_email_everyone_once(project: Project) -> Non
     chain_holds(project)
 
 
-def test_two_ticks_every_five_minutes_do_each_thing_once(project: Project) -> None:
+def test_two_ticks_every_five_minutes_do_each_thing_once(project: Project,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A team runs tick on two servers for fail-over: every due notice and the push happen once."""
-    from tests.quarter.test_tick import BUILD, CONTACTS, SEVEN_DAY_REMINDER, WINDOW_START, auto_push, sign_off
+    from tests.quarter.test_tick import (
+        SEVEN_DAY_REMINDER,
+        START,
+        WINDOW_START,
+        auto_push,
+        make_quarter,
+        sign_off,
+    )
 
-    os.environ["QUARTERDECK_NOW"] = "2026-10-05T12:00:00+00:00"
-    try:
-        csv = project.root / "contacts.csv"
-        csv.write_text(CONTACTS, encoding="utf-8")
-        project.ok("orgs", "import", str(csv))
-        project.ok("beta", "enroll", "Acadia Hospice")
-        assert project.ok("build", "--json").json()["id"] == BUILD  # type: ignore[index]
-        project.ok("notes", "approve", BUILD, "--yes")
-        project.ok("schedule", BUILD, "--next-window")
-        project.ok("notice", "send", "advance", BUILD, "--yes")
-        project.ok("promote", BUILD, "--to", "dev")
-        project.ok("promote", BUILD, "--to", "staging", "--yes")
-        sign_off(project)
-    finally:
-        del os.environ["QUARTERDECK_NOW"]
+    monkeypatch.setenv("QUARTERDECK_NOW", START)
+    sign_off(make_quarter(project))
     auto_push(project)
     before = len(_outbox(project))
     moments = [SEVEN_DAY_REMINDER - timedelta(minutes=5) + n * timedelta(minutes=5) for n in range(PAIRS - 4)]

@@ -39,8 +39,13 @@ Quarterdeck Health,Sam Staff,sam@quarterdeck.example,staff,America/Chicago
 
 @pytest.fixture
 def quarter(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """The quarter described in the module docstring, made through the real commands."""
     monkeypatch.setenv("QUARTERDECK_NOW", START)
+    return make_quarter(project)
+
+
+def make_quarter(project: Project) -> Project:
+    """The quarter described in the module docstring, made through the real commands at START
+    (the caller pins QUARTERDECK_NOW)."""
     csv = project.root / "contacts.csv"
     csv.write_text(CONTACTS, encoding="utf-8")
     project.ok("orgs", "import", str(csv))
