@@ -1,14 +1,10 @@
-"""The shipped templates, notes.md.j2 and notes.txt.j2, written out as Python (pure).
+"""The shipped layout of release notes, Markdown and plain text (pure).
 
-Why both: the templates are the documented, overridable form (a project's own
-templates directory replaces them, and `notes.render` then uses Jinja); but
-for the shipped layout, Jinja looping over one dict per entry was a quarter of
-the time of `notes show` on a long range, and importing Jinja is a tenth of a
-second at every start. These functions build the same text straight from
-`ReleaseNotes`, with the same escaping (`md_escape` where the Markdown
-template's `finalize` escapes, nothing in plain text).
-tests/notes/test_fast_paths.py checks that they give byte for byte what the
-templates give, on any notes; change both together.
+This is the one layout notes are shown in unless a project overrides it with its own Jinja2
+templates. docs/notes-templates/ writes the same layout as templates (the starting point for
+an override); tests/notes/test_fast_paths.py proves the two give the same bytes on any notes,
+so an override that starts from them changes only what it means to. Escaping is `md_escape`
+where the Markdown template's `finalize` escapes, nothing in plain text.
 """
 
 from __future__ import annotations

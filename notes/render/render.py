@@ -1,10 +1,9 @@
 """Release notes as Markdown, plain text, HTML and JSON (pure: returns strings, writes nothing).
 
-Templates are Jinja2 files shipped in `notes/templates` and loaded with
-importlib.resources; a templates directory may override either of them. The
-shipped ones are also written out in Python (`notes.render.layout`, tested to give the
-same bytes), which is what renders them unless an override is configured: it is
-much faster on long ranges and needs no Jinja import. Commit
+The shipped layout is `notes.render.layout`, in Python: it needs no Jinja import and is
+fast on long ranges. A project may replace either format with its own Jinja2 template
+(`[notes].templates`); docs/notes-templates/ holds the shipped layout as templates, the
+starting point for an override, and tests prove the two give the same bytes. Commit
 text always reaches a template as data, never as template source, so
 `{{ 7*7 }}` in a message stays text. In Markdown every value a template
 prints is escaped by the environment (`finalize`), the way HTML autoescaping
@@ -24,7 +23,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,12 +110,12 @@ def _ticket(ticket: Ticket) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Source:
     name: str
-    origin: str  # shown in errors: the override's path, or "shipped"
+    origin: str  # shown in errors: the override's path
     text: str
 
 
 class Renderer:
-    """Renders notes with the shipped templates, or the overrides found in `templates_dir`."""
+    """Renders notes with the shipped layout, or the template overrides found in `templates_dir`."""
 
     def __init__(self, templates_dir: Path | None = None) -> None:
         if templates_dir is not None and not Path(templates_dir).is_dir():
@@ -176,12 +174,10 @@ class Renderer:
                 except (OSError, UnicodeDecodeError) as err:
                     raise TemplateError(f"cannot read template {path}: {err}",
                                         hint="make it a readable UTF-8 file") from err
-        text = resources.files("notes").joinpath("templates", name).read_text(encoding="utf-8")
-        return _Source(name, "shipped", text)
+        raise TemplateError(f"there is no {name} override", hint="the shipped layout needs no template")
 
     def _where(self, fmt: str, line: int | None) -> str:
-        source = self._source(fmt)
-        where = source.name if source.origin == "shipped" else source.origin
+        where = self._source(fmt).origin
         return f"{where} line {line}" if line else where
 
     def _template(self, fmt: str) -> jinja2.Template:

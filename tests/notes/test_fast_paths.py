@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from notes.history.gitlog import parse_log_stream
 from notes.history.graph import _kahn_ranks, topo_ranks
 from notes.model import Entry, ReleaseNotes, Section, Ticket
 from notes.render.markdown import _ENTITIES, _ESCAPE_RE, _LINE_START_RE, md_escape
-from notes.render.render import TEMPLATES, Renderer, render, sample_notes
+from notes.render.render import Renderer, render, sample_notes
 from notes.settings import DEFAULT_SECTION_TITLES, INTERNAL, NotesSettings
 
 from .test_collect import chain
@@ -106,12 +105,9 @@ def test_squash_hint_finds_every_line_that_can_start_a_squashed_change(line: str
 
 @pytest.fixture(scope="module")
 def jinja_renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
-    """The shipped templates, copied as an override: rendered by Jinja, not by notes.render.layout."""
-    directory = tmp_path_factory.mktemp("shipped-templates")
-    for name in TEMPLATES.values():
-        (directory / name).write_text(resources.files("notes").joinpath("templates", name).read_text("utf-8"),
-                                      encoding="utf-8")
-    return Renderer(directory)
+    """The documented templates (docs/notes-templates), used as an override: rendered by Jinja, not
+    by notes.render.layout, whose layout they write out."""
+    return Renderer(Path(__file__).resolve().parents[2] / "docs" / "notes-templates")
 
 
 def test_layout_renders_hostile_sample_and_empty_notes_like_the_templates(jinja_renderer: Renderer) -> None:
