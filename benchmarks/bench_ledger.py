@@ -19,8 +19,14 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import WORK, Result, quarterdeck, run_timed
+
+try:  # PostgreSQL's half only
+    from psycopg.rows import dict_row
+except ImportError:  # pragma: no cover
+    dict_row = None
 from benchmarks.history import make_history
 
 BUILDS = 10_000
@@ -45,11 +51,13 @@ def _qd(config: Path, *argv: str) -> str:
     return done.stdout
 
 
-def fresh_project(root: Path) -> Path:
+def fresh_project(root: Path, ledger_url: str | None = None) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     config = root / "quarterdeck.toml"
     _qd(config, "init", "--repo", str(make_history(WORK / "ledger-repo", 20)))
+    if ledger_url is not None:
+        _use_ledger(config, ledger_url)
     (root / "contacts.csv").write_text(CONTACTS)
     _qd(config, "orgs", "import", str(root / "contacts.csv"))
     _qd(config, "build")
@@ -60,40 +68,70 @@ def fresh_project(root: Path) -> Path:
     return config
 
 
-def _rows(db: sqlite3.Connection, table: str) -> list[dict[str, object]]:
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
-    db.row_factory = None
-    if not rows:
-        raise RuntimeError(f"the fresh ledger has no {table} row to clone")
-    return rows
+def _use_ledger(config: Path, url: str) -> None:
+    text = config.read_text()
+    config.write_text(re.sub(r'(?m)^url = "[^"]*"', f'url = "{url}"', text, count=1))
 
 
-def _insert(db: sqlite3.Connection, table: str, rows: list[dict[str, object]]) -> None:
-    columns = list(rows[0])
-    names = ", ".join(f'"{c}"' for c in columns)
-    db.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})",
-                   [tuple(r[c] for c in columns) for r in rows])
+class _Db:
+    """The grown tables, written straight into the database in a few large transactions."""
+
+    def __init__(self, conn: Any, postgres: bool) -> None:
+        self.conn, self.postgres = conn, postgres
+
+    def rows(self, table: str) -> list[dict[str, object]]:
+        cursor = self.conn.cursor(row_factory=dict_row) if self.postgres else self.conn.cursor()
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id")
+        found = [dict(r) for r in cursor] if self.postgres else \
+            [dict(zip([d[0] for d in cursor.description], r, strict=True)) for r in cursor]
+        if not found:
+            raise RuntimeError(f"the fresh ledger has no {table} row to clone")
+        return found
+
+    def one(self, sql: str) -> int:
+        cursor = self.conn.cursor()
+        cursor.execute(sql)
+        return int(cursor.fetchone()[0])
+
+    def insert(self, table: str, rows: list[dict[str, object]]) -> None:
+        columns = [c for c in rows[0] if not (c == "id" and rows[0][c] is None)]  # None: the database's
+        names = ", ".join(f'"{c}"' for c in columns)
+        if self.postgres:
+            with self.conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(row[c] for c in columns))
+            return
+        self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})",
+                              [tuple(r[c] for c in columns) for r in rows])
+
+    def begin(self) -> None:
+        if not self.postgres:
+            self.conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.conn.commit() if self.postgres else self.conn.execute("COMMIT")
 
 
-def _stamp(text: object, back: timedelta) -> str:
-    moment = datetime.fromisoformat(str(text)) - back
+def _stamp(value: object, back: timedelta) -> object:
+    """A time moved back: a datetime from PostgreSQL, SQLite's text otherwise."""
+    if isinstance(value, datetime):
+        return value - back
+    moment = datetime.fromisoformat(str(value)) - back
     return moment.isoformat(sep=" ")
 
 
-def grow(db_path: Path) -> dict[str, int]:
+def grow(db: _Db) -> dict[str, int]:
     """Add 9,999 older builds, each deployed to dev, and 100 older notices of 10,000 deliveries each,
     cloned from the rows the real commands wrote."""
-    db = sqlite3.connect(db_path)
     try:
-        build = _rows(db, "builds")[0]
-        deployment = _rows(db, "deployments")[0]
-        hosts = [r for r in _rows(db, "host_states") if r["deployment_id"] == deployment["id"]]
-        notice = _rows(db, "notices")[0]
-        delivery = _rows(db, "deliveries")[0]
-        db.execute("BEGIN")
+        build = db.rows("builds")[0]
+        deployment = db.rows("deployments")[0]
+        hosts = [r for r in db.rows("host_states") if r["deployment_id"] == deployment["id"]]
+        notice = db.rows("notices")[0]
+        delivery = db.rows("deliveries")[0]
+        db.begin()
         builds, deployments, host_states = [], [], []
-        next_deployment = int(db.execute("SELECT max(id) FROM deployments").fetchone()[0]) + 1
+        next_deployment = db.one("SELECT max(id) FROM deployments") + 1
         old_ids = []
         for n in range(1, BUILDS):
             back = timedelta(hours=BUILDS - n + 1)
@@ -116,16 +154,16 @@ def grow(db_path: Path) -> dict[str, int]:
                                     "previous_build": old_ids[-2] if len(old_ids) > 1 else None,
                                     "updated_at": _stamp(host["updated_at"], back)})
             next_deployment += 1
-        _insert(db, "builds", builds)
-        _insert(db, "deployments", deployments)
-        _insert(db, "host_states", host_states)
-        db.execute("COMMIT")
-        next_notice = int(db.execute("SELECT max(id) FROM notices").fetchone()[0]) + 1
+        db.insert("builds", builds)
+        db.insert("deployments", deployments)
+        db.insert("host_states", host_states)
+        db.commit()
+        next_notice = db.one("SELECT max(id) FROM notices") + 1
         for k in range(DELIVERIES // PER_NOTICE):
             build_id = old_ids[-1 - k * 90]
             back = timedelta(days=k + 1)
-            db.execute("BEGIN")
-            _insert(db, "notices", [{**notice, "id": next_notice, "build_id": build_id,
+            db.begin()
+            db.insert("notices", [{**notice, "id": next_notice, "build_id": build_id,
                                      "event": f"schedule:{k + 100}", "recipients": PER_NOTICE,
                                      "created_at": _stamp(notice["created_at"], back)}])
             rows = []
@@ -140,13 +178,15 @@ def grow(db_path: Path) -> dict[str, int]:
                              "code": 550 if state == "failed" else 250,
                              "sent_at": _stamp(delivery["sent_at"], back) if state == "sent" else None,
                              "updated_at": _stamp(delivery["updated_at"], back)})
-            _insert(db, "deliveries", rows)
-            db.execute("COMMIT")
+            db.insert("deliveries", rows)
+            db.commit()
             next_notice += 1
-        db.execute("ANALYZE")
-        return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in GROWN}
+        db.conn.execute("ANALYZE")
+        if db.postgres:
+            db.conn.commit()
+        return {t: db.one(f"SELECT count(*) FROM {t}") for t in GROWN}
     finally:
-        db.close()
+        db.conn.close()
 
 
 _TRACE = """
@@ -194,7 +234,40 @@ def run() -> Result:
     shutil.rmtree(big_root, ignore_errors=True)
     shutil.copytree(fresh.parent, big_root)
     big = big_root / "quarterdeck.toml"
-    sizes = grow(big_root / ".quarterdeck" / "ledger.db")
+    sizes = grow(_Db(sqlite3.connect(big_root / ".quarterdeck" / "ledger.db"), postgres=False))
+    figures, worst = _compare(fresh, big, sizes)
+    figures["full_scans"] = full_scans(big) or "none"
+    return Result("ledger", "<= 1.5x a fresh ledger (10,000 builds, 1,000,000 deliveries)", worst, 1.5,
+                  figures=figures)
+
+
+def run_postgresql() -> Result:
+    """The same growth on a PostgreSQL ledger (a throwaway cluster on a loopback port)."""
+    import psycopg
+
+    from tests.support.postgres import OWNER, remove, start_server
+
+    server = start_server()
+    try:
+        root = WORK / "ledger-pg"
+        fresh_db = server.create_database()
+        fresh = fresh_project(root / "fresh", server.url(fresh_db))
+        big_root = root / "big"
+        shutil.rmtree(big_root, ignore_errors=True)
+        shutil.copytree(fresh.parent, big_root)
+        big = big_root / "quarterdeck.toml"
+        with psycopg.connect(server.admin_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "big" TEMPLATE "{fresh_db}" OWNER {OWNER}')
+        _use_ledger(big, server.url("big"))
+        sizes = grow(_Db(psycopg.connect(server.url("big")), postgres=True))
+        figures, worst = _compare(fresh, big, sizes)
+        return Result("ledger-pg", "<= 1.5x a fresh PostgreSQL ledger (10,000 builds, 1,000,000 "
+                      "deliveries)", worst, 1.5, figures=figures)
+    finally:
+        remove(server)
+
+
+def _compare(fresh: Path, big: Path, sizes: dict[str, int]) -> tuple[dict[str, object], float]:
     figures: dict[str, object] = {f"rows_{k}": v for k, v in sizes.items()}
     worst = 0.0
     for name, argv in COMMANDS.items():
@@ -205,6 +278,4 @@ def run() -> Result:
         figures.update({f"{name}_fresh_s": round(small.seconds, 3),
                         f"{name}_grown_s": round(large.seconds, 3),
                         f"{name}_ratio": round(ratio, 2)})
-    figures["full_scans"] = full_scans(big) or "none"
-    return Result("ledger", "<= 1.5x a fresh ledger (10,000 builds, 1,000,000 deliveries)", worst, 1.5,
-                  figures=figures)
+    return figures, worst

@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "notices": bench_notices.run,
     "rollout": bench_rollout.run,
     "ledger": bench_ledger.run,
+    "ledger-pg": bench_ledger.run_postgresql,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,11 +167,16 @@ def parse_host(
     )
 
 
+def deploy_directory_missing(root: str) -> tuple[str, str]:
+    """The one wording of a host whose deploy directory does not exist, and what to do: a rollout
+    refuses with it, the pre-flight check lists it, `config check` warns with it for a local host."""
+    return (f"the deploy directory {root} does not exist",
+            f"create it on the host (mkdir -p {shlex.quote(root)}) for the deploy user")
+
+
 def missing_deploy_directory(name: str, root: str) -> DeployError:
-    """The one refusal of a host whose deploy directory does not exist: a rollout raises it for any
-    host, and `config check` warns with it for a local host, which it can look at without connecting."""
-    return DeployError(f"{name}: the deploy directory {root} does not exist",
-                       hint=f"create it on the host (mkdir -p {root}) for the deploy user")
+    what, hint = deploy_directory_missing(root)
+    return DeployError(f"{name}: {what}", hint=hint)
 
 
 def local_directory_missing(spec: HostSpec) -> DeployError | None:

@@ -15,14 +15,13 @@ prove that the deploy user may write there.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from releases.artifacts.artifact import size_text
 from releases.errors import ReleasesError
-from releases.hosts.hostspec import HostSpec, labels
+from releases.hosts.hostspec import HostSpec, deploy_directory_missing, labels
 from releases.hosts.remote import ConnectSettings, Remote, open_remote
 from releases.hosts.unpack import CheckedArtifact
 
@@ -126,8 +125,8 @@ def findings(host: HostSpec, lines: Sequence[str]) -> HostCheck:
         if word == "missing":
             problems.append(f"{rest} is not installed")
         elif word == "nodir":
-            problems.append(f"the deploy path {host.path} does not exist "
-                            f"(create it for the deploy user: mkdir -p {shlex.quote(host.path)})")
+            what, hint = deploy_directory_missing(host.path)
+            problems.append(f"{what} ({hint})")
         elif word == "unwritable":
             problems.append(f"the deploy user cannot write to {rest}")
         elif word == "free" and rest.isdigit():

@@ -107,7 +107,7 @@ def test_a_host_without_gnu_tar_or_its_deploy_path_fails_the_check(
     assert checked.code == 1
     missing, present = checked.json()  # type: ignore[misc]
     assert missing["problems"][0] == "tar is not installed"
-    assert "the deploy path" in missing["problems"][-1] and "does not exist" in missing["problems"][-1]
+    assert "the deploy directory" in missing["problems"][-1] and "does not exist" in missing["problems"][-1]
     assert present["problems"] == ["tar is not installed"] and present["free_bytes"] > 0
     assert present["needed_bytes"] > 0  # the artifact and its release are not on the host yet
 

@@ -67,6 +67,7 @@ class Deploy:
             f"known_hosts = {json.dumps(str(keys / 'known_hosts'))}", "strict_host_keys = true",
             "connect_timeout = 5", "",
             "[notes]", "tag = false", "",
+            "[ledger]", f"url = {json.dumps(self.project.ledger_url)}", "",
         ]
         self.roots, self.urls = {}, {}
         for tier in tiers or THREE_TIERS:

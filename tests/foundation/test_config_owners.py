@@ -236,10 +236,10 @@ def test_a_missing_local_host_directory_is_a_warning_in_check_and_the_rollouts_r
     assert checked.code == 0, checked.err
     assert f"warning: tiers.dev.hosts[0]: {words}" in re.sub(r"\s+", " ", checked.err)
     build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
-    refused = project.run("promote", str(build), "--to", "dev", "--json")
+    refused = project.run("promote", str(build), "--to", "dev", "--json")  # the pre-flight check refuses
     assert refused.code == 1
-    [host] = refused.json()["hosts"]  # type: ignore[index]
-    assert host["error"] == words
+    [host] = refused.json()  # type: ignore[misc]
+    assert [f"local:{missing}: {problem}" for problem in host["problems"]] == [words]
     missing.mkdir(parents=True)
     assert "warning" not in project.ok("config", "check").err
 

@@ -153,6 +153,7 @@ def test_a_stored_time_reads_as_aware_utc(stored: object) -> None:
     assert got.replace(microsecond=0) == NOW.replace(microsecond=0)
 
 
+@pytest.mark.backends("sqlite")  # Compiled serves the held SQLite connection
 def test_compiled_statements_send_what_sqlalchemy_sends(ledger: Ledger) -> None:
     """`Compiled` (the driver-level writes of a notice run) stores exactly what Connection.execute stores."""
     from notify.store import deliveries, notices
