@@ -648,7 +648,10 @@ add_command("config", "check or show the configuration")
 def cmd_config_check(app: App, args: argparse.Namespace) -> int:
     config = app._config = load_config(app.config_path, defer=False)
     problems: list[str] = []
-    builders: list[Callable[[], Any]] = [app.calendar_rule, app.notes_settings, app.notify_settings,
+    from notify.settings import check_in_use
+
+    builders: list[Callable[[], Any]] = [app.calendar_rule, app.notes_settings,
+                                         lambda: check_in_use(app.notify_settings()),
                                          app.connect_settings]
     builders += [partial(app.gate_settings, tier) for tier in config.gates]
     for build in builders:  # what a later command builds, built now: its checks are the same

@@ -269,3 +269,14 @@ downtime = ""                 # how long the application is unavailable, one sen
                               # {{duration}} are filled in. Empty: the shipped sentence (see README)
 
 '''
+
+
+def check_in_use(settings: NotifySettings) -> None:
+    """The files these settings name, checked as composing and sending will check them, so that
+    `config check` refuses what `notice send` would (a missing templates directory or CA file)."""
+    from notify.content.compose import Composer
+    from notify.sending.smtp import tls_context
+
+    Composer(settings.templates)
+    if settings.smtp_url:  # only a send over SMTP reads the CA file
+        tls_context(settings)

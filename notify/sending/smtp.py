@@ -60,7 +60,7 @@ class SmtpTransport:
         self._environ = os.environ if environ is None else environ
         self._limiter = RateLimiter(settings.rate_per_second, monotonic=monotonic, sleep=sleep)
         self._sender = settings.sender_address.addr_spec
-        self._tls = _tls_context(settings)
+        self._tls = tls_context(settings)
         self._conn: smtplib.SMTP | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.connections_opened = 0
@@ -357,7 +357,7 @@ def _data_payload(data: bytes) -> bytes:
     return data + b".\r\n"
 
 
-def _tls_context(settings: NotifySettings) -> ssl.SSLContext:
+def tls_context(settings: NotifySettings) -> ssl.SSLContext:
     """Verifying context: system trust store, or only `ca_file` when one is configured."""
     cafile = settings.ca_file
     if cafile is not None and not cafile.is_file():

@@ -264,3 +264,23 @@ def test_init_writes_each_packages_block_in_the_order_people_read_them(project: 
     for name, spec in (pipeline.section_specs() | {n: pipeline.deferred_spec(n) for n in pipeline.DEFERRED}
                        ).items():
         assert set(written[name]) <= set(spec), name  # every key init writes is one its owner declares
+
+
+@pytest.mark.parametrize(("line", "words", "later"), [
+    ('templates = "no-such-templates"', "notify.templates: {base}/no-such-templates is not a directory",
+     ("notice", "preview", "advance", "latest", "--to", "x@example.org")),
+    ('smtp_url = "smtp://127.0.0.1:2525"\nca_file = "no-such-ca.pem"',
+     "notify.ca_file: {base}/no-such-ca.pem does not exist or is not a file", None),
+])
+def test_config_check_refuses_the_files_notices_would_refuse(project: Project, line: str, words: str,
+                                                             later: tuple[str, ...] | None) -> None:
+    """A templates directory or CA file that is missing: `config check` says so, as `notice` would."""
+    project.ok("build")
+    project.ok("schedule", "latest", "--next-window")
+    _edit(project, line.split(" =")[0] + ' = ""', line)  # a CA file is read only with a server: both
+    expected = words.format(base=project.root)
+    checked = project.run("config", "check")
+    assert checked.code == 1 and expected in re.sub(r"\s+", " ", checked.err)
+    if later is not None:
+        refused = project.run(*later)
+        assert refused.code == 1 and expected in re.sub(r"\s+", " ", refused.err)
