@@ -81,7 +81,7 @@ class _Db:
 
     def rows(self, table: str) -> list[dict[str, object]]:
         cursor = self.conn.cursor(row_factory=dict_row) if self.postgres else self.conn.cursor()
-        cursor.execute(f"SELECT * FROM {table} ORDER BY id")
+        cursor.execute(f"SELECT * FROM {table}")
         found = [dict(r) for r in cursor] if self.postgres else \
             [dict(zip([d[0] for d in cursor.description], r, strict=True)) for r in cursor]
         if not found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from releases.app import ReleasesApp
 from releases.errors import ReleasesError
@@ -82,8 +83,12 @@ def cmd_backup(app: ReleasesApp, args: argparse.Namespace) -> int:
     from releases.records.backup import create_backup
 
     target = Path(args.to) if args.to else _backups_dir(app)
-    info = create_backup(app.ledger, app.config.artifacts_dir, target,
-                         keep=app.config.backup_keep)
+    if _on_postgresql(app):
+        from releases.records.pgbackup import create_pg_backup
+
+        info = create_pg_backup(app.ledger, target, keep=app.config.backup_keep)
+    else:
+        info = create_backup(app.ledger, app.config.artifacts_dir, target, keep=app.config.backup_keep)
     if app.json:
         app.emit_json({"path": str(info.path), "created_at": info.created_at, "files": info.files,
                        "bytes": info.bytes, "audit_entries": info.audit_entries,
@@ -97,6 +102,12 @@ def cmd_backup(app: ReleasesApp, args: argparse.Namespace) -> int:
 def _setup_restore(p: argparse.ArgumentParser) -> None:
     p.add_argument("backup", metavar="BACKUP", help="a backup directory written by `quarterdeck backup`")
     p.add_argument("--yes", action="store_true", help="do not ask before replacing the ledger")
+    p.add_argument("--replace", action="store_true",
+                   help="PostgreSQL: restore into a database that is not empty, dropping what it holds")
+
+
+def _on_postgresql(app: ReleasesApp) -> bool:
+    return app.config.ledger_url.startswith("postgresql")
 
 
 def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
@@ -106,6 +117,8 @@ def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
     if not source.is_absolute() and not source.exists():
         source = _backups_dir(app) / args.backup
     manifest = check_backup(source)
+    if _on_postgresql(app):
+        return _restore_postgresql(app, source, manifest, replace=args.replace, yes=args.yes)
     target = sqlite_path(app.config.ledger_url)
     if target.exists() and not app.confirm(
             f"replace the ledger {target} with the backup of {manifest['created_at']}?", args.yes):
@@ -116,6 +129,25 @@ def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
     app.out.print(f"restored [bold]{source.name}[/bold] into {target}")
     if kept:
         app.out.print(f"the previous ledger is kept at {kept}")
+    return 0
+
+
+def _restore_postgresql(app: ReleasesApp, source: Path, manifest: dict[str, Any], *, replace: bool,
+                        yes: bool) -> int:
+    """Into an empty database; the ledger is opened (and the restore recorded) only afterwards,
+    since opening it first would create empty tables in the way."""
+    from releases.records.backup import record_restore
+    from releases.records.pgbackup import restore_pg_backup
+    from releases.settings import mask_password
+
+    where = mask_password(app.config.ledger_url)
+    if replace and not app.confirm(f"drop what {where} holds and restore the backup of "
+                                   f"{manifest['created_at']}?", yes):
+        app.out.print("nothing restored")
+        return 1
+    restore_pg_backup(source, manifest, app.config.ledger_url, replace=replace)
+    record_restore(app.ledger, source, manifest, None)
+    app.out.print(f"restored [bold]{source.name}[/bold] into {where}")
     return 0
 
 

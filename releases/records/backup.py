@@ -3,7 +3,9 @@
 A backup is a directory with a consistent copy of the ledger (SQLite's online
 backup API, so writers may keep going), the referenced artifacts, and a
 manifest of sha256 checksums. Restore checks the manifest before it touches
-anything, so a damaged backup is refused whole.
+anything, so a damaged backup is refused whole. A PostgreSQL ledger's backup is
+a dump with the same manifest (releases.records.pgbackup); naming, retention and
+the manifest's checks are these.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def create_backup(ledger: Ledger, artifacts_dir: Path, backups_dir: Path, *, kee
                     "audit_entries": report[0], "audit_head": report[1], "files": files}
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
-        final = _move_into_place(work, backups_dir, name)
+        final = move_into_place(work, backups_dir, name)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -91,7 +93,7 @@ def create_backup(ledger: Ledger, artifacts_dir: Path, backups_dir: Path, *, kee
     return BackupInfo(final, now.isoformat(), len(files), size, report[0], report[1])
 
 
-def _move_into_place(work: Path, backups_dir: Path, name: str) -> Path:
+def move_into_place(work: Path, backups_dir: Path, name: str) -> Path:
     """Rename the finished backup to `name`, or `name-2`, `name-3`… when that one is taken.
 
     A rename never replaces a finished backup: it holds files, and renaming a directory over
@@ -203,6 +205,8 @@ def check_backup(path: Path) -> dict[str, Any]:
             raise BackupError(f"backup {path.name} holds a damaged artifact: {name} has sha256 "
                               f"{digest[:12]}…, not the digest it is named by",
                               hint=f"it was backed up damaged; {RESTORE_OLDER}")
+    if manifest.get("backend") == "postgresql":
+        return manifest  # its audit trail is proven once restored (releases.records.pgbackup)
     entries, head = _chain_of(path / LEDGER_FILE)
     if (entries, head) != (manifest.get("audit_entries"), manifest.get("audit_head")):
         raise BackupError(f"backup {path.name}: its audit trail does not match the manifest",

@@ -108,10 +108,65 @@ def test_a_damaged_copy_in_the_ledger_is_never_deployed(project: Project, tmp_pa
     assert not list((config.parent / ".quarterdeck" / "artifacts").glob("*.tar.gz"))
 
 
-def test_backup_of_a_team_ledger_says_how_to_back_it_up_and_writes_nothing(project: Project) -> None:
+def _restored_into(project: Project, postgres: PgServer, tmp_path: Path, *args: str,
+                   database: str | None = None) -> tuple[Path, object]:
+    """A second working directory on another (by default new, empty) database; the restore's result."""
+    config = _second_machine(project, tmp_path)
+    url = postgres.url(database or postgres.create_database())
+    config.write_text(config.read_text().replace(project.ledger_url, url), encoding="utf-8")
+    return config, project.run("--config", str(config), "restore", *args)
+
+
+def test_a_team_ledger_is_backed_up_with_pg_dump_and_restored_into_an_empty_database(
+        project: Project, postgres: PgServer, tmp_path: Path) -> None:
+    build = project.ok("build", "--json").json()["id"]  # type: ignore[index]
+    project.ok("promote", build, "--to", "dev")
+    written = project.ok("backup", "--json").json()
+    assert isinstance(written, dict)
+    backup = Path(written["path"])
+    assert sorted(p.name for p in backup.iterdir()) == ["ledger.dump", "manifest.json"]
+    assert postgres.password not in (backup / "manifest.json").read_text()
+    config, restored = _restored_into(project, postgres, tmp_path, str(backup))
+    assert restored.code == 0, restored.err  # type: ignore[attr-defined]
+    again = project.ok("--config", str(config), "builds", "--json").json()
+    assert [b["id"] for b in again] == [build]  # type: ignore[union-attr]
+    verified = project.ok("--config", str(config), "log", "verify", "--json").json()
+    assert verified["ok"] is True  # type: ignore[index]
+    log = project.ok("--config", str(config), "log", "--json").json()
+    assert log[-1]["action"] == "ledger.restore"  # type: ignore[index]
+    # the artifacts came with the dump: the restored ledger promotes the build further
+    project.ok("--config", str(config), "promote", build, "--to", "staging", "--yes")
+
+
+def test_a_restore_into_a_database_that_is_not_empty_is_refused_unless_told(
+        project: Project, postgres: PgServer, tmp_path: Path) -> None:
     project.ok("build")
-    refused = project.run("backup")
-    assert refused.code == 1 and "unexpected" not in refused.err
-    said = " ".join(refused.err.split())
-    assert "backups are written for SQLite ledgers" in said and "pg_dump --format=custom" in said
-    assert not list((project.root / ".quarterdeck" / "backups").glob("backup-*"))
+    backup = Path(project.ok("backup", "--json").json()["path"])  # type: ignore[index]
+    project.repo.commit("fix: after the backup")
+    project.ok("build")
+    database = project.ledger_url.rsplit("/", 1)[1]  # the live ledger itself
+    before = project.query("SELECT count(*) FROM audit")
+    _, refused = _restored_into(project, postgres, tmp_path, str(backup), database=database)
+    assert refused.code == 1  # type: ignore[attr-defined]
+    said = " ".join(refused.err.split())  # type: ignore[attr-defined]
+    assert "is not empty" in said and "--replace" in said and postgres.password not in said
+    assert project.query("SELECT count(*) FROM audit") == before
+    config = tmp_path / "second-machine" / "quarterdeck.toml"
+    project.ok("--config", str(config), "restore", str(backup), "--replace", "--yes")
+    assert [b["id"] for b in project.ok("builds", "--json").json()] == ["2027.1.0+b1"]  # type: ignore[union-attr]
+    assert project.ok("log", "verify", "--json").json()["ok"] is True  # type: ignore[index]
+
+
+def test_a_damaged_dump_is_refused_and_nothing_is_restored(project: Project, postgres: PgServer,
+                                                           tmp_path: Path) -> None:
+    project.ok("build")
+    backup = Path(project.ok("backup", "--json").json()["path"])  # type: ignore[index]
+    dump = backup / "ledger.dump"
+    dump.write_bytes(dump.read_bytes()[:-1] + b"!")
+    database = postgres.create_database()
+    _, refused = _restored_into(project, postgres, tmp_path, str(backup), database=database)
+    assert refused.code == 1  # type: ignore[attr-defined]
+    assert "ledger.dump does not match its checksum" in " ".join(refused.err.split())  # type: ignore[attr-defined]
+    from releases.records.pgbackup import tables_in
+
+    assert tables_in(postgres.url(database)) == []
