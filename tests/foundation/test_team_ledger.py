@@ -170,3 +170,15 @@ def test_a_damaged_dump_is_refused_and_nothing_is_restored(project: Project, pos
     from releases.records.pgbackup import tables_in
 
     assert tables_in(postgres.url(database)) == []
+
+
+def test_only_the_newest_team_ledger_backups_are_kept(project: Project,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    text = project.config.read_text().replace("keep = 5                      # newest", "keep = 2  # newest")
+    project.config.write_text(text)
+    made = []
+    for minute in range(3):
+        monkeypatch.setenv("QUARTERDECK_NOW", f"2026-10-05T12:0{minute}:00+00:00")
+        made.append(Path(project.ok("backup", "--json").json()["path"]).name)  # type: ignore[index]
+    kept = sorted(p.name for p in (project.root / ".quarterdeck" / "backups").iterdir())
+    assert kept == made[1:]
