@@ -472,7 +472,7 @@ class App:
         """The commit of the build running on the tier that serves `channel`, if one runs there."""
         from releases.artifacts.buildview import newest_running
 
-        tier = next((t for t in self.config.tiers if t.channel == channel), None)
+        tier = self.config.tier_serving(channel)
         if tier is None:
             return None
         with self.ledger_rows() as rows:
@@ -511,7 +511,7 @@ class App:
         """The commit of the build that ran on the channel's tier before `build_id` arrived there."""
         from releases.artifacts.buildview import build_before, get_build
 
-        tier = next((t for t in self.config.tiers if t.channel == channel), None)
+        tier = self.config.tier_serving(channel)
         if tier is None:
             return None
         with self.ledger_rows() as rows:

@@ -31,7 +31,7 @@ def cmd_signoff(app: ChannelsApp, args: argparse.Namespace) -> int:
     from channels.gates.evidence import beta_tier
 
     build = app.resolve_build(args.build)
-    tier = beta_tier(app.config.tiers)
+    tier = beta_tier(app.config)
     with app.ledger.write() as conn:
         signed = add_signoff(app.ledger, conn, build_id=build.id, org_name=args.org, by=args.by,
                              note=args.note, beta_tier=tier)

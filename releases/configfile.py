@@ -113,6 +113,10 @@ class Config:
     def tier_names(self) -> list[str]:
         return [t.name for t in self.tiers]
 
+    def tier_serving(self, channel: str) -> TierConfig | None:
+        """The tier whose audience is `channel` (the first, in promotion order), if one is."""
+        return next((t for t in self.tiers if t.channel == channel), None)
+
     @property
     def state_dir(self) -> Path:
         return self.base_dir / ".quarterdeck"

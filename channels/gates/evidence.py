@@ -22,6 +22,7 @@ from channels.errors import ChannelsError
 from channels.gates.beta import all_problems, signoffs_for
 from channels.gates.gates import GateFacts, GateResult, GateSettings, Hold, ScheduledPush, evaluate
 from channels.store import CANCELLED, active_hold, current_schedule
+from releases.app import ProjectSettings
 from releases.artifacts.builds import list_builds
 from releases.artifacts.version import Version
 from releases.errors import ReleasesError
@@ -52,11 +53,11 @@ def tier_before(tiers: Sequence[Any], tier_name: str) -> str | None:
     return names[index - 1] if index else None
 
 
-def beta_tier(tiers: Sequence[Any]) -> str:
+def beta_tier(config: ProjectSettings) -> str:
     """The tier whose audience is the beta channel: where builds are signed off."""
-    for tier in tiers:
-        if tier.channel == "beta":
-            return str(tier.name)
+    tier = config.tier_serving("beta")
+    if tier is not None:
+        return tier.name
     raise ChannelsError("no tier has channel = \"beta\", so nothing can be signed off",
                         hint="set channel = \"beta\" on the staging tier in the configuration")
 

@@ -115,7 +115,7 @@ def env_from_app(app: NotifyApp | NoticeEnv) -> NoticeEnv:
         return app
     config = app.config
     section = config.section("notify")
-    beta = next((tier for tier in config.tiers if tier.channel == "beta"), None)
+    beta = config.tier_serving("beta")
     return NoticeEnv(ledger=app.ledger, settings=app.notify_settings(), project=config.project_name,
                      timezone=config.timezone, rule=app.calendar_rule(), notes=app.notice_notes,
                      production_channel=config.tiers[-1].channel if config.tiers else "everyone",
