@@ -15,13 +15,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Project
+from tests.quarter.conftest import Run, maildir_messages
 from tests.support.postgres import PgServer
 
 pytestmark = pytest.mark.backends("postgresql")
@@ -42,19 +42,8 @@ sys.exit(pipeline.main(sys.argv[3:]))
 """
 
 
-@dataclass(frozen=True)
-class Ran:
-    argv: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-    def __str__(self) -> str:
-        return f"$ quarterdeck {' '.join(self.argv)} → {self.code}\n{self.out}{self.err}"
-
-
 def together(project: Project, commands: Sequence[Sequence[str]], *, now: str = NOW,
-             config: Path | None = None) -> list[Ran]:
+             config: Path | None = None) -> list[Run]:
     """Start every command in a process of its own, all at the same moment; their results."""
     base = project.root / f"race-{time.monotonic_ns()}"
     base.mkdir()
@@ -73,7 +62,7 @@ def together(project: Project, commands: Sequence[Sequence[str]], *, now: str = 
     results = []
     for argv, proc in zip(commands, procs, strict=True):
         out, err = proc.communicate(timeout=300)
-        results.append(Ran(tuple(argv), proc.returncode, out, err))
+        results.append(Run(tuple(argv), proc.returncode, out, err))
     for ran in results:
         assert "unexpected" not in ran.err and "Traceback" not in ran.err, str(ran)
     return results
@@ -86,7 +75,7 @@ def chain_holds(project: Project) -> None:
     assert forks == [], f"entries sharing one predecessor: {forks}"
 
 
-def one_line(ran: Ran) -> str:
+def one_line(ran: Run) -> str:
     """The loser's message: one error and its hint (Rich may wrap either), nothing else."""
     lines = [line.strip() for line in ran.err.splitlines() if line.strip()]
     assert lines and lines[0].startswith("error:"), str(ran)
@@ -220,11 +209,7 @@ def test_two_commands_upgrading_an_old_ledger_together_upgrade_it_once(project: 
 
 
 def _outbox(project: Project) -> list[email.message.EmailMessage]:
-    found = []
-    for path in sorted((project.root / ".quarterdeck" / "outbox" / "new").iterdir()):
-        with open(path, "rb") as handle:
-            found.append(email.message_from_binary_file(handle, policy=email.policy.default))
-    return found  # type: ignore[return-value]
+    return maildir_messages(project.root / ".quarterdeck" / "outbox")
 
 
 def test_racing_sends_of_one_notice_email_everyone_once(project: Project,
