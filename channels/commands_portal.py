@@ -94,15 +94,14 @@ def _setup_serve(p: argparse.ArgumentParser) -> None:
 def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from channels.gates.evidence import beta_tier
+    from channels.gates.evidence import beta_tier, tier_after
     from channels.portal.service import PortalService
     from channels.portal.web import make_app
 
     settings = portal_settings(app)
-    tiers = [tier.name for tier in app.config.tiers]
     beta = beta_tier(app.config.tiers)
-    after = tiers[tiers.index(beta) + 1] if tiers.index(beta) + 1 < len(tiers) else None
-    service = PortalService(ledger=app.ledger, secret=settings.secret(), beta_tier=beta, push_tier=after,
+    service = PortalService(ledger=app.ledger, secret=settings.secret(), beta_tier=beta,
+                            push_tier=tier_after(app.config.tiers, beta),
                             default_zone=app.config.timezone,
                             notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES))
     web = make_app(service, secure_cookies=args.secure_cookies, trust_proxy=settings.trust_proxy)
