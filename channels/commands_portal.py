@@ -104,7 +104,8 @@ def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
                             push_tier=tier_after(app.config.tiers, beta),
                             default_zone=app.config.timezone,
                             notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES))
-    web = make_app(service, secure_cookies=args.secure_cookies, trust_proxy=settings.trust_proxy)
+    web = make_app(service, base_url=settings.base_url, secure_cookies=args.secure_cookies,
+                   trust_proxy=settings.trust_proxy)
     app.err.print(f"serving the beta page on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     # No access log: a personal link is a secret and its path would be printed.
     uvicorn.run(web, host=args.host, port=args.port, log_level="warning", access_log=False,

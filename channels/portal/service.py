@@ -13,7 +13,8 @@ from sqlalchemy import Connection
 from channels.errors import ChannelsError
 from channels.gates.beta import ProblemRecord, add_signoff, report_problem, withdraw_signoff
 from channels.gates.gates import SignOff
-from channels.portal.access import Visitor, open_link, session_visitor
+from channels.portal.access import TokenHolder, Visitor, open_link, session_visitor, token_holder
+from channels.portal.intake import Filed, IntakeReport, file_report
 from channels.portal.page import BetaPage, beta_page
 from releases.records.ledger import Ledger
 from releases.tiers.deployments import build_on
@@ -79,6 +80,14 @@ class PortalService:
             self._on_beta(conn, build)
             return withdraw_signoff(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
                                     by=visitor.email, push_tier=self.push_tier)
+
+    def token_holder(self, token: str) -> TokenHolder:
+        with self.ledger.read() as conn:
+            return token_holder(conn, token)
+
+    def intake(self, holder: TokenHolder, report: IntakeReport) -> Filed:
+        with self.ledger.write() as conn:
+            return file_report(self.ledger, conn, holder, report)
 
     def report(self, visitor: Visitor, build: str, severity: str, summary: str,
                details: str | None) -> ProblemRecord:

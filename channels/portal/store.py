@@ -6,7 +6,7 @@ against the generation here; tokens are kept as their sha256 only.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from releases.records.ledger import Schema, UTCDateTime
 
@@ -36,6 +36,20 @@ api_tokens = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(320), nullable=False),
+)
+
+# Every report the application sent through the intake API, with its diagnostics: a report
+# whose fingerprint matches an open problem's is counted on it instead of filing another.
+intake_reports = Table(
+    "portal_intake_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("problem_id", Integer, nullable=False, index=True),  # channels' problems.id
+    Column("org_id", Integer, nullable=False),
+    Column("token_id", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False, index=True),
+    Column("diagnostics", Text),  # JSON, bounded by channels.portal.intake
+    Column("received_at", UTCDateTime, nullable=False),
 )
 
 SCHEMA = Schema("portal", 1, (metadata,))

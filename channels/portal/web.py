@@ -9,6 +9,7 @@ would print /l/<link>) is off, and the link page answers with Referrer-Policy no
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,13 +20,14 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from channels.errors import ChannelsError, SignoffError
 from channels.gates.gates import SEVERITIES
 from channels.portal.access import Visitor
-from channels.portal.links import PortalRefused, csrf_ok, csrf_token
+from channels.portal.intake import openapi, parse_report
+from channels.portal.links import LINK, PortalRefused, csrf_ok, csrf_token, verify
 from channels.portal.service import PortalService
 
 Scope = MutableMapping[str, Any]
@@ -68,7 +70,9 @@ class Guard:
 
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _plain(413, "the request is too large")(scope, receive, with_headers)
+            too_large = (JSONResponse({"error": "the request is too large", "hint": None}, status_code=413)
+                         if scope["path"].startswith("/api/") else _plain(413, "the request is too large"))
+            await too_large(scope, receive, with_headers)
             return
         seen = 0
 
@@ -111,12 +115,14 @@ def _plain(status: int, text: str) -> Response:
 class Portal:
     """The routes, bound to one service."""
 
-    def __init__(self, service: PortalService, *, secure_cookies: bool, trust_proxy: bool,
-                 actions: RateLimit | None = None) -> None:
+    def __init__(self, service: PortalService, *, base_url: str, secure_cookies: bool, trust_proxy: bool,
+                 actions: RateLimit | None = None, reports: RateLimit | None = None) -> None:
         self.service = service
+        self.base_url = base_url
         self.secure_cookies = secure_cookies
         self.trust_proxy = trust_proxy
         self.actions = actions or RateLimit(30, 600)
+        self.reports = reports or RateLimit(60, 600)
         self.templates = Environment(loader=PackageLoader("channels.portal", "templates"),
                                      autoescape=select_autoescape(default=True), trim_blocks=True,
                                      lstrip_blocks=True)
@@ -126,7 +132,9 @@ class Portal:
                 Route("/beta/signoff", self.sign_off, methods=["POST"]),
                 Route("/beta/withdraw", self.withdraw, methods=["POST"]),
                 Route("/beta/problems", self.report, methods=["POST"]),
-                Route("/static/portal.css", self.css)]
+                Route("/static/portal.css", self.css),
+                Route("/api/v1/problems", self.intake, methods=["POST"]),
+                Route("/api/v1/openapi.json", self.openapi)]
 
     # ---------------------------------------------------------------- pages
 
@@ -141,8 +149,12 @@ class Portal:
         return self.secure_cookies or (self.trust_proxy and forwarded.lower() == "https")
 
     async def link(self, request: Request) -> Response:
+        value = request.path_params["value"]
         try:
-            visitor, session = self.service.open_link(request.path_params["value"])
+            grant = verify(self.service.secret, LINK, value, self.service.now())
+            if not self.actions.allow(f"contact:{grant.contact_id}"):
+                return self._refused(429, "this link was opened too often", "wait a few minutes")
+            visitor, session = self.service.open_link(value)
         except PortalRefused as err:
             return self._refused(403, str(err), err.hint)
         response = RedirectResponse("/beta", status_code=303)
@@ -170,6 +182,12 @@ class Portal:
     async def css(self, request: Request) -> Response:
         text = resources.files("channels.portal").joinpath("templates/portal.css").read_text("utf-8")
         return Response(text, media_type="text/css; charset=utf-8")
+
+    async def intake(self, request: Request) -> Response:
+        return await _intake(self, request)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi(self.base_url))
 
     # ---------------------------------------------------------------- forms
 
@@ -222,6 +240,47 @@ class Portal:
             form.get("details") or None))
 
 
+# The problem intake API: JSON in, JSON out.
+
+def _json_refused(status: int, err: PortalRefused | str, hint: str | None = None) -> JSONResponse:
+    message = str(err)
+    if isinstance(err, PortalRefused):
+        hint = err.hint
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": message, "hint": hint}, status_code=status, headers=headers)
+
+
+async def _intake(portal: Portal, request: Request) -> Response:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _json_refused(401, "send the organisation's token as Authorization: Bearer TOKEN",
+                             "`quarterdeck portal token ORG` makes one")
+    try:
+        holder = portal.service.token_holder(token.strip())
+    except PortalRefused as err:
+        return _json_refused(401, err)
+    if not portal.reports.allow(f"token:{holder.token_id}"):
+        return _json_refused(429, "too many reports from this token", "wait a few minutes and retry")
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return _json_refused(415, "the body must be application/json")
+    try:
+        body = await request.body()
+        payload = json.loads(body.decode("utf-8"))
+    except TooLarge:
+        return _json_refused(413, "the request is too large")
+    except (UnicodeDecodeError, ValueError):
+        return _json_refused(400, "the body is not JSON")
+    try:
+        filed = portal.service.intake(holder, parse_report(payload))
+    except PortalRefused as err:
+        return _json_refused(422, err)
+    except ChannelsError as err:
+        return _json_refused(422, str(err), err.hint)
+    answer = {"id": filed.problem.id, "status": filed.problem.status, "occurrences": filed.occurrences,
+              "duplicate": not filed.new}
+    return JSONResponse(answer, status_code=201 if filed.new else 200)
+
+
 class Refusal(PortalRefused):
     """A request refused with a given HTTP status (a bad form, CSRF, the rate limit)."""
 
@@ -230,6 +289,7 @@ class Refusal(PortalRefused):
         self.status = status
 
 
-def make_app(service: PortalService, *, secure_cookies: bool = False, trust_proxy: bool = False) -> ASGIApp:
-    portal = Portal(service, secure_cookies=secure_cookies, trust_proxy=trust_proxy)
+def make_app(service: PortalService, *, base_url: str, secure_cookies: bool = False,
+             trust_proxy: bool = False) -> ASGIApp:
+    portal = Portal(service, base_url=base_url, secure_cookies=secure_cookies, trust_proxy=trust_proxy)
     return Guard(Starlette(routes=portal.routes()), MAX_FORM_BYTES)
