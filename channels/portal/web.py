@@ -133,6 +133,7 @@ class Portal:
                 Route("/beta/withdraw", self.withdraw, methods=["POST"]),
                 Route("/beta/problems", self.report, methods=["POST"]),
                 Route("/static/portal.css", self.css),
+                Route("/favicon.ico", lambda request: Response(status_code=204)),
                 Route("/api/v1/problems", self.intake, methods=["POST"]),
                 Route("/api/v1/openapi.json", self.openapi)]
 
