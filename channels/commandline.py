@@ -29,9 +29,11 @@ def register(add: Add) -> None:
     add("sample", "print a sample contacts CSV to start from", audience + "cmd_orgs_sample", parent="orgs")
     add("channels", "each channel with its tiers, organisations and contact count",
         audience + "cmd_channels", json=True)
-    add("beta", "the beta programme: enroll, leave, list")
+    add("beta", "the beta programme: enroll, approve, leave, list")
     add("enroll", "enroll an organisation in the beta programme",
         audience + "cmd_beta_enroll", audience + "_setup_org", parent="beta")
+    add("approve", "enroll an organisation that asked to join from its beta page",
+        audience + "cmd_beta_approve", audience + "_setup_org", parent="beta")
     add("leave", "take an organisation out of the beta programme",
         audience + "cmd_beta_leave", audience + "_setup_org", parent="beta")
     add("list", "who is enrolled, and the enrollment history",

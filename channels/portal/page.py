@@ -17,6 +17,7 @@ from channels.gates.beta import ProblemRecord, all_problems, signoffs_for
 from channels.gates.evidence import build_order
 from channels.gates.gates import OPEN, SignOff, applicable_problems
 from channels.portal.access import Visitor
+from channels.portal.joining import pending_request
 from channels.settings import zone_of
 from channels.store import CANCELLED, current_schedule, enrolled_org_names
 from releases.tiers.deployments import build_on, succeeded_on
@@ -45,6 +46,7 @@ class BetaPage:
     can_withdraw: bool  # the visitor gave the sign-off and the build has not been pushed yet
     known: tuple[ProblemLine, ...]
     reported: tuple[ProblemLine, ...]
+    join_requested: str | None = None  # when the organisation (not enrolled) asked to join
 
 
 def beta_page(conn: Connection, visitor: Visitor, *, beta_tier: str, push_tier: str | None,
@@ -52,6 +54,7 @@ def beta_page(conn: Connection, visitor: Visitor, *, beta_tier: str, push_tier: 
     zone = visitor.time_zone or default_zone
     build = build_on(conn, beta_tier)
     enrolled = visitor.org in enrolled_org_names(conn)
+    waiting = None if enrolled else pending_request(conn, visitor.org_id)
     window = deadline = None
     signed: SignOff | None = None
     known: list[ProblemLine] = []
@@ -70,7 +73,8 @@ def beta_page(conn: Connection, visitor: Visitor, *, beta_tier: str, push_tier: 
         org=visitor.org, contact=visitor.name, zone=zone, build=build, enrolled=enrolled,
         push_window=window, signoff_deadline=deadline, signed=signed,
         can_withdraw=signed is not None and signed.by.lower() == visitor.email.lower() and not pushed,
-        known=tuple(known), reported=tuple(_line(r) for r in records if r.organisation == visitor.org))
+        known=tuple(known), reported=tuple(_line(r) for r in records if r.organisation == visitor.org),
+        join_requested=f"{waiting.requested_at.astimezone(zone_of(zone)):%Y-%m-%d}" if waiting else None)
 
 
 def _line(record: ProblemRecord) -> ProblemLine:

@@ -15,6 +15,7 @@ from channels.gates.beta import ProblemRecord, add_signoff, report_problem, with
 from channels.gates.gates import SignOff
 from channels.portal.access import TokenHolder, Visitor, open_link, session_visitor, token_holder
 from channels.portal.intake import Filed, IntakeReport, file_report
+from channels.portal.joining import JoinRequest, request_join
 from channels.portal.page import BetaPage, beta_page
 from releases.records.ledger import Ledger
 from releases.tiers.deployments import build_on
@@ -80,6 +81,10 @@ class PortalService:
             self._on_beta(conn, build)
             return withdraw_signoff(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
                                     by=visitor.email, push_tier=self.push_tier)
+
+    def join(self, visitor: Visitor) -> JoinRequest:
+        with self.ledger.write() as conn:
+            return request_join(visitor.acting(self.ledger), conn, visitor)
 
     def token_holder(self, token: str) -> TokenHolder:
         with self.ledger.read() as conn:

@@ -52,4 +52,17 @@ intake_reports = Table(
     Column("received_at", UTCDateTime, nullable=False),
 )
 
+# A contact's request that their organisation join the beta programme, waiting for
+# `quarterdeck beta approve ORG` (which enrolls it and closes the request).
+join_requests = Table(
+    "portal_join_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", Integer, nullable=False, index=True),
+    Column("requested_by", String(320), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", String(320)),
+)
+
 SCHEMA = Schema("portal", 1, (metadata,))

@@ -132,6 +132,7 @@ class Portal:
                 Route("/beta/signoff", self.sign_off, methods=["POST"]),
                 Route("/beta/withdraw", self.withdraw, methods=["POST"]),
                 Route("/beta/problems", self.report, methods=["POST"]),
+                Route("/beta/join", self.join, methods=["POST"]),
                 Route("/static/portal.css", self.css),
                 Route("/favicon.ico", lambda request: Response(status_code=204)),
                 Route("/api/v1/problems", self.intake, methods=["POST"]),
@@ -234,6 +235,9 @@ class Portal:
     async def withdraw(self, request: Request) -> Response:
         return await self._act(request, lambda visitor, form: self.service.withdraw(
             visitor, form.get("build", "")))
+
+    async def join(self, request: Request) -> Response:
+        return await self._act(request, lambda visitor, form: self.service.join(visitor))
 
     async def report(self, request: Request) -> Response:
         return await self._act(request, lambda visitor, form: self.service.report(

@@ -184,3 +184,28 @@ def test_oversized_wrong_and_foreign_requests_change_nothing(beta: Project, serv
     bayou_page = jose.get("/beta").text
     assert "Acadia" not in bayou_page, "a problem another organisation reported shows without its name"
     assert bayou_page.count("Census export fails") == 1, "it is known in the build, not reported by Bayou"
+
+
+def test_a_contact_asks_to_join_and_the_release_manager_approves(beta: Project, server: str) -> None:
+    jose = visit(server, link_of(beta, JOSE))
+    page = jose.get("/beta").text
+    assert "Bayou Palliative is not enrolled" in page and 'id="sign-off"' not in page
+    not_asked = beta.run("beta", "approve", BAYOU)
+    assert not_asked.code == 1 and "has not asked to join" in not_asked.err
+    token = csrf(page)
+    assert jose.post("/beta/join", data={"csrf": token}).status_code == 303
+    assert "Bayou Palliative asked to join on 2026-10-05" in jose.get("/beta").text
+    before = ledger_state(beta)
+    again = jose.post("/beta/join", data={"csrf": token})
+    _refused(beta, again, 400, before)
+    marie = visit(server, link_of(beta, MARIE))
+    before = ledger_state(beta)
+    _refused(beta, marie.post("/beta/join", data={"csrf": csrf(marie.get("/beta").text)}), 400, before)
+
+    approved = beta.ok("beta", "approve", BAYOU)
+    assert f"as {JOSE} asked on" in approved.out
+    assert 'id="sign-off"' in jose.get("/beta").text
+    trail = [(e["action"], e["actor"]) for e in beta.ok("log", "--json").json()
+             if e["action"].startswith("beta.") and e["subject"] == f"org:{BAYOU}"]
+    assert trail[0] == ("beta.join-request", JOSE)
+    assert [action for action, _ in trail[1:]] == ["beta.enroll", "beta.join-approve"]
