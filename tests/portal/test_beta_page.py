@@ -209,3 +209,21 @@ def test_a_contact_asks_to_join_and_the_release_manager_approves(beta: Project, 
              if e["action"].startswith("beta.") and e["subject"] == f"org:{BAYOU}"]
     assert trail[0] == ("beta.join-request", JOSE)
     assert [action for action, _ in trail[1:]] == ["beta.enroll", "beta.join-approve"]
+
+
+def test_the_session_cookie_is_secure_behind_tls(beta: Project) -> None:
+    def secure(*args: str, headers: dict[str, str] | None = None) -> bool:
+        with serving(beta, *args) as base:
+            opened = httpx.get(base + link_of(beta, MARIE), headers=headers, follow_redirects=False)
+            assert opened.status_code == 303
+            cookie = opened.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+            return "; secure" in cookie
+
+    forwarded = {"x-forwarded-proto": "https"}
+    assert not secure(headers=forwarded), "an untrusted proxy's word is not taken"
+    assert secure("--secure-cookies")
+    beta.config.write_text(beta.config.read_text(encoding="utf-8") + "\n[portal]\ntrust_proxy = true\n",
+                           encoding="utf-8")
+    assert secure(headers=forwarded)
+    assert not secure()

@@ -54,3 +54,18 @@ def test_a_link_names_one_contact_of_one_organisation(contacts: Project,
     token = contacts.ok("portal", "token", "Acadia Hospice").out.strip()
     assert token.startswith("qdp_")
     assert token not in str(contacts.query("SELECT * FROM portal_api_tokens"))
+
+
+@pytest.mark.backends("sqlite")  # about the configuration file and the environment only
+def test_serve_and_config_check_refuse_a_missing_secret_and_bad_portal_values(
+        contacts: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QUARTERDECK_PORTAL_SECRET", raising=False)
+    unset = contacts.run("serve", "--port", "1")
+    assert unset.code == 1 and "QUARTERDECK_PORTAL_SECRET is not set" in unset.err
+    text = contacts.config.read_text(encoding="utf-8")
+    contacts.config.write_text(text + '\n[portal]\nsecret_env = "9 lives"\nlink_days = 0\n'
+                               'base_url = "ftp://x"\n', encoding="utf-8")
+    checked = contacts.run("config", "check")
+    assert checked.code != 0
+    for key in ("portal.secret_env", "portal.link_days", "portal.base_url"):
+        assert key in checked.err, checked.err
