@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def _setup_signoff(p: argparse.ArgumentParser) -> None:
-    p.add_argument("build", metavar="[withdraw] BUILD", nargs="+",
+    p.usage = "%(prog)s [withdraw] BUILD --org ORG --by EMAIL [--note NOTE] [--json]"
+    p.add_argument("build", metavar="BUILD", nargs="+",
                    help="build id, sha256 prefix, latest or @TIER; `signoff withdraw BUILD` takes the "
                         "organisation's sign-off back (the same contact, before the push)")
     p.add_argument("--org", required=True, help="the enrolled organisation signing off")
