@@ -581,12 +581,14 @@ INIT_HEADER = """\
 
 def init_template() -> str:
     """The file `init` writes: each package's commented block, in the order people read them."""
+    from channels.portal.settings import INIT as PORTAL
     from channels.settings import INIT_GATES_CALENDAR
     from notes.settings import INIT as NOTES
     from notify.settings import INIT as NOTIFY
     from releases.settings import INIT_BACKUP, INIT_PROJECT, INIT_TIERS
 
-    return "".join((INIT_HEADER, INIT_PROJECT, INIT_TIERS, INIT_GATES_CALENDAR, NOTIFY, NOTES, INIT_BACKUP))
+    return "".join((INIT_HEADER, INIT_PROJECT, INIT_TIERS, INIT_GATES_CALENDAR, NOTIFY, NOTES, PORTAL,
+                    INIT_BACKUP))
 
 
 def _toml_str(value: str) -> str:

@@ -67,3 +67,14 @@ class PortalSettings:
                                 f"fewer than {MIN_SECRET_BYTES}: a short secret can be guessed",
                                 hint="use `openssl rand -hex 32` for a new one (every link changes)")
         return secret
+
+
+INIT = '''\
+# The beta testers' page and the problem intake API (`quarterdeck serve`, `quarterdeck portal`).
+[portal]
+base_url = "http://127.0.0.1:8080"   # where personal links point: the reverse proxy's https:// address
+secret_env = "QUARTERDECK_PORTAL_SECRET"  # the variable holding the link secret (never this file)
+link_days = 30                # a personal link expires after this many days
+trust_proxy = false           # true: the proxy's X-Forwarded-Proto https makes session cookies Secure
+
+'''

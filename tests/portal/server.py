@@ -77,3 +77,16 @@ def ledger_state(project: Project) -> tuple[object, ...]:
     return (project.query("SELECT count(*), max(id) FROM audit"),
             project.query("SELECT id, build_id, org_id, signed_by, note FROM signoffs ORDER BY id"),
             project.query("SELECT id, summary, status, reported_by FROM problems ORDER BY id"))
+
+
+def set_portal(project: Project, **values: str) -> None:
+    """Change keys of the [portal] table init wrote (values are TOML text, e.g. link_days="7")."""
+    text = project.config.read_text(encoding="utf-8")
+    head = text.index("[portal]")
+    table_end = text.find("\n[", head + 1)
+    table = text[head:table_end if table_end != -1 else None]
+    for key, value in values.items():
+        table, count = re.subn(rf"(?m)^{key} = [^#\n]*", f"{key} = {value}   ", table)
+        assert count == 1, key
+    project.config.write_text(text[:head] + table + (text[table_end:] if table_end != -1 else ""),
+                              encoding="utf-8")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.channels.cli_support import NOW, make_build, sample_file, stage
 from tests.conftest import Project
-from tests.portal.server import SECRET, csrf, ledger_state, link_of, serving, visit
+from tests.portal.server import SECRET, csrf, ledger_state, link_of, serving, set_portal, visit
 
 ACADIA, BAYOU = "Acadia Hospice", "Bayou Palliative"
 MARIE, TOM, JOSE = ("mh.theriault@acadia-hospice.example", "it@acadia-hospice.example",
@@ -223,7 +223,6 @@ def test_the_session_cookie_is_secure_behind_tls(beta: Project) -> None:
     forwarded = {"x-forwarded-proto": "https"}
     assert not secure(headers=forwarded), "an untrusted proxy's word is not taken"
     assert secure("--secure-cookies")
-    beta.config.write_text(beta.config.read_text(encoding="utf-8") + "\n[portal]\ntrust_proxy = true\n",
-                           encoding="utf-8")
+    set_portal(beta, trust_proxy="true")
     assert secure(headers=forwarded)
     assert not secure()

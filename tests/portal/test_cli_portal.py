@@ -6,7 +6,7 @@ import pytest
 
 from tests.channels.cli_support import NOW, sample_file
 from tests.conftest import Project
-from tests.portal.server import SECRET
+from tests.portal.server import SECRET, set_portal
 
 MARIE = "mh.theriault@acadia-hospice.example"
 
@@ -28,9 +28,7 @@ def test_a_link_needs_the_secret_from_the_environment(contacts: Project,
     monkeypatch.setenv("QUARTERDECK_PORTAL_SECRET", "hunter2")
     short = contacts.run("portal", "link", MARIE)
     assert short.code == 1 and "fewer than 32" in short.err and "hunter2" not in short.err
-    text = contacts.config.read_text(encoding="utf-8")
-    contacts.config.write_text(text + '\n[portal]\nsecret_env = "HOSPICE_LINKS"\nlink_days = 7\n',
-                               encoding="utf-8")
+    set_portal(contacts, secret_env='"HOSPICE_LINKS"', link_days="7")
     monkeypatch.setenv("HOSPICE_LINKS", SECRET)
     assert contacts.query("SELECT count(*) FROM audit") == before
     made = contacts.ok("portal", "link", MARIE, "--json").json()
@@ -62,9 +60,7 @@ def test_serve_and_config_check_refuse_a_missing_secret_and_bad_portal_values(
     monkeypatch.delenv("QUARTERDECK_PORTAL_SECRET", raising=False)
     unset = contacts.run("serve", "--port", "1")
     assert unset.code == 1 and "QUARTERDECK_PORTAL_SECRET is not set" in unset.err
-    text = contacts.config.read_text(encoding="utf-8")
-    contacts.config.write_text(text + '\n[portal]\nsecret_env = "9 lives"\nlink_days = 0\n'
-                               'base_url = "ftp://x"\n', encoding="utf-8")
+    set_portal(contacts, secret_env='"9 lives"', link_days="0", base_url='"ftp://x"')
     checked = contacts.run("config", "check")
     assert checked.code != 0
     for key in ("portal.secret_env", "portal.link_days", "portal.base_url"):
