@@ -308,7 +308,8 @@ def section_specs() -> dict[str, Spec]:
 
 # Tables checked when first read (Config.section), so that a command that never reads them
 # (`status`) never loads their packages; `config check` and `config show` read every one.
-DEFERRED = {"notify": "notify.settings:NOTIFY", "notes": "notes.settings:NOTES"}
+DEFERRED = {"notify": "notify.settings:NOTIFY", "notes": "notes.settings:NOTES",
+            "portal": "channels.portal.settings:PORTAL"}
 
 
 def deferred_spec(name: str) -> Spec:
@@ -553,6 +554,7 @@ def calendar_rule(config: Config) -> CalendarRule:
 
 def ledger_schemas() -> list[Any]:
     """Every package's tables; the ledger creates or upgrades each on open."""
+    from channels.portal.store import SCHEMA as portal_schema
     from channels.store import SCHEMA as channels_schema
     from notes.review import store as notes_store
     from notify import store as notify_store
@@ -561,7 +563,7 @@ def ledger_schemas() -> list[Any]:
     from releases.records.schema import SCHEMA as releases_schema
 
     return [releases_schema, artifacts_schema, channels_schema,
-            notify_store.SCHEMA,
+            notify_store.SCHEMA, portal_schema,
             Schema("notes", notes_store.SCHEMA_VERSION, (notes_store.metadata,))]
 
 
@@ -585,12 +587,14 @@ INIT_HEADER = """\
 
 def init_template() -> str:
     """The file `init` writes: each package's commented block, in the order people read them."""
+    from channels.portal.settings import INIT as PORTAL
     from channels.settings import INIT_GATES_CALENDAR
     from notes.settings import INIT as NOTES
     from notify.settings import INIT as NOTIFY
     from releases.settings import INIT_BACKUP, INIT_PROJECT, INIT_TIERS
 
-    return "".join((INIT_HEADER, INIT_PROJECT, INIT_TIERS, INIT_GATES_CALENDAR, NOTIFY, NOTES, INIT_BACKUP))
+    return "".join((INIT_HEADER, INIT_PROJECT, INIT_TIERS, INIT_GATES_CALENDAR, NOTIFY, NOTES, PORTAL,
+                    INIT_BACKUP))
 
 
 def _toml_str(value: str) -> str:

@@ -16,6 +16,7 @@ def register(add: Add) -> None:
     audience = "channels.commands_audience:"
     evidence = "channels.commands_evidence:"
     calendar = "channels.commands_calendar:"
+    portal = "channels.commands_portal:"
     add("orgs", "manage organisations and their contacts")
     add("import", "import contacts from a CSV file, all or nothing",
         audience + "cmd_orgs_import", audience + "_setup_import", parent="orgs", json=True)
@@ -28,9 +29,11 @@ def register(add: Add) -> None:
     add("sample", "print a sample contacts CSV to start from", audience + "cmd_orgs_sample", parent="orgs")
     add("channels", "each channel with its tiers, organisations and contact count",
         audience + "cmd_channels", json=True)
-    add("beta", "the beta programme: enroll, leave, list")
+    add("beta", "the beta programme: enroll, approve, leave, list")
     add("enroll", "enroll an organisation in the beta programme",
         audience + "cmd_beta_enroll", audience + "_setup_org", parent="beta")
+    add("approve", "enroll an organisation that asked to join from its beta page",
+        audience + "cmd_beta_approve", audience + "_setup_org", parent="beta")
     add("leave", "take an organisation out of the beta programme",
         audience + "cmd_beta_leave", audience + "_setup_org", parent="beta")
     add("list", "who is enrolled, and the enrollment history",
@@ -55,3 +58,12 @@ def register(add: Add) -> None:
         calendar + "cmd_release_hold", calendar + "_setup_release_hold")
     add("gates", "check a build against a tier's gates (exit 3 if any fails)",
         calendar + "cmd_gates", calendar + "_setup_gates", json=True)
+    add("serve", "serve the beta testers' page and the problem intake API (behind a reverse proxy)",
+        portal + "cmd_serve", portal + "_setup_serve")
+    add("portal", "personal links to the beta page, and API tokens")
+    add("link", "print a contact's personal link to their beta page",
+        portal + "cmd_portal_link", portal + "_setup_contact", parent="portal", json=True)
+    add("revoke", "revoke every link a contact has been given so far",
+        portal + "cmd_portal_revoke", portal + "_setup_contact", parent="portal")
+    add("token", "print a new problem intake API token for an organisation",
+        portal + "cmd_portal_token", portal + "_setup_token", parent="portal")

@@ -214,6 +214,16 @@ def cmd_beta_enroll(app: ChannelsApp, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_beta_approve(app: ChannelsApp, args: argparse.Namespace) -> int:
+    from channels.portal.joining import approve_join
+
+    with app.ledger.write() as conn:
+        enrollment, asked = approve_join(app.ledger, conn, args.org)
+    app.out.print(f"enrolled [bold]{esc(enrollment.organisation)}[/bold] in the beta programme, as "
+                  f"{esc(asked.requested_by)} asked on {local(asked.requested_at, app.config.timezone)}")
+    return 0
+
+
 def cmd_beta_leave(app: ChannelsApp, args: argparse.Namespace) -> int:
     from channels.audience.directory import leave
 

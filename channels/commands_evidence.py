@@ -12,6 +12,7 @@ from channels.app import ChannelsApp
 from channels.cli import esc, local, table
 from channels.errors import ChannelsError
 from channels.gates.gates import OPEN, SEVERITIES, applicable_problems
+from releases.errors import UsageRefused
 
 if TYPE_CHECKING:
     from channels.gates.beta import ProblemRecord
@@ -20,9 +21,13 @@ if TYPE_CHECKING:
 
 
 def _setup_signoff(p: argparse.ArgumentParser) -> None:
-    p.add_argument("build", metavar="BUILD", help="build id, sha256 prefix, latest or @TIER")
+    p.usage = "%(prog)s [withdraw] BUILD --org ORG --by EMAIL [--note NOTE] [--json]"
+    p.add_argument("build", metavar="BUILD", nargs="+",
+                   help="build id, sha256 prefix, latest or @TIER; `signoff withdraw BUILD` takes the "
+                        "organisation's sign-off back (the same contact, before the push)")
     p.add_argument("--org", required=True, help="the enrolled organisation signing off")
-    p.add_argument("--by", required=True, metavar="EMAIL", help="who signed off, by email address")
+    p.add_argument("--by", required=True, metavar="EMAIL",
+                   help="who signed off: a contact of the organisation, by email address")
     p.add_argument("--note", help="what they tested or said")
 
 
@@ -30,7 +35,13 @@ def cmd_signoff(app: ChannelsApp, args: argparse.Namespace) -> int:
     from channels.gates.beta import add_signoff, signoffs_for
     from channels.gates.evidence import beta_tier
 
-    build = app.resolve_build(args.build)
+    words = args.build
+    if words[0] == "withdraw" and len(words) == 2:
+        return _withdraw(app, args, words[1])
+    if len(words) != 1:
+        raise UsageRefused(f"signoff {' '.join(words)}: give one BUILD, or `withdraw BUILD`",
+                           hint="quarterdeck signoff BUILD --org ORG --by EMAIL")
+    build = app.resolve_build(words[0])
     tier = beta_tier(app.config)
     with app.ledger.write() as conn:
         signed = add_signoff(app.ledger, conn, build_id=build.id, org_name=args.org, by=args.by,
@@ -43,6 +54,26 @@ def cmd_signoff(app: ChannelsApp, args: argparse.Namespace) -> int:
     app.out.print(f"[green]signed off[/green] {build.id} for [bold]{esc(signed.org)}[/bold] "
                   f"by {esc(signed.by)}; "
                   f"sign-offs now {len(everyone)}: {esc(', '.join(everyone))}")
+    return 0
+
+
+def _withdraw(app: ChannelsApp, args: argparse.Namespace, spec: str) -> int:
+    from channels.gates.beta import withdraw_signoff
+    from channels.gates.evidence import beta_tier, tier_after
+
+    if args.note is not None:
+        raise UsageRefused("--note is for a sign-off; a withdrawal keeps the sign-off's note in the log")
+    build = app.resolve_build(spec)
+    push_tier = tier_after(app.config.tiers, beta_tier(app.config))
+    with app.ledger.write() as conn:
+        withdrawn = withdraw_signoff(app.ledger, conn, build_id=build.id, org_name=args.org, by=args.by,
+                                     push_tier=push_tier)
+    if app.json:
+        app.emit_json({"build": build.id, "organisation": withdrawn.org, "by": withdrawn.by,
+                       "withdrawn": True})
+        return 0
+    app.out.print(f"[yellow]withdrawn[/yellow]: {esc(withdrawn.org)}'s sign-off of {build.id} "
+                  f"(given by {esc(withdrawn.by)})")
     return 0
 
 
@@ -62,6 +93,8 @@ def _setup_report(p: argparse.ArgumentParser) -> None:
                    help="blocker stops promotion to production until resolved")
     p.add_argument("--summary", required=True, help="one line: what goes wrong")
     p.add_argument("--details", metavar="FILE", help="a text file with steps, logs, screenshots' names")
+    p.add_argument("--by", metavar="EMAIL",
+                   help="the contact of the organisation who found it (default: you, typing it in)")
 
 
 def _read_details(path_text: str | None) -> str | None:
@@ -92,7 +125,7 @@ def cmd_problem_report(app: ChannelsApp, args: argparse.Namespace) -> int:
     details = _read_details(args.details)
     with app.ledger.write() as conn:
         problem = report_problem(app.ledger, conn, build_id=build.id, org_name=args.org,
-                                 severity=args.severity, summary=args.summary, details=details)
+                                 severity=args.severity, summary=args.summary, details=details, by=args.by)
     if app.json:
         app.emit_json(problem.as_dict())
         return 0

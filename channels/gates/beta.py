@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 from sqlalchemy.exc import IntegrityError
 
+from channels.audience.directory import find_contact
 from channels.errors import ChannelsError, SignoffError
 from channels.gates.gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff
 from channels.store import enrolled_org_names, organisations, problems, require_org, signoffs
 from releases.records.ledger import Ledger, inserted_id
-from releases.tiers.deployments import first_success_at
+from releases.tiers.deployments import first_success_at, succeeded_on
 
 SUMMARY_MAX = 200
 TEXT_MAX = 4000
@@ -61,6 +62,14 @@ def signoffs_for(conn: Connection, build_id: str) -> list[SignOff]:
     return [SignOff(r.name, r.signed_by, r.signed_at) for r in rows]
 
 
+def _contact_of(conn: Connection, org_name: str, by: str) -> str:
+    """The stored spelling of `by`, a contact of the organisation: only its own people speak for it."""
+    try:
+        return find_contact(conn, org_name, by)[1]
+    except ChannelsError as err:
+        raise ChannelsError(f"--by: {err}", hint=err.hint) from None
+
+
 def add_signoff(ledger: Ledger, conn: Connection, *, build_id: str, org_name: str, by: str,
                 note: str | None, beta_tier: str) -> SignOff:
     """Record a beta organisation's sign-off if the programme's rules allow it (else SignoffError)."""
@@ -69,15 +78,37 @@ def add_signoff(ledger: Ledger, conn: Connection, *, build_id: str, org_name: st
     check_signoff(org=org.name, by=by.strip(), build=build_id, enrolled_orgs=enrolled_org_names(conn),
                   staged_at=first_success_at(conn, build_id, beta_tier),
                   existing=signoffs_for(conn, build_id))
+    by = _contact_of(conn, org.name, by)
     now = ledger.clock()
     try:
         with conn.begin_nested():
-            conn.execute(signoffs.insert().values(build_id=build_id, org_id=org.id, signed_by=by.strip(),
+            conn.execute(signoffs.insert().values(build_id=build_id, org_id=org.id, signed_by=by,
                                                   note=note, signed_at=now, recorded_by=ledger.actor.who))
     except IntegrityError as err:  # a concurrent sign-off on a shared (PostgreSQL) ledger won the race
         raise SignoffError(f"{org.name} already signed off {build_id}") from err
-    ledger.record(conn, "signoff.add", f"{build_id}:{org.name}", detail={"by": by.strip(), "note": note})
-    return SignOff(org.name, by.strip(), now)
+    ledger.record(conn, "signoff.add", f"{build_id}:{org.name}", detail={"by": by, "note": note})
+    return SignOff(org.name, by, now)
+
+
+def withdraw_signoff(ledger: Ledger, conn: Connection, *, build_id: str, org_name: str, by: str,
+                     push_tier: str | None) -> SignOff:
+    """Take back an organisation's sign-off: only the contact who gave it, and only while the build
+    has not gone on to `push_tier` (after the push it is history). The row goes; the audit entry
+    keeps who signed, when and what they said, as a reopened problem keeps its resolution."""
+    org = require_org(conn, org_name)
+    row = conn.execute(select(signoffs).where(and_(signoffs.c.build_id == build_id,
+                                                   signoffs.c.org_id == org.id))).first()
+    if row is None:
+        raise SignoffError(f"{org.name} has not signed off {build_id}", hint="there is nothing to withdraw")
+    if row.signed_by.lower() != by.strip().lower():
+        raise SignoffError(f"--by: {org.name}'s sign-off of {build_id} was given by {row.signed_by}",
+                           hint="only the contact who signed off can withdraw it")
+    if push_tier is not None and succeeded_on(conn, build_id, push_tier):
+        raise SignoffError(f"{build_id} is already on {push_tier}: its sign-off can no longer be withdrawn")
+    conn.execute(signoffs.delete().where(signoffs.c.id == row.id))
+    ledger.record(conn, "signoff.withdraw", f"{build_id}:{org.name}",
+                  detail={"by": row.signed_by, "note": row.note, "signed_at": row.signed_at.isoformat()})
+    return SignOff(org.name, row.signed_by, row.signed_at)
 
 
 # ---------------------------------------------------------------- problem reports
@@ -139,19 +170,22 @@ def get_problem(conn: Connection, problem_id: int) -> ProblemRecord:
 
 
 def report_problem(ledger: Ledger, conn: Connection, *, build_id: str, org_name: str, severity: str,
-                   summary: str, details: str | None) -> ProblemRecord:
+                   summary: str, details: str | None, by: str | None = None) -> ProblemRecord:
+    """Record a problem report; `by` (a contact of the organisation) is the reporter, else whoever
+    acts (the release manager typing it in, or the API token the application used)."""
     if severity not in SEVERITIES:
         raise ChannelsError(f"--severity {severity!r} is not one of {', '.join(SEVERITIES)}")
     org = require_org(conn, org_name)
+    reporter = _contact_of(conn, org.name, by) if by is not None else ledger.actor.who
     title = clean_text(summary, "--summary", limit=SUMMARY_MAX, one_line=True)
     body = clean_text(details, "--details", limit=DETAILS_MAX, one_line=False, required=False)
     result = conn.execute(problems.insert().values(
         build_id=build_id, org_id=org.id, severity=severity, summary=title, details=body, status=OPEN,
-        reported_at=ledger.clock(), reported_by=ledger.actor.who))
+        reported_at=ledger.clock(), reported_by=reporter))
     problem_id = inserted_id(result)
     ledger.record(conn, "problem.report", f"problem:{problem_id}",
                   detail={"build": build_id, "organisation": org.name, "severity": severity,
-                          "summary": title})
+                          "summary": title, "by": reporter})
     return get_problem(conn, problem_id)
 
 

@@ -53,6 +53,13 @@ def tier_before(tiers: Sequence[Any], tier_name: str) -> str | None:
     return names[index - 1] if index else None
 
 
+def tier_after(tiers: Sequence[Any], tier_name: str) -> str | None:
+    """The tier a build goes to after `tier_name` (None for the last): the beta tier's is the push."""
+    names = [tier.name for tier in tiers]
+    index = names.index(tier_name)
+    return names[index + 1] if index + 1 < len(names) else None
+
+
 def beta_tier(config: ProjectSettings) -> str:
     """The tier whose audience is the beta channel: where builds are signed off."""
     tier = config.tier_serving("beta")

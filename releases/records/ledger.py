@@ -307,6 +307,16 @@ class Ledger:
             return None
         return HeldSqlite(raw, self.engine.dialect, held.close)
 
+    def acting_as(self, actor: Actor) -> Ledger:
+        """The same open ledger, its writes and audit entries stamped with another actor: a beta
+        contact acting through their page, or the application through its token. It shares this
+        ledger's connections; close this one, not the view."""
+        import copy
+
+        view = copy.copy(self)
+        view.actor = actor
+        return view
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -153,3 +153,50 @@ def test_problem_report_details_and_refusals(beta: Project) -> None:
 
     text = beta.ok("problem", "list").out
     assert "MAR save hangs" in text and "major" in text and "open" in text
+
+
+def test_signoff_and_report_by_name_a_contact_of_the_organisation(beta: Project) -> None:
+    build = make_build(beta)
+    stage(beta, build)
+    before = row_counts(beta)
+    outsider = beta.run("signoff", build, "--org", ACADIA, "--by", "jose.nunez@bayou-palliative.example")
+    assert outsider.code == 1
+    assert "--by: Acadia Hospice has no contact 'jose.nunez@bayou-palliative.example'" in outsider.err
+    report = beta.run("problem", "report", build, "--org", ACADIA, "--severity", "minor", "--summary", "x",
+                      "--by", "someone@acadia-hospice.example")
+    assert report.code == 1 and "--by: Acadia Hospice has no contact" in report.err
+    assert row_counts(beta) == before
+
+    beta.ok("signoff", build, "--org", ACADIA, "--by", "MH.Theriault@acadia-hospice.example")
+    assert beta.query("SELECT signed_by FROM signoffs") == [("mh.theriault@acadia-hospice.example",)]
+    found = beta.ok("problem", "report", build, "--org", ACADIA, "--severity", "minor", "--summary", "slow",
+                    "--by", "it@acadia-hospice.example", "--json").json()
+    assert isinstance(found, dict) and found["reported_by"] == "it@acadia-hospice.example"
+
+
+def test_signoff_withdraw_by_the_same_contact_before_the_push(beta: Project) -> None:
+    build = make_build(beta)
+    stage(beta, build)
+    marie = "mh.theriault@acadia-hospice.example"
+    beta.ok("signoff", build, "--org", ACADIA, "--by", marie, "--note", "wards checked")
+    before = row_counts(beta)
+    other = beta.run("signoff", "withdraw", build, "--org", ACADIA, "--by", "it@acadia-hospice.example")
+    assert other.code == 1 and f"given by {marie}" in other.err
+    assert "only the contact who signed off" in other.err
+    usage = beta.run("signoff", "again", build, "--org", ACADIA, "--by", marie)
+    assert usage.code == 2 and "give one BUILD, or `withdraw BUILD`" in usage.err
+    assert row_counts(beta) == before
+
+    withdrawn = beta.ok("signoff", "withdraw", build, "--org", ACADIA, "--by", marie)
+    assert f"Acadia Hospice's sign-off of {build}" in withdrawn.out
+    assert beta.query("SELECT count(*) FROM signoffs") == [(0,)]
+    (entry,) = audit_log(beta, "signoff.withdraw")
+    assert entry["detail"] == {"by": marie, "note": "wards checked", "signed_at": NOW}
+    nothing = beta.run("signoff", "withdraw", build, "--org", ACADIA, "--by", marie)
+    assert nothing.code == 1 and "has not signed off" in nothing.err
+
+    beta.ok("signoff", build, "--org", ACADIA, "--by", marie)
+    stage(beta, build, tier="production")
+    pushed = beta.run("signoff", "withdraw", build, "--org", ACADIA, "--by", marie)
+    assert pushed.code == 1 and "already on production" in pushed.err
+    assert beta.query("SELECT count(*) FROM signoffs") == [(1,)]

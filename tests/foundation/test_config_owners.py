@@ -257,7 +257,7 @@ def test_init_writes_each_packages_block_in_the_order_people_read_them(project: 
     heads = [line for line in text.splitlines() if line.startswith("[")]
     assert heads == ["[project]", "[build]", "[ledger]", "[artifacts]", "[ssh]", "[[tiers]]", "[[tiers]]",
                      "[[tiers]]", "[gates.production]", "[calendar]", "[notify]", "[notes]", "[notes.areas]",
-                     "[backup]"]
+                     "[portal]", "[backup]"]
     import tomllib
 
     written = tomllib.loads(text)

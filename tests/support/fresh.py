@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pipeline
 
-HEAVY = ("sqlalchemy", "jinja2", "git", "fabric", "paramiko", "markdown", "nh3", "css_inline")
+HEAVY = ("sqlalchemy", "jinja2", "git", "fabric", "paramiko", "markdown", "nh3", "css_inline", "starlette",
+         "uvicorn", "httpx")
 ROOT = Path(pipeline.__file__).resolve().parent
 
 

@@ -1,0 +1,102 @@
+"""What the beta page and the intake API do, apart from HTTP: each a ledger transaction with the
+visitor (or the token) as actor, through the same functions the command line uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from channels.errors import ChannelsError
+from channels.gates.beta import ProblemRecord, add_signoff, report_problem, withdraw_signoff
+from channels.gates.gates import SignOff
+from channels.portal.access import TokenHolder, Visitor, open_link, session_visitor, token_holder
+from channels.portal.intake import Filed, IntakeReport, file_report
+from channels.portal.joining import JoinRequest, request_join
+from channels.portal.page import BetaPage, beta_page
+from releases.records.ledger import Ledger
+from releases.tiers.deployments import build_on
+
+
+class NotesView(Protocol):
+    """What the page needs of a build's notes (notify's NoticeNotes has it)."""
+
+    @property
+    def html(self) -> str: ...
+
+    @property
+    def approved(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class PortalService:
+    """The portal's actions on one ledger; `notes(build_id)` gives a build's beta notes."""
+
+    ledger: Ledger
+    secret: bytes
+    beta_tier: str
+    push_tier: str | None
+    default_zone: str
+    notes: Callable[[str], NotesView]
+
+    def now(self) -> datetime:
+        return self.ledger.clock()
+
+    def open_link(self, value: str) -> tuple[Visitor, str]:
+        with self.ledger.write() as conn:
+            return open_link(self.ledger, conn, self.secret, value)
+
+    def visitor(self, session: str) -> Visitor:
+        with self.ledger.read() as conn:
+            return session_visitor(conn, self.secret, session, self.now())
+
+    def page(self, visitor: Visitor) -> tuple[BetaPage, str | None]:
+        """The page and its approved notes' HTML (None until the beta notes are approved)."""
+        with self.ledger.read() as conn:
+            page = beta_page(conn, visitor, beta_tier=self.beta_tier, push_tier=self.push_tier,
+                             default_zone=self.default_zone)
+        if page.build is None:
+            return page, None
+        notes = self.notes(page.build)
+        return page, notes.html if notes.approved else None
+
+    def _on_beta(self, conn: Connection, build: str) -> None:
+        """The form's build is the one on the beta tier now: a page left open over a promotion
+        must not sign off (or report against) a build the contact no longer sees."""
+        if build != build_on(conn, self.beta_tier):
+            raise ChannelsError(f"{build} is no longer the build on {self.beta_tier}",
+                                hint="reload the page and try again")
+
+    def sign_off(self, visitor: Visitor, build: str, note: str | None) -> SignOff:
+        with self.ledger.write() as conn:
+            self._on_beta(conn, build)
+            return add_signoff(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
+                               by=visitor.email, note=note, beta_tier=self.beta_tier)
+
+    def withdraw(self, visitor: Visitor, build: str) -> SignOff:
+        with self.ledger.write() as conn:
+            self._on_beta(conn, build)
+            return withdraw_signoff(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
+                                    by=visitor.email, push_tier=self.push_tier)
+
+    def join(self, visitor: Visitor) -> JoinRequest:
+        with self.ledger.write() as conn:
+            return request_join(visitor.acting(self.ledger), conn, visitor)
+
+    def token_holder(self, token: str) -> TokenHolder:
+        with self.ledger.read() as conn:
+            return token_holder(conn, token)
+
+    def intake(self, holder: TokenHolder, report: IntakeReport) -> Filed:
+        with self.ledger.write() as conn:
+            return file_report(self.ledger, conn, holder, report)
+
+    def report(self, visitor: Visitor, build: str, severity: str, summary: str,
+               details: str | None) -> ProblemRecord:
+        with self.ledger.write() as conn:
+            self._on_beta(conn, build)
+            return report_problem(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
+                                  severity=severity, summary=summary, details=details, by=visitor.email)
