@@ -12,6 +12,7 @@ import pytest
 from tests.channels.cli_support import NOW, make_build, sample_file, stage
 from tests.conftest import Project
 from tests.portal.server import SECRET, link_of, serving
+from tests.support.missing import missing
 
 MARIE = "mh.theriault@acadia-hospice.example"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -24,11 +25,7 @@ def chromium() -> str:
     found = shutil.which("chromium")
     if found:
         return found
-    message = "chromium not found: apt-get install chromium"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; the browser test must run in CI", pytrace=False)
-    pytest.skip(message)
-    raise AssertionError("unreachable")
+    missing("chromium not found: apt-get install chromium", "the browser test")
 
 
 def test_a_beta_tester_signs_off_withdraws_and_reports_a_blocker_in_a_browser(

@@ -37,21 +37,16 @@ def find_bindir() -> Path | None:
 
 def require_bindir() -> Path:
     """The server's binaries; in CI a missing server FAILS the test, locally it skips it."""
-    import pytest
+    from tests.support.missing import missing
 
     bindir = find_bindir()
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        bindir, missing = None, "psycopg is not installed: pip install -e '.[test]'"
-    else:
-        missing = "PostgreSQL's initdb not found: apt-get install postgresql"
-    if bindir is not None:
-        return bindir
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{missing}; the PostgreSQL ledger tests must run in CI", pytrace=False)
-    pytest.skip(missing)  # only outside CI
-    raise AssertionError("unreachable")
+        missing("psycopg is not installed: pip install -e '.[test]'", "the PostgreSQL ledger tests")
+    if bindir is None:
+        missing("PostgreSQL's initdb not found: apt-get install postgresql", "the PostgreSQL ledger tests")
+    return bindir
 
 
 @dataclass

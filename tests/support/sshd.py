@@ -37,17 +37,13 @@ def find_binaries() -> tuple[str | None, str | None]:
 
 def require_binaries() -> tuple[str, str]:
     """Return (sshd, ssh-keygen); in CI a missing binary FAILS the test, locally it skips it."""
-    import pytest
+    from tests.support.missing import missing
 
     sshd, keygen = find_binaries()
     if sshd and keygen:
         return sshd, keygen
-    missing = ", ".join(n for n, p in (("sshd", sshd), ("ssh-keygen", keygen)) if not p)
-    message = f"{missing} not found: install openssh-server (and openssh-client)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; the SSH deploy tests must run in CI", pytrace=False)
-    pytest.skip(message)  # only outside CI
-    raise AssertionError("unreachable")
+    absent = ", ".join(n for n, p in (("sshd", sshd), ("ssh-keygen", keygen)) if not p)
+    missing(f"{absent} not found: install openssh-server (and openssh-client)", "the SSH deploy tests")
 
 
 def free_port(address: str = "127.0.0.1") -> int:
