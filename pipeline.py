@@ -12,14 +12,14 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from releases import configfile
+from releases import configfile, registry
 from releases.configfile import Config, ConfigError, Layout, find_config_path, problems_error
 from releases.errors import GatesRefused, HintedError, UsageRefused
+from releases.registry import add_command, command, resolve
 from releases.settings import Spec
 
 if TYPE_CHECKING:  # the App's values, typed without importing their packages at start-up
@@ -52,155 +52,15 @@ def exit_code(exc: BaseException) -> int:
 
 
 # ---------------------------------------------------------------- the command line
+#
+# The registry is releases.registry; pipeline's own commands register first, then each
+# package's list, in this order.
 
-Handler = Callable[["App", argparse.Namespace], int | None]
-Setup = Callable[[argparse.ArgumentParser], None]
-
-
-@dataclass(eq=False)
-class Command:
-    """A subcommand. Handler and setup may be "module:function" references, imported only when run.
-
-    Listing the commands must cost nothing: `--help` and every command's start-up would
-    otherwise import every package's implementation (issue 8, start-up at most 2x
-    `import rich`). Commands are found by name, never compared, so no __eq__ is generated
-    (dataclass() compiles each method it writes, on every start).
-    """
-
-    name: str
-    help: str
-    handler: Handler | str | None  # None: a group, which shows its subcommands
-    setup: Setup | str | None = None
-    json: bool = False  # takes --json: JSON on stdout for scripts, and nothing else
-    children: list[Command] = field(default_factory=list)
-
-
-def _resolve(ref: Any) -> Any:
-    if not isinstance(ref, str):
-        return ref
-    import importlib
-
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _run_handler(app: App, args: argparse.Namespace) -> int | None:
-    handler: Handler = _resolve(args.handler_ref)
-    return handler(app, args)
-
-
-COMMANDS: list[Command] = []
-
-
-def add_command(name: str, help: str, handler: Handler | str | None = None, setup: Setup | str | None = None,
-                parent: str | None = None, *, json: bool = False) -> None:
-    """Register a subcommand; `parent` nests it (`config check`, `notes show`); without a handler it
-    is a group (`orgs`, `notice`) that shows its subcommands; `json` gives it the --json option."""
-    cmd = Command(name, help, handler, setup, json)
-    if parent is None:
-        COMMANDS.append(cmd)
-    else:
-        next(c for c in COMMANDS if c.name == parent).children.append(cmd)
-
-
-def command(name: str, help: str, setup: Setup | None = None,
-            parent: str | None = None, *, json: bool = False) -> Callable[[Handler], Handler]:
-    """Decorator form of add_command for the commands that live here."""
-
-    def register(handler: Handler) -> Handler:
-        add_command(name, help, handler, setup, parent, json=json)
-        return handler
-
-    return register
-
-
-# Each package lists its commands in a module that imports nothing but strings.
 COMMAND_MODULES = ["releases.commandline", "notify.commandline", "channels.commandline", "notes.commandline"]
-_REGISTERED: list[str] = []  # the COMMAND_MODULES whose commands are in COMMANDS, a prefix of it
-
-
-def _package_commands(wanted: str | None = None) -> None:
-    """Let each package add its commands after pipeline's own, in COMMAND_MODULES order, once each.
-
-    Given the command named on the command line, stop at the package that lists it: `status`
-    then imports neither the notify, channels and notes packages nor their lists, and starts
-    as fast as a release manager glancing at it expects (issue 8). A later call loads the rest
-    after it, so COMMANDS ends in the same order whichever command came first.
-    """
-    import importlib
-
-    for module in COMMAND_MODULES[len(_REGISTERED):]:
-        if wanted is not None and any(c.name == wanted for c in COMMANDS):
-            return
-        importlib.import_module(module).register(add_command)
-        _REGISTERED.append(module)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageRefused(f"{self.prog}: {message}", hint=f"see {self.prog} --help")
-
-
-class _Version(argparse.Action):
-    """--version, read from the installed distribution only when asked for."""
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
-        from importlib.metadata import version
-
-        print(f"quarterdeck {version('quarterdeck')}")
-        parser.exit()
-
-
-def _chosen(argv: Sequence[str]) -> str | None:
-    """The subcommand named on the command line (None: none, so only the list is needed)."""
-    tokens = iter(argv)
-    for token in tokens:
-        if token == "--config":
-            next(tokens, None)
-        elif token == "--":
-            return next(tokens, None)
-        elif not token.startswith("-"):
-            return token
-    return None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; given the command line, only the chosen command's arguments are set up."""
-    chosen = _chosen(argv) if argv is not None else None
-    _package_commands(chosen)
-    parser = _Parser(prog="quarterdeck",
-                     description="Release pipeline: immutable builds, tiered promotion, "
-                                 "release notes and install notices.")
-    parser.add_argument("--config", metavar="PATH",
-                        help="configuration file (default: $QUARTERDECK_CONFIG, else ./quarterdeck.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    # A known command needs no sibling: the list of commands is shown only without one (--help) or
-    # after a misspelt one. Building every sibling's parser would make each command pay at
-    # start-up for argparse looking up translations of help it never shows (BENCHMARKS.md).
-    alone = argv is not None and any(cmd.name == chosen for cmd in COMMANDS)
-    for cmd in COMMANDS:
-        if alone and cmd.name != chosen:
-            continue
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        if argv is not None and cmd.name != chosen:
-            continue  # argparse only ever parses the chosen command's arguments
-        _set_up(p, cmd)
-        if cmd.children:
-            children = p.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
-            for child in cmd.children:
-                _set_up(children.add_parser(child.name, help=child.help, description=child.help), child)
-        p.set_defaults(parser=p)
-    return parser
-
-
-def _set_up(p: argparse.ArgumentParser, cmd: Command) -> None:
-    if cmd.setup is not None:
-        _resolve(cmd.setup)(p)
-    if cmd.json:
-        p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
-    p.set_defaults(handler=_run_handler, handler_ref=cmd.handler or _group_help)
+    return registry.build_parser(COMMAND_MODULES, _group_help, argv)
 
 
 def _group_help(app: App, args: argparse.Namespace) -> int:
@@ -313,7 +173,7 @@ DEFERRED = {"notify": "notify.settings:NOTIFY", "notes": "notes.settings:NOTES",
 
 
 def deferred_spec(name: str) -> Spec:
-    spec: Spec = _resolve(DEFERRED[name])
+    spec: Spec = resolve(DEFERRED[name])
     return spec
 
 

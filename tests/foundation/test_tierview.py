@@ -160,7 +160,8 @@ def _fresh(runs: list[list[str]], cwd: Path,
               "            codes.append(exit.code)\n"
               "found = [n for n in sys.argv[1].split(',') if n in sys.modules]\n"
               "pipeline.build_parser()\n"
-              "sys.stderr.write(repr((codes, found, [c.name for c in pipeline.COMMANDS])))\n"
+              "from releases.registry import COMMANDS\n"
+              "sys.stderr.write(repr((codes, found, [c.name for c in COMMANDS])))\n"
               "sys.stdout.write(out.getvalue())\n")
     done = subprocess.run([sys.executable, "-c", script, ",".join(names), repr(runs)], cwd=cwd,
                           capture_output=True, text=True, timeout=60,
