@@ -612,74 +612,6 @@ def cmd_tick(app: App, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- the demo
 
-DEMO_RESOURCE = "data/demo-quarter.toml"  # in channels beside the sample contacts: history and tiers
-
-
-def demo_quarter() -> dict[str, Any]:
-    """The demo's data: the application's history as git steps, and the tiers it uses."""
-    import tomllib
-    from importlib import resources
-
-    return tomllib.loads(resources.files("channels").joinpath(DEMO_RESOURCE).read_text(encoding="utf-8"))
-
-
-def _demo_git(repo: Path, *args: str, tick: list[int]) -> str:
-    import subprocess
-
-    tick[0] += 1
-    stamp = f"{1_788_000_000 + tick[0] * 3600} +0000"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Dana Whitfield",
-           "GIT_AUTHOR_EMAIL": "dana.whitfield@quarterdeck.example",
-           "GIT_COMMITTER_NAME": "Dana Whitfield",
-           "GIT_COMMITTER_EMAIL": "dana.whitfield@quarterdeck.example",
-           "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp, "GIT_CONFIG_NOSYSTEM": "1"}
-    out = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise UsageRefused(f"demo: git {' '.join(args)} failed: {out.stderr.strip()}")
-    return out.stdout.strip()
-
-
-def make_demo_repository(repo: Path) -> None:
-    """The application's quarter of history, step by step as the demo data gives it."""
-    tick, named = [0], {}
-    repo.mkdir(parents=True)
-    _demo_git(repo, "init", "-q", "-b", "main", tick=tick)
-    _demo_git(repo, "config", "user.email", "dana.whitfield@quarterdeck.example", tick=tick)
-    _demo_git(repo, "config", "user.name", "Dana Whitfield", tick=tick)
-    for step in demo_quarter()["history"]:
-        if "commit" in step:
-            for name, content in step["files"].items():
-                path = repo / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(content, encoding="utf-8")
-                if name.startswith("bin/"):
-                    path.chmod(0o755)
-            _demo_git(repo, "add", "-A", tick=tick)
-            _demo_git(repo, "commit", "-q", "-m", step["commit"], tick=tick)
-            named[step.get("name")] = _demo_git(repo, "rev-parse", "HEAD", tick=tick)
-        elif "branch" in step:
-            _demo_git(repo, "checkout", "-q", "-b", step["branch"], tick=tick)
-        elif "checkout" in step:
-            _demo_git(repo, "checkout", "-q", step["checkout"], tick=tick)
-        elif "merge" in step:
-            _demo_git(repo, "merge", "--no-ff", "-q", step["merge"], "-m", step["message"], tick=tick)
-        else:
-            _demo_git(repo, "revert", "--no-edit", named[step["revert"]], tick=tick)
-
-
-def _demo_moment(text: str, start: datetime, window: datetime) -> datetime:
-    """A script line's simulated time: "start+8d+1h" or "window-7d+5m" (days, hours, minutes)."""
-    import re
-    from datetime import timedelta
-
-    base, *offsets = re.findall(r"[+-]?[^+-]+", text)
-    units = {"d": "days", "h": "hours", "m": "minutes"}
-    moment = {"start": start, "window": window}[base]
-    for offset in offsets:
-        moment += timedelta(**{units[offset[-1]]: int(offset[:-1])})
-    return moment
-
-
 def _setup_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default="quarterdeck-demo",
                    help="an empty or new directory to build the demo in (default ./quarterdeck-demo)")
@@ -696,6 +628,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
+    from channels import sample
     from channels.audience.contacts import sample_contacts_csv
     from channels.calendar.calendar import next_pushes
     from releases.settings import mask_password
@@ -707,7 +640,8 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     config = root / "quarterdeck.toml"
     say = app.out.print
     say(f"[bold]Quarterdeck demo[/bold] in {root}")
-    make_demo_repository(root / "app")
+    quarter = sample.demo_quarter()
+    sample.make_repository(root / "app", quarter["history"])
     say(f"made the application repository {root / 'app'} (a quarter of conventional commits)")
 
     def promote(to: str) -> Callable[[list[str]], int]:
@@ -750,7 +684,7 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     if args.ledger_url:
         text = text.replace('url = "sqlite:///.quarterdeck/ledger.db"',
                             f"url = {_toml_str(args.ledger_url)}", 1)
-    config.write_text(text[:text.index("[[tiers]]")] + demo_quarter()["tiers"].lstrip()
+    config.write_text(text[:text.index("[[tiers]]")] + quarter["tiers"].lstrip()
                       + text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true"),
                       encoding="utf-8")
     (root / "contacts.csv").write_text(sample_contacts_csv(), encoding="utf-8")
@@ -761,10 +695,10 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     window = next_pushes(calendar_rule(load_config(config)), start + timedelta(days=28), 1)[0]
     say(f"\nThe demo runs in simulated time up to the next push window, {window.label}.")
     local = window.start.astimezone(ZoneInfo("America/Chicago"))
-    for line in demo_quarter()["script"]:
+    for line in quarter["script"]:
         argv = [token.format(root=root, window=local, training=local - timedelta(days=3))
                 for token in shlex.split(line["run"])]
-        at = _demo_moment(line["at"], start, window.start) if "at" in line else None
+        at = sample.moment(line["at"], start, window.start) if "at" in line else None
         run(*argv, at=at, expect=line.get("expect", EXIT_OK),
             step=promote(line["promote"]) if "promote" in line else main)
     say("\n[bold]Where to look[/bold]")

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-import pipeline
+from channels.sample import demo_quarter, make_repository
 from tests.quarter.conftest import Run, clean_env, notice_kind, quarterdeck, read_message, recipient
 from tests.support.smtp import SMTP_PASSWORD, SmtpServer
 from tests.support.sshd import SshdCluster, require_binaries, start_cluster
@@ -130,7 +130,7 @@ def at(days: float = 0, hours: float = 0, minutes: float = 0, base: datetime = T
 def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, tmp_path: Path) -> None:
     q = quarter
     repo = tmp_path / "app"
-    pipeline.make_demo_repository(repo)
+    make_repository(repo, demo_quarter()["history"])
 
     # setting up: init, the configuration, contacts, the beta programme
     q("init", "--repo", str(repo), "--name", "Hospice Care Suite", "--timezone", "America/Chicago")
