@@ -111,7 +111,7 @@ def _on_postgresql(app: ReleasesApp) -> bool:
 
 
 def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
-    from releases.records.backup import check_backup, record_restore, restore_backup, sqlite_path
+    from releases.records.backup import check_backup, ledger_file, record_restore, restore_backup
 
     source = Path(args.backup)
     if not source.is_absolute() and not source.exists():
@@ -119,7 +119,7 @@ def cmd_restore(app: ReleasesApp, args: argparse.Namespace) -> int:
     manifest = check_backup(source)
     if _on_postgresql(app):
         return _restore_postgresql(app, source, manifest, replace=args.replace, yes=args.yes)
-    target = sqlite_path(app.config.ledger_url)
+    target = ledger_file(app.config.ledger_url)
     if target.exists() and not app.confirm(
             f"replace the ledger {target} with the backup of {manifest['created_at']}?", args.yes):
         app.out.print("nothing restored")

@@ -26,6 +26,8 @@ from releases.artifacts.builds import builds
 from releases.errors import ArtifactError, ReleasesError
 from releases.records.auditlog import verify_chain
 from releases.records.ledger import Ledger
+from releases.records.reads import sqlite_path
+from releases.settings import mask_password
 
 MANIFEST = "manifest.json"
 LEDGER_FILE = "ledger.db"
@@ -46,12 +48,14 @@ class BackupInfo:
     audit_head: str
 
 
-def sqlite_path(url: str) -> Path:
-    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
-        raise BackupError(f"backups are written for SQLite ledgers; {url.split(':', 1)[0]} is not one",
-                          hint="back up a PostgreSQL ledger with `pg_dump --format=custom` of its "
-                               "database, which holds the artifacts too")
-    return Path(url[len("sqlite:///"):])
+def ledger_file(url: str) -> Path:
+    """The SQLite ledger's file (the one reading of a SQLite URL, releases.records.reads')."""
+    path = sqlite_path(url)
+    if path is None:
+        raise BackupError(f"{mask_password(url)} is not a SQLite ledger file that can be copied",
+                          hint="name the ledger as sqlite:////absolute/path.db, or back up a PostgreSQL "
+                               "ledger on PostgreSQL (quarterdeck backup does both)")
+    return path
 
 
 def create_backup(ledger: Ledger, artifacts_dir: Path, backups_dir: Path, *, keep: int) -> BackupInfo:
@@ -61,7 +65,7 @@ def create_backup(ledger: Ledger, artifacts_dir: Path, backups_dir: Path, *, kee
     a name no other backup has, so two backups started in the same second never touch each
     other's files: the second one is named `backup-…Z-2`.
     """
-    source = sqlite_path(ledger.url)
+    source = ledger_file(ledger.url)
     now = ledger.clock()
     name = f"backup-{now:%Y%m%dT%H%M%S}Z"
     backups_dir.mkdir(parents=True, exist_ok=True)
