@@ -389,6 +389,14 @@ class App:
 
         return NoticeNotes(**dataclasses.asdict(notes_for_notice(self, build, audience)))
 
+    def beta_trainings(self, build_id: str, zone: str) -> list[dict[str, Any]]:
+        """A build's training sessions as the beta page lists them, in the contact's zone."""
+        from notify.content.training import trainings_for_reader
+
+        with self.ledger.read() as conn:
+            return trainings_for_reader(conn, build_id, zone=zone, project_zone=self.config.timezone,
+                                        now=self.clock())
+
     def after_promotion(self, build: Build, tier: str) -> None:
         from notify.followups import after_promotion
 

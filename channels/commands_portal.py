@@ -7,7 +7,8 @@ without it.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.app import ChannelsApp
 from channels.cli import esc
@@ -21,9 +22,12 @@ BETA_NOTES = "beta"  # the notes audience of the beta channel (notify.content.no
 
 
 class PortalApp(ChannelsApp, Protocol):
-    """What `serve` needs besides channels': a build's notes for an audience, as notices carry them."""
+    """What `serve` needs besides channels': a build's notes for an audience, as notices carry them,
+    and its training sessions as a reader in a zone sees them (both notify's)."""
 
     def notice_notes(self, build: Build, audience: str) -> NotesView: ...
+
+    def beta_trainings(self, build_id: str, zone: str) -> Sequence[Mapping[str, Any]]: ...
 
 
 def portal_settings(app: ChannelsApp) -> PortalSettings:
@@ -103,7 +107,8 @@ def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
     service = PortalService(ledger=app.ledger, secret=settings.secret(), beta_tier=beta,
                             push_tier=tier_after(app.config.tiers, beta),
                             default_zone=app.config.timezone,
-                            notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES))
+                            notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES),
+                            trainings=app.beta_trainings)
     web = make_app(service, base_url=settings.base_url, secure_cookies=args.secure_cookies,
                    trust_proxy=settings.trust_proxy)
     app.err.print(f"serving the beta page on http://{args.host}:{args.port}/ (Ctrl-C stops)")

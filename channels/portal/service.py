@@ -3,10 +3,10 @@ visitor (or the token) as actor, through the same functions the command line use
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -32,8 +32,20 @@ class NotesView(Protocol):
 
 
 @dataclass(frozen=True)
+class PageContent:
+    """What the beta page shows a visitor: the page read for their organisation, the approved
+    beta notes' HTML (None until approved) and the build's training sessions in their zone
+    (notify's reader view: title, local, project, link, linkable, past)."""
+
+    page: BetaPage
+    notes: str | None
+    trainings: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class PortalService:
-    """The portal's actions on one ledger; `notes(build_id)` gives a build's beta notes."""
+    """The portal's actions on one ledger; `notes(build_id)` gives a build's beta notes and
+    `trainings(build_id, zone)` its training sessions as a reader in `zone` sees them."""
 
     ledger: Ledger
     secret: bytes
@@ -41,6 +53,7 @@ class PortalService:
     push_tier: str | None
     default_zone: str
     notes: Callable[[str], NotesView]
+    trainings: Callable[[str, str], Sequence[Mapping[str, Any]]]
 
     def now(self) -> datetime:
         return self.ledger.clock()
@@ -53,15 +66,15 @@ class PortalService:
         with self.ledger.read() as conn:
             return session_visitor(conn, self.secret, session, self.now())
 
-    def page(self, visitor: Visitor) -> tuple[BetaPage, str | None]:
-        """The page and its approved notes' HTML (None until the beta notes are approved)."""
+    def page(self, visitor: Visitor) -> PageContent:
         with self.ledger.read() as conn:
             page = beta_page(conn, visitor, beta_tier=self.beta_tier, push_tier=self.push_tier,
                              default_zone=self.default_zone)
         if page.build is None:
-            return page, None
+            return PageContent(page, None, ())
         notes = self.notes(page.build)
-        return page, notes.html if notes.approved else None
+        return PageContent(page, notes.html if notes.approved else None,
+                           tuple(self.trainings(page.build, page.zone)))
 
     def _on_beta(self, conn: Connection, build: str) -> None:
         """The form's build is the one on the beta tier now: a page left open over a promotion

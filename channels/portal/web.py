@@ -177,8 +177,9 @@ class Portal:
             visitor, session = self._visitor(request)
         except PortalRefused as err:
             return self._refused(401 if SESSION_COOKIE not in request.cookies else 403, str(err), err.hint)
-        page, notes = self.service.page(visitor)
-        return self._html("beta.html", page=page, notes=notes, severities=SEVERITIES,
+        content = self.service.page(visitor)
+        return self._html("beta.html", page=content.page, notes=content.notes, trainings=content.trainings,
+                          severities=SEVERITIES,
                           csrf=csrf_token(self.service.secret, session))
 
     async def css(self, request: Request) -> Response:

@@ -250,7 +250,7 @@ class PreparedNotice:
     def _values(self, recipient: Recipient, zone: ZoneInfo) -> dict[str, Any]:
         ctx, project_zone = self.context, self.project_zone
         other = zone.key != project_zone.key
-        trainings = [_training_view(t, zone, project_zone if other else None, ctx.as_of)
+        trainings = [training_view(t, zone, project_zone if other else None, ctx.as_of)
                      for t in ctx.trainings]
         return {
             "kind": str(ctx.kind),
@@ -297,8 +297,10 @@ def _window_view(window: Window | None, zone: ZoneInfo,
     }
 
 
-def _training_view(training: Training, zone: ZoneInfo, project_zone: ZoneInfo | None,
-                   as_of: datetime | None) -> dict[str, Any]:
+def training_view(training: Training, zone: ZoneInfo, project_zone: ZoneInfo | None,
+                  as_of: datetime | None) -> dict[str, Any]:
+    """A session as a reader sees it, in their zone (and the project's, when it differs): the
+    notices and the beta page show trainings through this one view."""
     link = training.link.strip()
     return {
         "past": as_of is not None and training.at.astimezone(UTC) < as_of.astimezone(UTC),

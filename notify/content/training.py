@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from channels.calendar.calendar import parse_local_datetime
 from channels.errors import ChannelsError
-from notify.content.compose import Training
+from notify.content.compose import Training, training_view
 from notify.errors import NotifyError
 from notify.store import trainings
 from releases.records.ledger import inserted_id
@@ -88,3 +90,13 @@ def list_trainings(conn: Connection, build_id: str, *, as_of: datetime | None = 
         query = query.where(trainings.c.created_at <= as_of)
     rows = conn.execute(query.order_by(trainings.c.at, trainings.c.id))
     return [TrainingRecord(r.id, r.build_id, r.title, r.at, r.link, r.created_at, r.created_by) for r in rows]
+
+
+def trainings_for_reader(conn: Connection, build_id: str, *, zone: str, project_zone: str,
+                         now: datetime) -> list[dict[str, Any]]:
+    """The build's sessions as one reader sees them now: in their zone (and the project's when
+    it differs), those already held marked past. The beta page lists them as notices do."""
+    reader, project = ZoneInfo(zone), ZoneInfo(project_zone)
+    other = project if reader.key != project.key else None
+    return [training_view(record.as_training(), reader, other, now)
+            for record in list_trainings(conn, build_id)]

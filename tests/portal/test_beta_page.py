@@ -226,3 +226,31 @@ def test_the_session_cookie_is_secure_behind_tls(beta: Project) -> None:
     set_portal(beta, trust_proxy="true")
     assert secure(headers=forwarded)
     assert not secure()
+
+
+def test_the_page_lists_the_builds_training_in_the_contacts_own_time(
+        beta: Project, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = build_on_staging(beta)
+    beta.ok("training", "add", build, "--at", "2026-10-20 14:00", "--link", "https://training.example.org/charts",
+            "--title", "Charting <b>changes</b>")
+    monkeypatch.setenv("QUARTERDECK_NOW", "2026-09-28T12:00:00+00:00")  # recorded before it was held
+    beta.ok("training", "add", build, "--at", "2026-10-01 10:00", "--link", "https://training.example.org/kick-off",
+            "--title", "Kick-off")
+    monkeypatch.setenv("QUARTERDECK_NOW", NOW)
+    page = visit(server, link_of(beta, MARIE)).get("/beta").text
+    section = page[page.index('<section id="training">'):page.index('<section id="signoff">')]
+    # 14:00 in Chicago (the project's zone) is 15:00 in New York, Marie's.
+    upcoming, held = section.split("Already held")
+    assert "Tuesday 20 October 2026, 15:00 EDT (Tuesday 20 October 2026, 14:00 CDT)" in upcoming
+    assert "Charting &lt;b&gt;changes&lt;/b&gt;" in upcoming and "<b>changes" not in page
+    assert 'href="https://training.example.org/charts"' in upcoming
+    assert "Kick-off" in held and "Thursday 1 October 2026, 11:00 EDT" in held and "Kick-off" not in upcoming
+
+    jose = visit(server, link_of(beta, JOSE)).get("/beta").text  # in the project's own zone: one time
+    jose_section = jose[jose.index('<section id="training">'):jose.index('<section id="signoff">')]
+    assert "Tuesday 20 October 2026, 14:00 CDT</li>" in jose_section and "EDT" not in jose_section
+
+
+def test_the_page_says_when_no_training_is_planned(beta: Project, server: str) -> None:
+    page = visit(server, link_of(beta, MARIE)).get("/beta").text
+    assert "No training sessions are planned for this build." in page
