@@ -95,9 +95,9 @@ def _setup_serve(p: argparse.ArgumentParser) -> None:
                    help="mark the session cookie Secure: visitors always come over TLS")
 
 
-def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
-    import uvicorn
-
+def portal_web(app: PortalApp, *, secure_cookies: bool) -> Any:
+    """The beta page and the intake API on this App's ledger, as an ASGI app: what `serve` runs
+    (and what the demo's sample visitors reach)."""
     from channels.gates.evidence import beta_tier, tier_after
     from channels.portal.service import PortalService
     from channels.portal.web import make_app
@@ -109,8 +109,14 @@ def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
                             default_zone=app.config.timezone,
                             notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES),
                             trainings=app.beta_trainings)
-    web = make_app(service, base_url=settings.base_url, secure_cookies=args.secure_cookies,
-                   trust_proxy=settings.trust_proxy)
+    return make_app(service, base_url=settings.base_url, secure_cookies=secure_cookies,
+                    trust_proxy=settings.trust_proxy)
+
+
+def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    web = portal_web(app, secure_cookies=args.secure_cookies)
     app.err.print(f"serving the beta page on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     # No access log: a personal link is a secret and its path would be printed.
     uvicorn.run(web, host=args.host, port=args.port, log_level="warning", access_log=False,

@@ -1,6 +1,7 @@
 """The sample quarter `quarterdeck demo` runs, read from data/demo-quarter.toml beside the
 sample contacts: the application's history replayed as git steps (fixed times, so every demo
-builds the same commits), the tiers and gates, and the script's simulated times.
+builds the same commits), the tiers and gates, the script's simulated times, and its visitors:
+a beta tester on her page and a hospice's installation on the intake API, over real HTTP.
 """
 
 from __future__ import annotations
@@ -8,11 +9,15 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releases.errors import UsageRefused
 
+if TYPE_CHECKING:
+    from channels.commands_portal import PortalApp
+
 RESOURCE = "data/demo-quarter.toml"  # beside the sample contacts
+KEPT = ".quarterdeck/kept"  # what a script step's `keep` saved (0600): secrets the demo never prints
 
 
 def demo_quarter() -> dict[str, Any]:
@@ -78,3 +83,37 @@ def moment(text: str, start: datetime, window: datetime) -> datetime:
     for offset in offsets:
         moment += timedelta(**{units[offset[-1]]: int(offset[:-1])})
     return moment
+
+
+def visit_label(line: dict[str, Any]) -> str:
+    """What the demo shows before a visitor's step, in place of a command line."""
+    if line["visit"] == "signoff":
+        return f"{line['as']} opens her personal link and signs off on her beta page"
+    return f"the application on {line['host']} reports a problem through the intake API"
+
+
+def visit(app: PortalApp, line: dict[str, Any], root: Path) -> str:
+    """One visitor's step against what `serve` runs, on a loopback port for the step's length.
+    What earlier steps kept (a personal link, an API token) is in `root`'s KEPT directory; the
+    installation's build is in its host's VERSION file. Says what happened."""
+    from channels.commands_portal import portal_web
+    from channels.portal import visits
+
+    with visits.serving(portal_web(app, secure_cookies=False)) as base:
+        if line["visit"] == "signoff":
+            build = visits.sign_off(base, _kept(root / KEPT, line["link"]), line.get("note", ""))
+            return f"the page recorded the sign-off of {build} by {line['as']}"
+        installed = _kept(root / "hosts" / line["host"] / "current", "VERSION")
+        build = dict(part.split("=", 1) for part in installed.splitlines() if "=" in part)["BUILD"]
+        filed = visits.report_problem(base, _kept(root / KEPT, line["token"]), {
+            "build": build, "severity": line["severity"], "summary": line["summary"],
+            "details": line.get("details"), "diagnostics": {"host": line["host"], "module": "visits"}})
+        return (f"the API filed problem #{filed['id']} against {build} "
+                f"({'a repeat' if filed['duplicate'] else 'new'}, {filed['status']})")
+
+
+def _kept(directory: Path, name: str) -> str:
+    try:
+        return (directory / name).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise UsageRefused(f"demo: {directory / name} cannot be read ({err.strerror})") from None

@@ -102,6 +102,30 @@ def test_the_demo_audit_chain_verifies(demo: Demo) -> None:
     assert verify.out.startswith("ok ") and "chain intact" in verify.out
 
 
+def test_beta_feedback_arrives_over_http_from_a_tester_and_the_application(demo: Demo) -> None:
+    """Acadia's sign-off comes from Marie on her beta page and Bayou's problem from its installation
+    through the intake API, each over real HTTP, recorded with them as the actors."""
+    assert demo.run.code == 0, str(demo.run)
+    said = demo.run.said
+    assert "» the application on staging-1 reports a problem through the intake API" in said
+    assert "the API filed problem #1 against 2027.1.0+b1 (new, open)" in said
+    assert "the page recorded the sign-off of 2027.1.0+b1 by mh.theriault@acadia-hospice.example" in said
+    log = quarterdeck("--config", str(demo.root / "quarterdeck.toml"), "log", "--json",
+                      cwd=demo.root.parent, env=demo.env)
+    assert log.code == 0, str(log)
+    by_action = {(e["action"], e["subject"]): (e["actor"], e["command"]) for e in json.loads(log.out)}
+    assert by_action[("problem.report", "problem:1")] == ("api-token:1", "serve: problem intake API")
+    assert by_action[("portal.open", "contact:Acadia Hospice:mh.theriault@acadia-hospice.example")] == (
+        "mh.theriault@acadia-hospice.example", "serve: beta page")
+    assert by_action[("signoff.add", "2027.1.0+b1:Acadia Hospice")] == (
+        "mh.theriault@acadia-hospice.example", "serve: beta page")
+    kept = demo.root / ".quarterdeck" / "kept"
+    for name in ("portal-secret", "bayou-api-token", "marie-link"):
+        secret = (kept / name).read_text(encoding="utf-8").strip()
+        assert (kept / name).stat().st_mode & 0o777 == 0o600
+        assert len(secret) >= 32 and secret not in demo.run.out + demo.run.err, name
+
+
 def test_the_demo_refuses_a_directory_that_is_not_empty(demo: Demo) -> None:
     before = sorted(p.name for p in demo.root.iterdir())
     again = quarterdeck("demo", "--dir", str(demo.root), cwd=demo.root.parent, env=demo.env)
