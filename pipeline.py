@@ -632,14 +632,13 @@ def _setup_demo(p: argparse.ArgumentParser) -> None:
 def cmd_demo(app: App, args: argparse.Namespace) -> int:
     """The main job end to end on the embedded defaults, driving the same commands a release
     manager types; simulated weeks pass by pinning QUARTERDECK_NOW, and it says so."""
-    import secrets
-    import shlex
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from channels import sample
     from channels.audience.contacts import sample_contacts_csv
     from channels.calendar.calendar import next_pushes
+    from channels.sample_script import Player
     from releases.settings import mask_password
 
     root = Path(args.dir).resolve()
@@ -653,63 +652,9 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     sample.make_repository(root / "app", quarter["history"])
     say(f"made the application repository {root / 'app'} (a quarter of conventional commits)")
 
-    def in_app(action: Callable[[App], int]) -> Callable[[list[str]], int]:
-        """A step run on its own App, as a separate command would be (and fail as one)."""
-        def step(argv: list[str]) -> int:
-            step_app = App(argparse.Namespace(config=str(config), json=False), argv)
-            try:
-                return action(step_app)
-            except Exception as exc:
-                return _failed(step_app.err, exc, False)
-            finally:
-                step_app.close()
-        return step
-
-    def promote(to: str) -> Callable[[list[str]], int]:
-        """A `promote latest --to TIER --yes` step, through the promotion API as `tick` promotes."""
-        from releases.commands_deploy import promotion_request, run_promotion
-
-        return in_app(lambda step_app: run_promotion(step_app, promotion_request(
-            step_app, step_app.resolve_build("latest"), step_app.config.tier(to)), yes=True))
-
-    def visit(line: dict[str, Any]) -> Callable[[list[str]], int]:
-        """A visitor's step: the beta page or the intake API, served on a loopback port."""
-        def action(step_app: App) -> int:
-            say(f"[green]{_escape(sample.visit(step_app, line, root))}[/green]")
-            return EXIT_OK
-        return in_app(action)
-
-    def keep(name: str) -> Callable[[list[str]], int]:
-        """A command whose output is a secret (a personal link, an API token): kept in a 0600 file
-        for a later step, as a release manager would paste it into an email or an installation."""
-        def step(argv: list[str]) -> int:
-            import io
-            from contextlib import redirect_stdout
-
-            with redirect_stdout(io.StringIO()) as output:
-                code = main(argv)
-            kept = root / sample.KEPT / name
-            kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            kept.touch(mode=0o600)
-            kept.write_text(output.getvalue(), encoding="utf-8")
-            say(f"[dim](its output is a secret: kept in {kept}, not shown)[/dim]")
-            return code
-        return step
-
-    def run(*argv: str, at: Any = None, expect: int = 0, step: Callable[[list[str]], int] = main,
-            shown: str | None = None) -> None:
-        label = f" [dim](simulated clock: {at:%Y-%m-%d %H:%M} UTC)[/dim]" if at else ""
-        say(f"\n[bold cyan]{_escape(shown or '$ quarterdeck ' + shlex.join(argv))}[/bold cyan]{label}")
-        with _environment(QUARTERDECK_NOW=at.isoformat() if at is not None else None):
-            code = step(["--config", str(config), *argv])
-        if code != expect:
-            raise UsageRefused(f"demo step `{shown or 'quarterdeck ' + shlex.join(argv)}` ended with exit "
-                               f"code {code}, expected {expect}")
-        if expect:
-            say(f"[dim](exit code {expect}, as expected at this point of the quarter)[/dim]")
-
-    run("init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
-        "--timezone", "America/Chicago")
+    player = Player(root, config, say, main, partial(_in_app, config))
+    player.run(["init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
+                "--timezone", "America/Chicago"])
     text = config.read_text(encoding="utf-8")
     if args.ledger_url:
         text = text.replace('url = "sqlite:///.quarterdeck/ledger.db"',
@@ -724,20 +669,8 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     start = app.clock().replace(second=0, microsecond=0)
     window = next_pushes(calendar_rule(load_config(config)), start + timedelta(days=28), 1)[0]
     say(f"\nThe demo runs in simulated time up to the next push window, {window.label}.")
-    local = window.start.astimezone(ZoneInfo("America/Chicago"))
-    secret = root / sample.KEPT / "portal-secret"  # the beta page's link secret, for this demo only
-    secret.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret.touch(mode=0o600)
-    secret.write_text(secrets.token_hex(32), encoding="utf-8")
-    with _environment(QUARTERDECK_PORTAL_SECRET=secret.read_text(encoding="utf-8")):
-        for line in quarter["script"]:
-            argv = [token.format(root=root, window=local, training=local - timedelta(days=3))
-                    for token in shlex.split(line.get("run", ""))]
-            at = sample.moment(line["at"], start, window.start) if "at" in line else None
-            step = (promote(line["promote"]) if "promote" in line else visit(line) if "visit" in line
-                    else keep(line["keep"]) if "keep" in line else main)
-            run(*argv, at=at, expect=line.get("expect", EXIT_OK), step=step,
-                shown=f"» {sample.visit_label(line)}" if "visit" in line else None)
+    secret = player.play(quarter["script"], start=start, window=window.start,
+                         local=window.start.astimezone(ZoneInfo("America/Chicago")))
     say("\n[bold]Where to look[/bold]")
     say(f"  the emails sent:        {root / '.quarterdeck/outbox/new'} (open them in any mail client)")
     say(f"  what runs on each host: {root / 'hosts'}/*/current")
@@ -748,20 +681,15 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@contextmanager
-def _environment(**values: str | None) -> Iterator[None]:
-    """Environment variables set (None: left as they are) for a block, then restored: the demo's
-    simulated clock and its link secret must not outlive it."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update({name: value for name, value in values.items() if value is not None})
+def _in_app(config: Path, argv: list[str], action: Callable[[App], int]) -> int:
+    """A demo step run on its own App, as a separate command would be (and failing as one)."""
+    step_app = App(argparse.Namespace(config=str(config), json=False), argv)
     try:
-        yield
+        return action(step_app)
+    except Exception as exc:
+        return _failed(step_app.err, exc, False)
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        step_app.close()
 
 
 if __name__ == "__main__":
