@@ -69,7 +69,7 @@ def _preview_parts(env: NoticeEnv, conn: Connection, kind: NoticeKind, build: An
     if notice is not None:
         target = target_of(notice, build.version)
     prepared = prepare(env, conn, target, notes, notice.created_at if notice else now,
-                       notice.id if notice else None)
+                       notice.id if notice else None, withhold_links=True)
     return notice, target, notes, prepared
 
 
