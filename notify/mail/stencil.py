@@ -2,9 +2,10 @@
 
 Rendering the templates and inlining the CSS is most of the work of writing
 a notice, and its output differs between recipients of one zone only where
-their name, organisation, address and (beta-available) personal link appear. A stencil is that output
-rendered once (by `PreparedNotice.render`, with random marker words in
-their place), so a recipient's copy is the stencil with the markers
+their PERSONAL values appear: name, organisation, address and, in a
+beta-available notice, their own beta page link. A stencil is that output
+rendered once (by `PreparedNotice.render_personal`, with random marker words
+in their place), so a recipient's copy is the stencil with the markers
 replaced; `Contents` chooses between the two for each recipient.
 
 Replacing is only done where it provably gives what rendering would:
