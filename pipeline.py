@@ -26,9 +26,11 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from datetime import datetime
 
     from rich.console import Console
+    from sqlalchemy import Connection
 
     from channels.calendar.calendar import PushWindow
     from channels.gates.gates import GateResult, GateSettings
+    from channels.portal.access import ContactLinks
     from channels.settings import CalendarRule
     from notes.settings import NotesSettings
     from notify.content.notes_input import NoticeNotes
@@ -396,6 +398,13 @@ class App:
         with self.ledger.read() as conn:
             return trainings_for_reader(conn, build_id, zone=zone, project_zone=self.config.timezone,
                                         now=self.clock())
+
+    def personal_links(self, conn: Connection, issued_at: datetime) -> ContactLinks | None:
+        """Each beta contact's own link as issued at a notice's creation (None: no link secret set)."""
+        from channels.commands_portal import portal_settings
+        from channels.portal.access import contact_links
+
+        return contact_links(conn, portal_settings(self), issued_at)
 
     def after_promotion(self, build: Build, tier: str) -> None:
         from notify.followups import after_promotion

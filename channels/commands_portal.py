@@ -46,11 +46,9 @@ def _setup_contact(p: argparse.ArgumentParser) -> None:
 def cmd_portal_link(app: ChannelsApp, args: argparse.Namespace) -> int:
     from channels.portal.access import issue_link
 
-    settings = portal_settings(app)
-    secret = settings.secret()
+    signer = portal_settings(app).signer()
     with app.ledger.write() as conn:
-        org, url, grant = issue_link(app.ledger, conn, secret=secret, base_url=settings.base_url,
-                                     days=settings.link_days, email=args.email, org_name=args.org)
+        org, url, grant = issue_link(app.ledger, conn, signer, email=args.email, org_name=args.org)
     if app.json:
         app.emit_json({"organisation": org, "email": args.email.strip(), "url": url,
                        "expires": grant.expires.isoformat()})

@@ -7,11 +7,12 @@ gives the ledger view that stamps them on the audit entries and on the rows they
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
 from channels.audience.directory import find_contact
 from channels.errors import ChannelsError
@@ -19,15 +20,16 @@ from channels.portal.links import (
     LINK,
     SESSION,
     Grant,
+    LinkSigner,
     PortalRefused,
     contact_tag,
-    new_grant,
     sign,
     token_hash,
     verify,
 )
+from channels.portal.settings import PortalSettings
 from channels.portal.store import api_tokens, link_generations
-from channels.store import contacts, organisations, require_org
+from channels.store import contacts, org_key, organisations, require_org
 from releases.records.ledger import Actor, Ledger, inserted_id
 
 PAGE_COMMAND = "serve: beta page"
@@ -67,9 +69,13 @@ class TokenHolder:
 
 
 def _contact_query() -> Any:
+    """Contacts of the organisations that are there, with the generation of their links."""
     return (select(contacts.c.id, contacts.c.org_id, contacts.c.name, contacts.c.email, contacts.c.email_key,
-                   contacts.c.time_zone, organisations.c.name.label("org"))
+                   contacts.c.time_zone, organisations.c.name.label("org"), organisations.c.name_key,
+                   func.coalesce(link_generations.c.generation, 0).label("generation"))
             .join(organisations, organisations.c.id == contacts.c.org_id)
+            .outerjoin(link_generations, and_(link_generations.c.org_id == contacts.c.org_id,
+                                              link_generations.c.email_key == contacts.c.email_key))
             .where(organisations.c.removed_at.is_(None)))
 
 
@@ -96,15 +102,60 @@ def generation(conn: Connection, org_id: int, email_key: str) -> int:
     return int(found or 0)
 
 
-def issue_link(ledger: Ledger, conn: Connection, *, secret: bytes, base_url: str, days: int, email: str,
+def _grant(signer: LinkSigner, row: Any, issued_at: datetime) -> Grant:
+    """The grant of a contact row of `_contact_query` (its id, organisation, address, generation)."""
+    return signer.grant(row.id, contact_tag(row.org_id, row.email_key), row.generation, issued_at)
+
+
+def issue_link(ledger: Ledger, conn: Connection, signer: LinkSigner, *, email: str,
                org_name: str | None) -> tuple[str, str, Grant]:
     """A contact's personal link (their organisation, the URL, what it grants), recorded as issued."""
     row = contact_row(conn, email, org_name)
-    grant = new_grant(row.id, contact_tag(row.org_id, row.email_key),
-                      generation(conn, row.org_id, row.email_key), ledger.clock(), days)
+    grant = _grant(signer, row, ledger.clock())
     ledger.record(conn, "portal.link", f"contact:{row.org}:{row.email}",
                   detail={"expires": grant.expires.isoformat(), "generation": grant.generation})
-    return row.org, f"{base_url}/l/{sign(secret, LINK, grant)}", grant
+    return row.org, signer.url(grant), grant
+
+
+@dataclass(frozen=True)
+class ContactLinks:
+    """Every contact's own link as issued at one moment: a beta-available notice's creation.
+
+    A notice resumed after a crash, or resent, is made as of its creation, so each recipient gets
+    the link their first attempt carried (unless their links were revoked since: then a new one).
+    Unlike `portal link`, no audit entry per link: the notice's own records (its creation and each
+    recipient's delivery row) say who was sent a link and when, and the link is derived from them.
+    """
+
+    signer: LinkSigner
+    issued_at: datetime
+    grants: Mapping[tuple[str, str], Grant]   # by (organisation key, address key)
+    withheld: bool = False                    # previews and test copies: a stand-in, never a link
+
+    @property
+    def expires(self) -> datetime:
+        return self.signer.expiry(self.issued_at)
+
+    def url(self, organisation: str, email: str) -> str | None:
+        """The link of the contact `email` of `organisation`; None for someone who is not (or no
+        longer) a contact there."""
+        if self.withheld:
+            return self.signer.stand_in
+        grant = self.grants.get((org_key(organisation), email.strip().lower()))
+        return None if grant is None else self.signer.url(grant)
+
+    def withhold(self) -> ContactLinks:
+        return replace(self, withheld=True)
+
+
+def contact_links(conn: Connection, settings: PortalSettings, issued_at: datetime) -> ContactLinks | None:
+    """Each contact's link as of `issued_at`; None when the link secret is not set (no beta page)."""
+    if not settings.secret_is_set():
+        return None
+    signer = settings.signer()
+    rows = conn.execute(_contact_query()).all()
+    return ContactLinks(signer, issued_at, {(r.name_key, r.email_key): _grant(signer, r, issued_at)
+                                            for r in rows})
 
 
 def revoke_links(ledger: Ledger, conn: Connection, *, email: str, org_name: str | None) -> tuple[str, str]:
@@ -125,7 +176,7 @@ def visitor_of(conn: Connection, grant: Grant) -> Visitor:
     organisation, and their links were not revoked since it was made."""
     row = conn.execute(_contact_query().where(contacts.c.id == grant.contact_id)).first()
     if (row is None or contact_tag(row.org_id, row.email_key) != grant.tag
-            or generation(conn, row.org_id, row.email_key) != grant.generation):
+            or row.generation != grant.generation):
         raise PortalRefused("this link is no longer valid", hint="ask the release team for a new link")
     return Visitor(row.id, row.org_id, row.org, row.name, row.email, row.time_zone, grant)
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from channels.errors import ChannelsError
 
 LINK, SESSION = "link", "session"
+LINK_PATH = "/l/"   # a link is the base URL, this path and the signed value (web.py routes it)
 MAX_VALUE_LENGTH = 200  # a link or cookie longer than any we make is refused before parsing
 
 
@@ -76,8 +77,34 @@ def contact_tag(org_id: int, email_key: str) -> str:
     return _b64(hashlib.sha256(f"{org_id}:{email_key}".encode()).digest()[:9])
 
 
-def new_grant(contact_id: int, tag: str, generation: int, now: datetime, days: int) -> Grant:
-    return Grant(contact_id, tag, generation, now + timedelta(days=days))
+@dataclass(frozen=True)
+class LinkSigner:
+    """How personal links are made: where they point, how long they work, the secret that signs them.
+
+    The one place a link's form is written: `portal link` and every beta-available notice make
+    theirs here. A link issued at the same moment, for the same contact in the same generation, is
+    the same link, so a notice resumed after a crash writes each recipient the link they were sent.
+    """
+
+    base_url: str
+    days: int
+    secret: bytes = field(repr=False)   # never in a traceback or a log line
+
+    def grant(self, contact_id: int, tag: str, generation: int, issued_at: datetime) -> Grant:
+        return Grant(contact_id, tag, generation, self.expiry(issued_at))
+
+    def expiry(self, issued_at: datetime) -> datetime:
+        """When a link issued at `issued_at` stops working (to the second, as the link carries it)."""
+        return (issued_at + timedelta(days=self.days)).replace(microsecond=0)
+
+    def url(self, grant: Grant) -> str:
+        return f"{self.base_url}{LINK_PATH}{sign(self.secret, LINK, grant)}"
+
+    @property
+    def stand_in(self) -> str:
+        """What previews and test copies show where a recipient's own link goes: a link is a
+        bearer credential, so it reaches only the contact it names."""
+        return f"{self.base_url}{LINK_PATH}PERSONAL-LINK-MADE-FOR-EACH-RECIPIENT"
 
 
 def csrf_token(secret: bytes, session: str) -> str:

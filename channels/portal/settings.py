@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.errors import ChannelsError
+from channels.portal.links import LinkSigner
 from releases.settings import Spec
 
 DEFAULT_SECRET_ENV = "QUARTERDECK_PORTAL_SECRET"
@@ -51,6 +52,14 @@ class PortalSettings:
     def from_table(cls, table: dict[str, Any]) -> PortalSettings:
         return cls(base_url=table["base_url"].rstrip("/"), secret_env=table["secret_env"],
                    link_days=table["link_days"], trust_proxy=table["trust_proxy"])
+
+    def secret_is_set(self) -> bool:
+        """Whether personal links are made at all: beta-available notices carry one only then."""
+        return bool(os.environ.get(self.secret_env, ""))
+
+    def signer(self) -> LinkSigner:
+        """What makes the personal links: `portal link` and the beta-available notices."""
+        return LinkSigner(self.base_url, self.link_days, self.secret())
 
     def secret(self) -> bytes:
         """The link secret from the environment; rotating it revokes every link and session."""

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -124,6 +124,22 @@ class Recipient:
     time_zone: str = ""                     # IANA name; empty = the project's zone
 
 
+# What differs between the recipients of one zone: the stencil (notify.mail.stencil) marks these.
+PERSONAL = ("recipient_name", "organisation", "email", "personal_link")
+
+
+class PersonalLinks(Protocol):
+    """Each beta contact's own link to their beta page, as made when the notice was created
+    (channels.portal.access.ContactLinks, through the App's `personal_links` hook)."""
+
+    @property
+    def expires(self) -> datetime: ...
+
+    def url(self, organisation: str, email: str) -> str | None: ...
+
+    def withhold(self) -> PersonalLinks: ...
+
+
 @dataclass(frozen=True)
 class Composed:
     subject: str
@@ -163,8 +179,9 @@ class Composer:
         self._css = self._source("notice.css")
         self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
 
-    def prepare(self, context: NoticeContext) -> PreparedNotice:
-        """Check the context and do the once-per-notice work; raises before anything is sent."""
+    def prepare(self, context: NoticeContext, links: PersonalLinks | None = None) -> PreparedNotice:
+        """Check the context and do the once-per-notice work; raises before anything is sent.
+        `links`: each recipient's own beta page link (beta-available notices, portal set up)."""
         try:
             kind = NoticeKind(context.kind)
         except ValueError:
@@ -188,7 +205,7 @@ class Composer:
             entry = invitation(context.calendar, context.window, project=single_line(context.project),
                                version=single_line(context.version),
                                description=plain_availability(context, kind))
-        notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner, entry)
+        notice = PreparedNotice(context, project_zone, templates, notes_html, self._inliner, entry, links)
         notice.render(Recipient(name="Test Recipient", email="test@example.org", organisation="Test"))
         return notice
 
@@ -221,12 +238,24 @@ class PreparedNotice:
     notes_html: str
     inliner: css_inline.CSSInliner
     invitation: Invitation | None = None
+    links: PersonalLinks | None = None
     token: str = field(default_factory=lambda: f"qdnotes{secrets.token_hex(16)}")
 
+    def personal(self, recipient: Recipient) -> dict[str, str]:
+        """The values of PERSONAL the templates receive for `recipient`, cleaned as they show them."""
+        link = self.links.url(recipient.organisation, recipient.email) if self.links is not None else None
+        return {"recipient_name": single_line(recipient.name),
+                "organisation": single_line(recipient.organisation),
+                "email": recipient.email, "personal_link": link or ""}
+
     def render(self, recipient: Recipient) -> Composed:
-        zone = (_zone(recipient.time_zone, f"the time zone of {recipient.email}")
-                if recipient.time_zone else self.project_zone)
-        values = self._values(recipient, zone)
+        return self.render_personal(recipient.time_zone, self.personal(recipient), recipient.email)
+
+    def render_personal(self, time_zone: str, personal: dict[str, str], who: str) -> Composed:
+        """The notice for a reader in `time_zone` (empty: the project's) with these PERSONAL values;
+        `who` names them when their zone is not one."""
+        zone = _zone(time_zone, f"the time zone of {who}") if time_zone else self.project_zone
+        values = self._values(personal, bool(time_zone), zone)
         subject = single_line(self._render("subject.txt", values))
         text = _BLANK_RUNS.sub("\n\n", self._render("txt", {**values, "notes_html": ""}))
         shell = self._render("html", {**values, "notes_html": Markup(self.token)})
@@ -247,7 +276,7 @@ class PreparedNotice:
         except jinja2.TemplateError as err:
             raise TemplateError(f"notice template {template.name}: {err}") from err
 
-    def _values(self, recipient: Recipient, zone: ZoneInfo) -> dict[str, Any]:
+    def _values(self, personal: dict[str, str], zone_known: bool, zone: ZoneInfo) -> dict[str, Any]:
         ctx, project_zone = self.context, self.project_zone
         other = zone.key != project_zone.key
         trainings = [training_view(t, zone, project_zone if other else None, ctx.as_of)
@@ -257,11 +286,10 @@ class PreparedNotice:
             "project": single_line(ctx.project),
             "build_id": single_line(ctx.build_id),
             "version": single_line(ctx.version),
-            "recipient_name": single_line(recipient.name),
-            "organisation": single_line(recipient.organisation),
-            "email": recipient.email,
+            **personal,
+            "link_until": format_moment(self.links.expires, zone) if self.links is not None else "",
             "zone": zone.key,
-            "zone_known": bool(recipient.time_zone),  # the contact gave it: "your time zone"
+            "zone_known": zone_known,  # the contact gave it: "your time zone"
             "project_zone": project_zone.key,
             "window": _window_view(ctx.window, zone, project_zone if other else None),
             "previous_window": _window_view(ctx.previous_window, zone, project_zone if other else None),

@@ -34,14 +34,20 @@ def notes_for(env: NoticeEnv, kind: NoticeKind, build: Any, *, require_approved:
 
 
 def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes | None,
-            as_of: datetime, notice_id: int | None = None) -> PreparedNotice:
-    """The notice as made at `as_of`, its creation (resumed: `notice_id`, and it says the same)."""
+            as_of: datetime, notice_id: int | None = None, *, withhold_links: bool = False) -> PreparedNotice:
+    """The notice as made at `as_of`, its creation (resumed: `notice_id`, and it says the same).
+
+    A beta-available notice carries each recipient's own link to their beta page, issued at
+    `as_of` too, so a resumed send writes the same link; `withhold_links` (previews, test copies)
+    shows a stand-in instead, since a link opens its contact's page to whoever holds it."""
     trainings = tuple(t.as_training() for t in list_trainings(conn, target.build_id, as_of=as_of))
     calendar = calendar_entry(conn, target, notice_id=notice_id, domain=env.settings.message_domain,
                               organizer=env.settings.sender_address.addr_spec, stamp=as_of)
     beta = target.kind is NoticeKind.BETA_AVAILABLE
     signoff_by = signoff_deadline(conn, target.build_id, env.rule, as_of) if beta else None
+    links = env.personal_links(conn, as_of) if beta else None
     return composer_for(env).prepare(notice_context(
         target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
         support_contact=env.support_contact, downtime=env.downtime, beta_url=env.beta_url,
-        signoff_by=signoff_by, as_of=as_of, calendar=calendar))
+        signoff_by=signoff_by, as_of=as_of, calendar=calendar),
+        links.withhold() if links is not None and withhold_links else links)

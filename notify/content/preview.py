@@ -3,6 +3,8 @@
 Both render through the same planning and composition as a real send, so
 what the release manager reads is what the recipient will get (same
 headers, same Message-ID for a preview); neither writes a delivery row.
+A beta contact's own link is the one thing shown as a stand-in: it opens
+their page to whoever holds it, so it goes only to them.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def _preview_parts(env: NoticeEnv, conn: Connection, kind: NoticeKind, build: An
     if notice is not None:
         target = target_of(notice, build.version)
     prepared = prepare(env, conn, target, notes, notice.created_at if notice else now,
-                       notice.id if notice else None)
+                       notice.id if notice else None, withhold_links=True)
     return notice, target, notes, prepared
 
 

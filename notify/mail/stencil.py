@@ -2,9 +2,10 @@
 
 Rendering the templates and inlining the CSS is most of the work of writing
 a notice, and its output differs between recipients of one zone only where
-their name, organisation and address appear. A stencil is that output
-rendered once (by `PreparedNotice.render`, with random marker words in
-their place), so a recipient's copy is the stencil with the markers
+their PERSONAL values appear: name, organisation, address and, in a
+beta-available notice, their own beta page link. A stencil is that output
+rendered once (by `PreparedNotice.render_personal`, with random marker words
+in their place), so a recipient's copy is the stencil with the markers
 replaced; `Contents` chooses between the two for each recipient.
 
 Replacing is only done where it provably gives what rendering would:
@@ -13,8 +14,8 @@ Replacing is only done where it provably gives what rendering would:
   personal values only as a bare `{{ value }}` or a bare `{% if value %}`,
   outside macros, filter/autoescape blocks, assignments and loops, and never
   through `self` or a filtered `super()`; the subject uses none of them.
-  Whether a value is blank is part of the stencil's key, so the `if`s take
-  the same branch as they would for the real value.
+  Whether each value is blank is part of the stencil's key, so the `if`s
+  take the same branch as they would for the real value.
 - the value itself is printable text without `&<>"` (so autoescaping and
   the CSS inliner's re-serialisation leave it exactly as it is, apostrophes
   included: the inliner writes `&#39;` back as `'`) and without the notes
@@ -35,12 +36,10 @@ from dataclasses import dataclass
 import jinja2
 from jinja2 import nodes
 
-from notify.content.compose import Composed, PreparedNotice, Recipient
+from notify.content.compose import PERSONAL, Composed, PreparedNotice, Recipient
 from notify.errors import NotifyError
 from notify.mail.calendar_part import Invitation
-from notify.mail.message import single_line
 
-PERSONAL = ("recipient_name", "organisation", "email")
 _UNSAFE_SPOTS = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock, nodes.For,
                  nodes.With, nodes.ScopedEvalContextModifier)
 _REFERENCES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
@@ -52,16 +51,18 @@ class Marks:
     """The marker words of one prepared notice: lowercase letters and digits, so nothing escapes or
     wraps them, and 128 random bits each, so no template text or release note contains one."""
 
-    name: str
-    organisation: str
-    email: str
+    words: tuple[str, ...]   # one per PERSONAL value, in its order
 
     @classmethod
     def new(cls) -> Marks:
-        return cls(*(f"qdmark{secrets.token_hex(16)}{n}" for n in range(3)))
+        return cls(tuple(f"qdmark{secrets.token_hex(16)}{n}" for n in range(len(PERSONAL))))
 
     def pattern(self) -> re.Pattern[str]:
-        return re.compile("|".join((self.name, self.organisation, self.email)))
+        return re.compile("|".join(self.words))
+
+    def standing_for(self, values: dict[str, str]) -> dict[str, str]:
+        """Each mark and the recipient's value it stands for."""
+        return {word: values[name] for name, word in zip(PERSONAL, self.words, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,7 @@ class Stencil:
     """One zone's subject, text and HTML with the personal values marked."""
 
     zone: str
-    named: bool        # the recipient's name is not blank
-    placed: bool       # the recipient's organisation is not blank
+    present: tuple[bool, ...]   # which PERSONAL values are not blank, in its order
     subject: str
     text: str
     html: str
@@ -92,17 +92,13 @@ def filled(text: str, marks: re.Pattern[str], values: dict[str, str]) -> str:
     return marks.sub(lambda found: values[found.group()], text)
 
 
-def stencil_for(prepared: PreparedNotice, marks: Marks, zone: str, *, named: bool,
-                placed: bool) -> Stencil:
-    """Render the marked copy for recipients of `zone` (raises as `render` would for a bad zone)."""
-    content = prepared.render(Recipient(marks.name if named else "", marks.email,
-                                        marks.organisation if placed else "", zone))
-    return Stencil(zone, named, placed, content.subject, content.text, content.html, content.invitation)
-
-
-def personal_values(recipient: Recipient) -> tuple[str, str, str]:
-    """The values the templates receive (the same cleaning as PreparedNotice._values)."""
-    return single_line(recipient.name), single_line(recipient.organisation), recipient.email
+def stencil_for(prepared: PreparedNotice, marks: Marks, zone: str, present: tuple[bool, ...]) -> Stencil:
+    """Render the marked copy for recipients of `zone` whose values are `present` (raises as
+    `render` would for a bad zone)."""
+    values = {name: word if shown else "" for name, word, shown in zip(PERSONAL, marks.words, present,
+                                                                      strict=True)}
+    content = prepared.render_personal(zone, values, values["email"])
+    return Stencil(zone, present, content.subject, content.text, content.html, content.invitation)
 
 
 def fits(value: str, prepared: PreparedNotice) -> bool:
@@ -130,7 +126,7 @@ class Contents:
         self.enabled = substitutable(prepared)
         self.marks = Marks.new()
         self._pattern = self.marks.pattern()
-        self._stencils: dict[tuple[str, bool, bool], Stencil | None] = {}
+        self._stencils: dict[tuple[str, tuple[bool, ...]], Stencil | None] = {}
 
     def render(self, recipient: Recipient) -> Composed:
         """The recipient's content as a whole (notify.mail.wire fills in the serialised stencil instead)."""
@@ -143,27 +139,26 @@ class Contents:
     def stencil(self, recipient: Recipient) -> tuple[Stencil, dict[str, str]] | None:
         """The recipient's zone stencil and the values its marks stand for; None where their content
         must be rendered in full."""
-        name, organisation, email = values = personal_values(recipient)
-        if not (self.enabled and email and all(fits(v, self.prepared) for v in values)):
+        values = self.prepared.personal(recipient)
+        if not (self.enabled and values["email"] and all(fits(v, self.prepared) for v in values.values())):
             return None
-        stencil = self._stencil(recipient.time_zone, bool(name), bool(organisation))
+        stencil = self._stencil(recipient.time_zone, tuple(bool(values[name]) for name in PERSONAL))
         if stencil is None:
             return None
-        marks = self.marks
-        return stencil, {marks.name: name, marks.organisation: organisation, marks.email: email}
+        return stencil, self.marks.standing_for(values)
 
     @property
     def pattern(self) -> re.Pattern[str]:
         """Finds the marks in a stencil."""
         return self._pattern
 
-    def _stencil(self, zone: str, named: bool, placed: bool) -> Stencil | None:
+    def _stencil(self, zone: str, present: tuple[bool, ...]) -> Stencil | None:
         """The zone's stencil, or None for a zone that cannot be rendered: rendering each such
         recipient in full then reports it in its own words."""
-        key = (zone, named, placed)
+        key = (zone, present)
         if key not in self._stencils:
             try:
-                self._stencils[key] = stencil_for(self.prepared, self.marks, zone, named=named, placed=placed)
+                self._stencils[key] = stencil_for(self.prepared, self.marks, zone, present)
             except NotifyError:
                 self._stencils[key] = None
         return self._stencils[key]

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from channels.settings import CalendarRule
-from notify.content.compose import Composer, PreparedNotice, Recipient
+from notify.content.compose import Composer, PersonalLinks, PreparedNotice, Recipient
 from notify.content.notes_input import NoticeNotes
 from notify.errors import NotifyError
 from notify.mail.message import notice_message
@@ -85,6 +85,11 @@ class RetryPolicy:
         return min(timedelta(seconds=seconds), self.max_delay)
 
 
+def no_links(conn: Connection, issued_at: datetime) -> PersonalLinks | None:
+    """Notices without personal links (the portal is not set up)."""
+    return None
+
+
 @dataclass(frozen=True)
 class NoticeEnv:
     """Everything sending needs, as values: built by `env_from_app` or directly by tests and tools."""
@@ -99,6 +104,7 @@ class NoticeEnv:
     support_contact: str = ""
     downtime: str = ""                            # [notify].downtime: the unavailability sentence
     beta_url: str = ""                            # the beta tier's `url`
+    personal_links: Callable[[Connection, datetime], PersonalLinks | None] = no_links  # the App's hook
     retry: RetryPolicy = RetryPolicy()
     open_transport: Callable[[NotifySettings], Transport] = open_transport
     sleep: Callable[[float], None] = time.sleep
@@ -120,7 +126,7 @@ def env_from_app(app: NotifyApp | NoticeEnv) -> NoticeEnv:
                      timezone=config.timezone, rule=app.calendar_rule(), notes=app.notice_notes,
                      production_channel=config.tiers[-1].channel if config.tiers else "everyone",
                      support_contact=str(section["support_contact"]), downtime=str(section["downtime"]),
-                     beta_url=beta.url if beta is not None else "")
+                     beta_url=beta.url if beta is not None else "", personal_links=app.personal_links)
 
 
 @dataclass(frozen=True)
