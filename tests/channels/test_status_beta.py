@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import Connection, and_, select
 
-from tests.channels.cli_support import NOW, make_build, sample_file
+from channels import store
+from channels.gates import betaview
+from channels.gates.betaview import ProblemRecord
+from channels.gates.gates import SignOff
+from releases.records.reads import Rows, rows_of, sqlite_rows
+from releases.tiers.deployments import deployments
+from tests.channels.cli_support import NOW, make_build, open_ledger, sample_file
 from tests.conftest import Project
 from tests.foundation.test_tierview import NOT_FOR_STATUS, _fresh
 
@@ -88,3 +95,57 @@ def test_status_reads_the_beta_without_sqlalchemy_or_the_gates(project: Project,
     codes, found, _, out = _fresh([[*config, "status"]], project.root, ("json", *NOT_FOR_STATUS))
     assert (codes, found) == ([0], [])
     assert f"blocker #1 Medication plan does not save [ward 3] ({BAYOU})" in out
+
+
+# ---------------------------------------------------------------- the one copy of each query, checked
+
+def _by_core(conn: Connection, build: str) -> dict[str, object]:
+    """The beta programme's reads written in SQLAlchemy Core: the oracle the SQL text must agree with."""
+    orgs, signoffs, problems = store.organisations, store.signoffs, store.problems
+    enrollments = store.enrollments
+    signed = conn.execute(select(orgs.c.name, signoffs.c.signed_by, signoffs.c.signed_at)
+                          .join(orgs, orgs.c.id == signoffs.c.org_id)
+                          .where(signoffs.c.build_id == build).order_by(signoffs.c.id))
+    reports = conn.execute(select(problems, orgs.c.name.label("org"))
+                           .join(orgs, orgs.c.id == problems.c.org_id).order_by(problems.c.id))
+    enrolled = conn.execute(select(orgs.c.name).join(enrollments, enrollments.c.org_id == orgs.c.id)
+                            .where(and_(enrollments.c.left_at.is_(None), orgs.c.removed_at.is_(None))))
+    on_staging = conn.execute(select(deployments.c.build_id).where(
+        and_(deployments.c.tier == "staging", deployments.c.state == "succeeded"))
+        .order_by(deployments.c.id.desc()).limit(1)).scalar()
+    every = [ProblemRecord(r.id, r.build_id, r.org, r.severity, r.summary, r.details, r.status, r.reported_at,
+                           r.reported_by, r.resolved_at, r.resolved_by, r.resolution, r.fixed_in)
+             for r in reports]
+    return {"signoffs": [SignOff(r.name, r.signed_by, r.signed_at) for r in signed], "problems": every,
+            "problem": every[2], "no_problem": None,
+            "enrolled": sorted({r.name for r in enrolled}, key=str.casefold),
+            "no_signoffs": [], "on_staging": on_staging, "on_production": None}
+
+
+def _by_text(rows: Rows, build: str) -> dict[str, object]:
+    from releases.tiers.tierview import build_on
+
+    return {"signoffs": betaview.signoffs_for(rows, build), "problems": betaview.all_problems(rows),
+            "problem": betaview.find_problem(rows, 3), "no_problem": betaview.find_problem(rows, 99),
+            "enrolled": betaview.enrolled_org_names(rows),
+            "no_signoffs": betaview.signoffs_for(rows, "2000.1.0+b1"),
+            "on_staging": build_on(rows, "staging"), "on_production": build_on(rows, "production")}
+
+
+def test_the_beta_reads_give_what_core_reads_by_either_route(project: Project, evidence: str) -> None:
+    project.ok("beta", "enroll", "Cascade Hospice")
+    project.ok("beta", "leave", "Cascade Hospice")  # left: no longer awaited
+    project.ok("beta", "enroll", "Delta Hospice Care")
+    project.ok("orgs", "remove", "Delta Hospice Care", "--yes")  # removed: no longer awaited
+    ledger = open_ledger(project)
+    try:
+        with ledger.read() as conn:
+            oracle = _by_core(conn, evidence)
+            assert _by_text(rows_of(conn), evidence) == oracle
+    finally:
+        ledger.close()
+    assert oracle["enrolled"] == [ACADIA, BAYOU] and oracle["on_staging"] == evidence
+    assert [p.id for p in oracle["problems"]] == [1, 2, 3]  # type: ignore[attr-defined]
+    if project.backend == "sqlite":
+        with sqlite_rows(project.ledger_url, {"channels": betaview.SCHEMA_VERSION}) as fast:
+            assert fast is not None and _by_text(fast, evidence) == oracle
