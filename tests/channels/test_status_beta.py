@@ -149,3 +149,27 @@ def test_the_beta_reads_give_what_core_reads_by_either_route(project: Project, e
     if project.backend == "sqlite":
         with sqlite_rows(project.ledger_url, {"channels": betaview.SCHEMA_VERSION}) as fast:
             assert fast is not None and _by_text(fast, evidence) == oracle
+
+
+@pytest.mark.backends("sqlite")  # the configuration file only
+def test_status_without_a_beta_tier_shows_no_beta(project: Project) -> None:
+    text = project.config.read_text(encoding="utf-8")
+    assert 'name = "staging"\nchannel = "beta"' in text
+    project.config.write_text(text.replace('name = "staging"\nchannel = "beta"', 'name = "staging"\n'
+                                           'channel = "internal"'), encoding="utf-8")
+    assert project.ok("status", "--json").json()["beta"] is None  # type: ignore[index]
+    assert "beta on" not in project.ok("status").out
+
+
+def test_a_blocker_fixed_only_in_a_later_build_still_counts_against_the_beta_build(
+        project: Project, evidence: str) -> None:
+    project.ok("problem", "report", evidence, "--org", BAYOU, "--severity", "blocker",
+               "--summary", "Charting freezes")
+    later = make_build(project, "charting freeze")
+    project.ok("problem", "resolve", "4", "--resolution", "a lock taken twice", "--fixed-in", later)
+    beta = project.ok("status", "--json").json()["beta"]  # type: ignore[index]
+    assert beta["open_problems"]["blocker"] == 2  # type: ignore[index]
+    assert [(b["id"], b["status"], b["fixed_in"]) for b in beta["blockers"]] == [  # type: ignore[index]
+        (1, "open", None), (4, "resolved", later)]
+    assert (f"  blocker #4 Charting freezes ({BAYOU}, fixed only in the later build {later})"
+            in project.ok("status").out.splitlines())
