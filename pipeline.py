@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from sqlalchemy import Connection
 
     from channels.calendar.calendar import PushWindow
+    from channels.gates.betaview import BetaSummary
     from channels.gates.gates import GateResult, GateSettings
     from channels.portal.access import ContactLinks
     from channels.settings import CalendarRule
@@ -292,6 +293,17 @@ class App:
 
         windows = next_pushes(calendar_rule(self.config), self.clock(), 1)
         return windows[0] if windows else None
+
+    def beta_summary(self) -> BetaSummary | None:
+        """What `status` shows of the beta: its build's sign-offs and problems (channels' reads,
+        through sqlite3 on a SQLite ledger like the rest of status)."""
+        from channels.gates.betaview import SCHEMA_VERSION, beta_summary
+
+        tier = self.config.tier_serving("beta")
+        if tier is None:
+            return None
+        with self.ledger_rows({"channels": SCHEMA_VERSION}) as rows:
+            return beta_summary(rows, tier.name)
 
     # Hooks: values that need the configuration or another package, so that a
     # package's commands can ask for them without importing what it must not.

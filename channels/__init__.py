@@ -7,6 +7,6 @@ schedules and holds, and the promotion gates.
 
 The judging is pure (settings, contacts, audience, calendar, gates: values
 in, values out); the ledger is read and written in thin modules of its own
-(store, directory, beta, scheduling, evidence), and the commands live in
+(store, directory, beta, betaview, scheduling, evidence), and the commands live in
 commands*.py. Imports releases at most, never notify or notes.
 """

@@ -11,7 +11,7 @@ from rich.table import Table
 from channels.app import ChannelsApp
 from channels.cli import esc, local, table
 from channels.errors import ChannelsError
-from channels.gates.gates import OPEN, SEVERITIES, applicable_problems
+from channels.gates.gates import OPEN, SEVERITIES
 from releases.errors import UsageRefused
 
 if TYPE_CHECKING:
@@ -144,6 +144,7 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
 
 def cmd_problem_list(app: ChannelsApp, args: argparse.Namespace) -> int:
     from channels.gates.beta import all_problems
+    from channels.gates.betaview import counting_against
     from channels.gates.evidence import build_order
 
     build = app.resolve_build(args.build) if args.build else None
@@ -152,7 +153,7 @@ def cmd_problem_list(app: ChannelsApp, args: argparse.Namespace) -> int:
         order = build_order(conn)
     applies: set[int] = set()
     if build is not None:
-        applies = {p.id for p in applicable_problems([p.for_gates(order) for p in found], order[build.id])}
+        applies = {p.id for p in counting_against(found, order, build.id)}
         found = [p for p in found if p.id in applies or p.build == build.id]
     if args.open:
         found = [p for p in found if p.status == OPEN]

@@ -39,7 +39,9 @@ from sqlalchemy import (
 )
 
 from channels.errors import ChannelsError
+from channels.gates import betaview
 from releases.records.ledger import Ledger, Schema, UTCDateTime, inserted_id
+from releases.records.reads import rows_of
 
 
 def org_key(name: str) -> str:
@@ -164,7 +166,7 @@ gate_overrides = Table(
     Column("overridden_at", UTCDateTime, nullable=False),
 )
 
-SCHEMA = Schema("channels", 1, (metadata,))
+SCHEMA = Schema("channels", betaview.SCHEMA_VERSION, (metadata,))
 
 SCHEDULED, MOVED, CANCELLED = "scheduled", "moved", "cancelled"
 
@@ -267,10 +269,7 @@ def enrolled_org_ids(conn: Connection) -> set[int]:
 
 
 def enrolled_org_names(conn: Connection) -> list[str]:
-    rows = conn.execute(select(organisations.c.name).join(
-        enrollments, enrollments.c.org_id == organisations.c.id).where(
-        and_(enrollments.c.left_at.is_(None), organisations.c.removed_at.is_(None))))
-    return sorted({r[0] for r in rows}, key=str.casefold)
+    return betaview.enrolled_org_names(rows_of(conn))
 
 
 def _schedule(row: Any) -> Schedule:

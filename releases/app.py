@@ -3,7 +3,7 @@
 pipeline's `App` is the one implementation: it reads the configuration file and
 wires the packages together. releases states here what its commands and its
 promotion use of it, so that it never imports pipeline, channels or notify; the
-hooks (`promotion_gates`, `after_promotion`, `next_push`) reach those packages
+hooks (`promotion_gates`, `after_promotion`, `next_push`, `beta_summary`) reach those packages
 through the App. channels extends this Protocol with what it adds
 (channels.app.ChannelsApp) and notify extends channels' (notify.app.NotifyApp);
 notes stands alone and states its own (notes.app.NotesApp).
@@ -104,6 +104,54 @@ class Window(Protocol):
     def start_utc(self) -> datetime: ...
 
 
+class BetaSignOff(Protocol):
+    """One organisation's sign-off of the beta build (channels.gates.betafacts.SignOff is one)."""
+
+    @property
+    def org(self) -> str: ...
+    @property
+    def by(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+class BetaProblem(Protocol):
+    """A problem report counting against the beta build (channels.gates.betaview.ProblemRecord is one)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def build(self) -> str: ...
+    @property
+    def organisation(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def fixed_in(self) -> str | None: ...
+
+
+class BetaSummary(Protocol):
+    """The beta as `status` shows it (channels.gates.betaview.BetaSummary is one): the build on the
+    beta tier, who signed it off and who has not yet, and the problems counting against it."""
+
+    @property
+    def tier(self) -> str: ...
+    @property
+    def build(self) -> str | None: ...
+    @property
+    def signed_off(self) -> Sequence[BetaSignOff]: ...
+    @property
+    def waiting_for(self) -> Sequence[str]: ...
+    @property
+    def open_problems(self) -> Mapping[str, int]: ...   # per severity, most severe first
+    @property
+    def blockers(self) -> Sequence[BetaProblem]: ...
+
+
 class ReleasesApp(Protocol):
     """What releases' commands and promotion use of pipeline's App."""
 
@@ -127,6 +175,10 @@ class ReleasesApp(Protocol):
     def confirm(self, question: str, yes: bool) -> bool: ...
 
     def next_push(self) -> Window | None: ...
+
+    def beta_summary(self) -> BetaSummary | None:
+        """The beta's sign-offs and problems for `status`; None when no tier serves the beta channel."""
+        ...
 
     def ledger_rows(self, others: Mapping[str, int] | None = None) -> AbstractContextManager[Rows]:
         """One read of the ledger (releases.records.reads.reading): no SQLAlchemy on a SQLite ledger."""

@@ -20,7 +20,7 @@ def register(add: Add) -> None:
         builds + "cmd_build", builds + "_setup_build", json=True)
     add("builds", "list builds, newest first", builds + "cmd_builds", builds + "_setup_builds", json=True)
     add("show", "show one build and where it runs", builds + "cmd_show", builds + "_setup_show", json=True)
-    add("status", "which build runs on which tier and host, and the next push",
+    add("status", "what runs where, the beta's sign-offs and problems, the next push",
         builds + "cmd_status", json=True)
     add("promote", "install a build on a tier, after the tier before it",
         deploy + "cmd_promote", deploy + "_setup_promote", json=True)

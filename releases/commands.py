@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from releases.errors import ReleasesError
 
 if TYPE_CHECKING:
-    from releases.app import ReleasesApp
+    from releases.app import BetaSummary, ReleasesApp
     from releases.artifacts.buildview import Build
 
 
@@ -212,7 +212,9 @@ def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
         excluded = active_exclusions(rows)
         tiers = [_tier_status(rows, tier, states, excluded, now) for tier in cfg.tiers]
     window = app.next_push()
-    payload = {"tiers": tiers, "next_push": window.start.isoformat() if window else None}
+    beta = app.beta_summary()
+    payload = {"tiers": tiers, "next_push": window.start.isoformat() if window else None,
+               "beta": None if beta is None else beta_json(beta)}
     if app.json:
         app.emit_json(payload)
         return 0
@@ -241,6 +243,8 @@ def cmd_status(app: ReleasesApp, args: argparse.Namespace) -> int:
     for tier in tiers:
         for line in _tier_notes(tier):
             app.out.print(line)
+    for line in beta_lines(beta) if beta is not None else ():
+        app.out.print(line)
     if window:
         app.out.print(f"next quarterly push: [bold]{window.start:%a %Y-%m-%d %H:%M}[/bold] "
                       f"{cfg.timezone} ({window.start_utc:%Y-%m-%d %H:%M} UTC)")
@@ -267,6 +271,39 @@ def _tier_notes(tier: dict[str, Any]) -> list[str]:
     if lock:
         lines.append(f"{name} is locked by {escape(lock['owner'])} since {lock['since'][:19]} "
                      f"({escape(lock['command'])})")
+    return lines
+
+
+def beta_json(beta: BetaSummary) -> dict[str, Any]:
+    """`status --json`'s "beta": the beta build's sign-offs, who is still awaited, and its problems."""
+    return {"tier": beta.tier, "build": beta.build,
+            "signed_off": [{"organisation": s.org, "by": s.by, "at": s.at.isoformat()}
+                           for s in beta.signed_off],
+            "waiting_for": list(beta.waiting_for),
+            "open_problems": dict(beta.open_problems),
+            "blockers": [{"id": p.id, "build": p.build, "organisation": p.organisation, "summary": p.summary,
+                          "status": p.status, "fixed_in": p.fixed_in} for p in beta.blockers]}
+
+
+def beta_lines(beta: BetaSummary) -> list[str]:
+    """Lines under the status table for the beta: who signed its build off, who has not yet, and
+    the problems counting against it, each blocker by number (as `problem list` names it)."""
+    from rich.markup import escape
+
+    if beta.build is None:
+        return [f"beta on {beta.tier}: [dim]no build yet[/dim]"]
+    signed = ", ".join(s.org for s in beta.signed_off)
+    waiting = ", ".join(beta.waiting_for)
+    counts = ", ".join(f"{severity} {count}" for severity, count in beta.open_problems.items())
+    lines = [f"beta on {beta.tier}: [bold]{beta.build}[/bold]",
+             f"  signed off: {f'[green]{escape(signed)}[/green]' if signed else 'nobody yet'}",
+             f"  waiting for: {f'[yellow]{escape(waiting)}[/yellow]' if waiting else 'nobody'}",
+             f"  open problems: {counts}"]
+    for p in beta.blockers:
+        where = "" if p.build == beta.build else f", reported against {p.build}"
+        fixed = f", fixed only in the later build {p.fixed_in}" if p.fixed_in else ""
+        lines.append(f"  [red]blocker #{p.id}[/red] {escape(p.summary)} "
+                     f"({escape(p.organisation)}{where}{fixed})")
     return lines
 
 

@@ -1,8 +1,10 @@
 """The beta programme's evidence in the ledger: sign-offs and problem reports.
 
 The rules are judged by the pure gates module (check_signoff,
-applicable_problems); this module reads the facts they need and writes what
-they allow, each write with its audit entry in the caller's transaction.
+applicable_problems); this module reads the facts they need (through
+channels.gates.betaview, the one copy of each query, on the caller's
+connection) and writes what they allow, each write with its audit entry in
+the caller's transaction.
 Evidence is never deleted: a resolved problem can be reopened, and its
 resolution stays in the audit trail.
 """
@@ -11,18 +13,18 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from channels.audience.directory import find_contact
 from channels.errors import ChannelsError, SignoffError
-from channels.gates.gates import OPEN, RESOLVED, SEVERITIES, Problem, SignOff, check_signoff
-from channels.store import enrolled_org_names, organisations, problems, require_org, signoffs
+from channels.gates import betaview
+from channels.gates.betaview import ProblemRecord as ProblemRecord
+from channels.gates.gates import OPEN, RESOLVED, SEVERITIES, SignOff, check_signoff
+from channels.store import enrolled_org_names, problems, require_org, signoffs
 from releases.records.ledger import Ledger, inserted_id
+from releases.records.reads import rows_of
 from releases.tiers.deployments import first_success_at, succeeded_on
 
 SUMMARY_MAX = 200
@@ -56,10 +58,7 @@ def clean_text(value: str | None, field: str, *, limit: int, one_line: bool,
 # ---------------------------------------------------------------- sign-offs
 
 def signoffs_for(conn: Connection, build_id: str) -> list[SignOff]:
-    rows = conn.execute(select(organisations.c.name, signoffs.c.signed_by, signoffs.c.signed_at)
-                        .join(organisations, organisations.c.id == signoffs.c.org_id)
-                        .where(signoffs.c.build_id == build_id).order_by(signoffs.c.id))
-    return [SignOff(r.name, r.signed_by, r.signed_at) for r in rows]
+    return betaview.signoffs_for(rows_of(conn), build_id)
 
 
 def _contact_of(conn: Connection, org_name: str, by: str) -> str:
@@ -113,60 +112,16 @@ def withdraw_signoff(ledger: Ledger, conn: Connection, *, build_id: str, org_nam
 
 # ---------------------------------------------------------------- problem reports
 
-@dataclass(frozen=True)
-class ProblemRecord:
-    """A problem report as stored, with its organisation's name."""
-
-    id: int
-    build: str
-    organisation: str
-    severity: str
-    summary: str
-    details: str | None
-    status: str
-    reported_at: datetime
-    reported_by: str
-    resolved_at: datetime | None
-    resolved_by: str | None
-    resolution: str | None
-    fixed_in: str | None
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            out[name] = value.isoformat() if isinstance(value, datetime) else value
-        return out
-
-    def for_gates(self, order: Mapping[str, int]) -> Problem:
-        """The gates' view, with builds placed in build order (see evidence.build_order)."""
-        return Problem(id=self.id, severity=self.severity, status=self.status, opened_at=self.reported_at,
-                       summary=self.summary, org=self.organisation, build=self.build,
-                       build_seq=order.get(self.build, 0), fixed_in=self.fixed_in,
-                       fixed_in_seq=order.get(self.fixed_in, 0) if self.fixed_in else None)
-
-
-def _problem(row: Any) -> ProblemRecord:
-    return ProblemRecord(row.id, row.build_id, row.org, row.severity, row.summary, row.details,
-                         row.status, row.reported_at, row.reported_by, row.resolved_at, row.resolved_by,
-                         row.resolution, row.fixed_in)
-
-
-def _select_problems() -> Any:
-    return (select(problems, organisations.c.name.label("org"))
-            .join(organisations, organisations.c.id == problems.c.org_id).order_by(problems.c.id))
-
-
 def all_problems(conn: Connection) -> list[ProblemRecord]:
-    return [_problem(r) for r in conn.execute(_select_problems())]
+    return betaview.all_problems(rows_of(conn))
 
 
 def get_problem(conn: Connection, problem_id: int) -> ProblemRecord:
-    row = conn.execute(_select_problems().where(problems.c.id == problem_id)).first()
-    if row is None:
+    found = betaview.find_problem(rows_of(conn), problem_id)
+    if found is None:
         raise ChannelsError(f"there is no problem #{problem_id}",
                             hint="`quarterdeck problem list` shows the problem reports")
-    return _problem(row)
+    return found
 
 
 def report_problem(ledger: Ledger, conn: Connection, *, build_id: str, org_name: str, severity: str,

@@ -19,29 +19,18 @@ from sqlalchemy import Connection
 
 from channels.app import ChannelsApp
 from channels.errors import ChannelsError
+from channels.gates import betaview
 from channels.gates.beta import all_problems, signoffs_for
 from channels.gates.gates import GateFacts, GateResult, GateSettings, Hold, ScheduledPush, evaluate
 from channels.store import CANCELLED, active_hold, current_schedule
 from releases.app import ProjectSettings
-from releases.artifacts.builds import list_builds
-from releases.artifacts.version import Version
-from releases.errors import ReleasesError
+from releases.records.reads import rows_of
 from releases.tiers.deployments import first_success_at
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    try:
-        parsed = Version.parse(version)
-    except ReleasesError:  # a malformed version sorts first rather than hiding a build
-        return (0, 0, 0)
-    return (parsed.year, parsed.quarter, parsed.patch)
 
 
 def build_order(conn: Connection) -> dict[str, int]:
     """Every build's place in build order, 1 for the first build made."""
-    builds = sorted(list_builds(conn),
-                    key=lambda b: (b.created_at, _version_key(b.version), b.build_number, b.id))
-    return {build.id: place for place, build in enumerate(builds, start=1)}
+    return betaview.build_order(rows_of(conn))
 
 
 def tier_before(tiers: Sequence[Any], tier_name: str) -> str | None:

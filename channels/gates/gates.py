@@ -20,17 +20,16 @@ from datetime import UTC, datetime, timedelta
 from channels.audience.contacts import email_problem
 from channels.calendar.calendar import format_window
 from channels.errors import ChannelsError, SignoffError
+from channels.gates.betafacts import OPEN as OPEN
+from channels.gates.betafacts import RESOLVED as RESOLVED
+from channels.gates.betafacts import SEVERITIES as SEVERITIES
+from channels.gates.betafacts import Problem as Problem
+from channels.gates.betafacts import SignOff as SignOff
+from channels.gates.betafacts import applicable_problems as applicable_problems
+from channels.gates.betafacts import aware
 from channels.settings import format_duration, is_whole_number, load_zone, show_value, zone_of
 
 HOLD, SOAK, SIGNOFFS, BLOCKERS, WINDOW = "hold", "soak", "signoffs", "blockers", "window"
-SEVERITIES = ("blocker", "major", "minor")
-OPEN, RESOLVED = "open", "resolved"
-
-
-def _aware(moment: datetime, what: str) -> datetime:
-    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
-        raise ChannelsError(f"{what}: {moment!r} must be an aware datetime (with a time zone)")
-    return moment
 
 
 @dataclass(frozen=True)
@@ -74,67 +73,6 @@ class GateResult:
 
 
 @dataclass(frozen=True)
-class SignOff:
-    """A beta organisation's statement that a build works for them."""
-
-    org: str
-    by: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A problem report as the gates need it.
-
-    `build_seq` orders builds (the ledger's build row id: any number that
-    grows with each new build); `fixed_in_seq` is the build a resolution says
-    carries the fix, if it said so.
-    """
-
-    id: int
-    severity: str
-    status: str
-    opened_at: datetime
-    summary: str
-    org: str
-    build: str
-    build_seq: int
-    fixed_in: str | None = None
-    fixed_in_seq: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.severity not in SEVERITIES:
-            raise ChannelsError(f"problem #{self.id}: severity {self.severity!r} is not one of "
-                                f"{', '.join(SEVERITIES)}")
-        if self.status not in (OPEN, RESOLVED):
-            raise ChannelsError(f"problem #{self.id}: status {self.status!r} is not {OPEN} or {RESOLVED}")
-        _aware(self.opened_at, f"problem #{self.id} opened_at")
-        if (self.fixed_in is None) != (self.fixed_in_seq is None):
-            raise ChannelsError(f"problem #{self.id}: give both fixed_in and fixed_in_seq, or neither")
-
-
-def applicable_problems(problems: Iterable[Problem], build_seq: int) -> list[Problem]:
-    """The problems that count against the build numbered `build_seq`, in report order.
-
-    A problem reported against a build applies to that build and every later
-    one until it is resolved: nobody fixed it, so the next build has it too.
-    A resolution naming the build with the fix (`--fixed-in`) keeps the
-    problem against the builds before the fix, so resolving a blocker does
-    not wave through an older build that still has it. A resolution without
-    --fixed-in clears it everywhere. Earlier builds are not blamed for a
-    problem first seen in a later one.
-    """
-    def applies(problem: Problem) -> bool:
-        if problem.build_seq > build_seq:
-            return False
-        if problem.status == OPEN:
-            return True
-        return problem.fixed_in_seq is not None and build_seq < problem.fixed_in_seq
-
-    return sorted((p for p in problems if applies(p)), key=lambda p: p.id)
-
-
-@dataclass(frozen=True)
 class ScheduledPush:
     """The push scheduled for a build, as recorded (a cancelled one is kept, flagged)."""
 
@@ -173,9 +111,9 @@ class GateFacts:
     extra: tuple[GateResult, ...] = ()
 
     def __post_init__(self) -> None:
-        _aware(self.now, "now")
+        aware(self.now, "now")
         if self.staged_at is not None:
-            _aware(self.staged_at, "staged_at")
+            aware(self.staged_at, "staged_at")
         load_zone(self.timezone)
         for result in self.extra:
             if not isinstance(result, GateResult):

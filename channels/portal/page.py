@@ -14,8 +14,9 @@ from sqlalchemy import Connection
 
 from channels.calendar.calendar import format_window
 from channels.gates.beta import ProblemRecord, all_problems, signoffs_for
+from channels.gates.betaview import counting_against
 from channels.gates.evidence import build_order
-from channels.gates.gates import OPEN, SignOff, applicable_problems
+from channels.gates.gates import OPEN, SignOff
 from channels.portal.access import Visitor
 from channels.portal.joining import pending_request
 from channels.settings import zone_of
@@ -65,9 +66,7 @@ def beta_page(conn: Connection, visitor: Visitor, *, beta_tier: str, push_tier: 
             window = format_window(schedule.window_start, schedule.window_end, zone)
             deadline = f"{schedule.window_start.astimezone(zone_of(zone)):%Y-%m-%d %H:%M %Z}"
         signed = next((s for s in signoffs_for(conn, build) if s.org == visitor.org), None)
-        order = build_order(conn)
-        applying = {p.id for p in applicable_problems([r.for_gates(order) for r in records], order[build])}
-        known = [_line(r) for r in records if r.id in applying]
+        known = [_line(r) for r in counting_against(records, build_order(conn), build)]
     pushed = build is not None and push_tier is not None and succeeded_on(conn, build, push_tier)
     return BetaPage(
         org=visitor.org, contact=visitor.name, zone=zone, build=build, enrolled=enrolled,

@@ -262,10 +262,7 @@ def first_success_at(conn: Connection, build_id: str, tier: str) -> datetime | N
 
 
 def build_on(conn: Connection, tier: str) -> str | None:
-    """The build the tier's last completed deployment installed (a promotion or a rollback)."""
-    return conn.execute(select(deployments.c.build_id)
-                        .where(and_(deployments.c.tier == tier, deployments.c.state == "succeeded"))
-                        .order_by(deployments.c.id.desc()).limit(1)).scalar()
+    return tierview.build_on(rows_of(conn), tier)
 
 
 def builds_released_on(conn: Connection, tier: str) -> list[str]:

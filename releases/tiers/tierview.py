@@ -157,3 +157,10 @@ def active_exclusions(rows: Rows, tier: str | None = None) -> dict[tuple[str, st
     else:
         found = rows("SELECT tier, host, reason FROM exclusions WHERE cleared_at IS NULL ORDER BY id")
     return {(r["tier"], r["host"]): r["reason"] for r in found}
+
+
+def build_on(rows: Rows, tier: str) -> str | None:
+    """The build the tier's last completed deployment installed (a promotion or a rollback)."""
+    found = rows("SELECT build_id FROM deployments WHERE tier = :tier AND state = 'succeeded' "
+                 "ORDER BY id DESC LIMIT 1", {"tier": tier})
+    return str(found[0]["build_id"]) if found else None
