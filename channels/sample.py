@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from channels.commands_portal import PortalApp
 
 RESOURCE = "data/demo-quarter.toml"  # beside the sample contacts
+OUTBOX = ".quarterdeck/outbox/new"  # the demo's Maildir: the messages as the readers got them
 KEPT = ".quarterdeck/kept"  # what a script step's `keep` saved (0600): secrets the demo never prints
 
 
@@ -88,7 +89,7 @@ def moment(text: str, start: datetime, window: datetime) -> datetime:
 def visit_label(line: dict[str, Any]) -> str:
     """What the demo shows before a visitor's step, in place of a command line."""
     if line["visit"] == "signoff":
-        return f"{line['as']} opens her personal link and signs off on her beta page"
+        return f"{line['as']} opens the link in her beta notice and signs off on her beta page"
     return f"the application on {line['host']} reports a problem through the intake API"
 
 
@@ -101,7 +102,7 @@ def visit(app: PortalApp, line: dict[str, Any], root: Path) -> str:
 
     with visits.serving(portal_web(app, secure_cookies=False)) as base:
         if line["visit"] == "signoff":
-            build = visits.sign_off(base, _kept(root / KEPT, line["link"]), line.get("note", ""))
+            build = visits.sign_off(base, _link_in_beta_notice(root, line["as"]), line.get("note", ""))
             return f"the page recorded the sign-off of {build} by {line['as']}"
         installed = _kept(root / "hosts" / line["host"] / "current", "VERSION")
         build = dict(part.split("=", 1) for part in installed.splitlines() if "=" in part)["BUILD"]
@@ -117,3 +118,21 @@ def _kept(directory: Path, name: str) -> str:
         return (directory / name).read_text(encoding="utf-8").strip()
     except OSError as err:
         raise UsageRefused(f"demo: {directory / name} cannot be read ({err.strerror})") from None
+
+
+def _link_in_beta_notice(root: Path, address: str) -> str:
+    """The personal link in the newest beta notice the contact got, from the demo's outbox."""
+    import re
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    outbox = sorted((root / OUTBOX).iterdir(), key=lambda path: path.stat().st_mtime)
+    links: list[str] = []
+    for path in outbox:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        body = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
+        if address in str(message["To"]) and isinstance(body, EmailMessage):
+            links += re.findall(r"Your own beta page: (\S+/l/\S+)", body.get_content())
+    if not links:
+        raise UsageRefused(f"demo: no beta notice in {root / OUTBOX} carries a link for {address}")
+    return links[-1]

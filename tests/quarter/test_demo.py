@@ -120,7 +120,7 @@ def test_beta_feedback_arrives_over_http_from_a_tester_and_the_application(demo:
     assert by_action[("signoff.add", "2027.1.0+b1:Acadia Hospice")] == (
         "mh.theriault@acadia-hospice.example", "serve: beta page")
     kept = demo.root / ".quarterdeck" / "kept"
-    for name in ("portal-secret", "bayou-api-token", "marie-link"):
+    for name in ("portal-secret", "bayou-api-token"):
         secret = (kept / name).read_text(encoding="utf-8").strip()
         assert (kept / name).stat().st_mode & 0o777 == 0o600
         assert len(secret) >= 32 and secret not in demo.run.out + demo.run.err, name
