@@ -20,6 +20,10 @@ from notify.content.training import list_trainings
 from notify.sending.delivery import NoticeEnv, composer_for
 from notify.vocabulary import NoticeKind
 
+# The notices that carry each reader's own beta page link: the beta build's, to test and sign
+# off; the advance notice's, to see what is tested and ask to join the beta programme.
+LINKED = (NoticeKind.BETA_AVAILABLE, NoticeKind.ADVANCE)
+
 
 def notes_for(env: NoticeEnv, kind: NoticeKind, build: Any, *, require_approved: bool) -> NoticeNotes | None:
     if not carries_notes(kind):
@@ -37,7 +41,7 @@ def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes
             as_of: datetime, notice_id: int | None = None, *, withhold_links: bool = False) -> PreparedNotice:
     """The notice as made at `as_of`, its creation (resumed: `notice_id`, and it says the same).
 
-    A beta-available notice carries each recipient's own link to their beta page, issued at
+    A beta-available or advance notice carries each recipient's own link to their beta page, issued at
     `as_of` too, so a resumed send writes the same link; `withhold_links` (previews, test copies)
     shows a stand-in instead, since a link opens its contact's page to whoever holds it."""
     trainings = tuple(t.as_training() for t in list_trainings(conn, target.build_id, as_of=as_of))
@@ -45,7 +49,7 @@ def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes
                               organizer=env.settings.sender_address.addr_spec, stamp=as_of)
     beta = target.kind is NoticeKind.BETA_AVAILABLE
     signoff_by = signoff_deadline(conn, target.build_id, env.rule, as_of) if beta else None
-    links = env.personal_links(conn, as_of) if beta else None
+    links = env.personal_links(conn, as_of) if target.kind in LINKED else None
     return composer_for(env).prepare(notice_context(
         target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
         support_contact=env.support_contact, downtime=env.downtime, beta_url=env.beta_url,

@@ -21,6 +21,7 @@ from tests.portal.server import SECRET, serving, set_portal, visit
 
 ACADIA = "Acadia Hospice"
 MARIE, TOM = "mh.theriault@acadia-hospice.example", "it@acadia-hospice.example"
+JOSE = "jose.nunez@bayou-palliative.example"   # Bayou Palliative is not enrolled
 DANA = "dana.whitfield@quarterdeck.example"   # staff: beta testers too
 LINK = re.compile(r"http://127\.0\.0\.1:8080/l/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 
@@ -125,3 +126,39 @@ def test_a_short_link_secret_refuses_the_beta_notice_before_anything_is_written(
     monkeypatch.setenv("QUARTERDECK_PORTAL_SECRET", SECRET)
     project.ok("notice", "send", "beta-available", build, "--yes")
     assert "It works until Monday 12 October 2026, 08:00 EDT." in " ".join(sent(project)[MARIE][0].split())
+
+
+def test_the_advance_notice_link_lets_a_hospice_outside_the_beta_ask_to_join(
+        beta: tuple[Project, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    project, build = beta
+    monkeypatch.setenv("QUARTERDECK_PORTAL_SECRET", SECRET)
+    project.ok("schedule", build, "--next-window")
+    project.ok("notice", "send", "advance", build, "--yes")
+    messages = sent(project)
+    text, html = messages[JOSE]
+    [link] = re.findall(r"ask to join if you have\s+not yet: (\S+)", text)
+    assert LINK.fullmatch(link) and f'<a href="{link}"' in html
+    assert "TRY NEW VERSIONS EARLY" in text and "please do not forward it" in text
+    assert len({re.findall(r"/l/\S+", t)[0] for t, _ in messages.values()}) == len(messages)
+
+    with serving(project) as base:
+        client = visit(base, link.removeprefix("http://127.0.0.1:8080"))
+        page = client.get("/beta").text
+        assert "Bayou Palliative is not enrolled" in page and 'id="join"' in page
+        token = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert token is not None
+        assert client.post("/beta/join", data={"csrf": token.group(1)}).status_code == 303
+    asked = [e for e in project.ok("log", "--json").json() if e["action"] == "beta.join-request"]
+    assert [e["actor"] for e in asked] == [JOSE]
+    approved = project.ok("beta", "approve", "Bayou Palliative")
+    assert "Bayou Palliative" in approved.out
+
+
+def test_without_the_link_secret_the_advance_notice_has_no_beta_invitation(
+        beta: tuple[Project, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    project, build = beta
+    monkeypatch.delenv("QUARTERDECK_PORTAL_SECRET", raising=False)
+    project.ok("schedule", build, "--next-window")
+    project.ok("notice", "send", "advance", build, "--yes")
+    for text, html in sent(project).values():
+        assert "TRY NEW VERSIONS EARLY" not in text and "/l/" not in text + html
