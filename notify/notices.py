@@ -41,19 +41,17 @@ from notify.sending.delivery import (
 )
 from notify.sending.recipients import recipients, resumable, send_question
 from notify.sending.runs import start_run
-from notify.store import (
-    TO_SEND,
+from notify.store import TO_SEND
+from notify.store_records import (
     Counts,
     DeliveryRecord,
     NoticeRecord,
     build_notices,
     find_recipient,
-    insert_notice,
     latest_notice,
     rows_in,
-    set_state,
-    supersede,
 )
+from notify.store_writes import insert_notice, set_state, supersede
 from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:

@@ -35,7 +35,8 @@ from notify.content.calendar_entry import CalendarEntry, push_uid
 from notify.content.compose import Action, NoticeContext, Training, Window
 from notify.content.notes_input import NoticeNotes
 from notify.errors import NotifyError
-from notify.store import NoticeRecord, build_notices, deliveries, latest_notice, notices
+from notify.store import deliveries, notices
+from notify.store_records import NoticeRecord, build_notices, latest_notice
 from notify.vocabulary import NoticeKind, State
 
 ANNOUNCING = (NoticeKind.ADVANCE, NoticeKind.RESCHEDULED)

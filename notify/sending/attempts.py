@@ -31,7 +31,8 @@ from notify.mail.wire import Letters
 from notify.sending.claims import Claims, Settlement
 from notify.sending.outbox import MaildirOutbox
 from notify.sending.transport import Delivery, Outcome, Transport, Withheld
-from notify.store import DeliveryRecord, NoticeRecord, set_state
+from notify.store_records import DeliveryRecord, NoticeRecord
+from notify.store_writes import set_state
 from notify.vocabulary import State
 
 if TYPE_CHECKING:

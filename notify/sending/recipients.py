@@ -17,7 +17,8 @@ from sqlalchemy import Connection
 from notify.content.notes_input import NoticeNotes, mandatory
 from notify.content.planning import NoticeRefused, Target, channel_audience
 from notify.sending.delivery import NoticeEnv, effective_counts
-from notify.store import TO_SEND, Counts, NoticeRecord, rows_in
+from notify.store import TO_SEND
+from notify.store_records import Counts, NoticeRecord, rows_in
 from notify.vocabulary import NoticeKind, State
 
 
