@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from rich.console import Console
 
     from channels.calendar.calendar import PushWindow
+    from channels.gates.beta import ProblemRecord
     from channels.gates.gates import GateResult, GateSettings
     from channels.settings import CalendarRule
     from notes.settings import NotesSettings
@@ -400,6 +401,18 @@ class App:
 
         return announce_schedule_change(self, build, send)
 
+    def after_problem_report(self, problem: ProblemRecord) -> None:
+        """A new blocker's alert to the release team, after the report committed (notify sends it)."""
+        from notify.followups import alert_release_team
+
+        alert_release_team(self, problem, domain_errors())
+
+    def problem_alert_gap(self) -> str | None:
+        """Why a reported blocker would email nobody, said once by `config check` and `serve`."""
+        from notify.settings import release_team_gap
+
+        return release_team_gap(self.notify_settings())
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
@@ -528,6 +541,9 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
             problems.append(str(exc) + (f" ({hint})" if hint else ""))
     if problems:
         raise problems_error(config.path, problems)
+    gap = app.problem_alert_gap()
+    if gap:  # a warning: alerts are a choice, and the rest of the configuration is fine
+        app.err.print(f"[yellow]warning:[/yellow] {_escape(gap)}")
     from releases.hosts.hostspec import local_directory_missing
     for tier in config.tiers:  # a warning: the directory may yet be made before the first rollout
         for index, missing in enumerate(map(local_directory_missing, tier.hosts)):

@@ -21,7 +21,8 @@ BETA_NOTES = "beta"  # the notes audience of the beta channel (notify.content.no
 
 
 class PortalApp(ChannelsApp, Protocol):
-    """What `serve` needs besides channels': a build's notes for an audience, as notices carry them."""
+    """What `serve` needs besides channels': a build's notes for an audience, as notices carry them
+    (and, from ChannelsApp, what follows a problem report)."""
 
     def notice_notes(self, build: Build, audience: str) -> NotesView: ...
 
@@ -103,7 +104,11 @@ def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
     service = PortalService(ledger=app.ledger, secret=settings.secret(), beta_tier=beta,
                             push_tier=tier_after(app.config.tiers, beta),
                             default_zone=app.config.timezone,
-                            notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES))
+                            notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES),
+                            after_report=app.after_problem_report)
+    gap = app.problem_alert_gap()
+    if gap:
+        app.err.print(f"[yellow]warning:[/yellow] {esc(gap)}")
     web = make_app(service, base_url=settings.base_url, secure_cookies=args.secure_cookies,
                    trust_proxy=settings.trust_proxy)
     app.err.print(f"serving the beta page on http://{args.host}:{args.port}/ (Ctrl-C stops)")

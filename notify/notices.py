@@ -343,8 +343,9 @@ def send_due(app: NotifyApp | NoticeEnv, resolve_build: Callable[[str], Any],
              now: datetime | None = None) -> list[DueResult]:
     """What `tick` runs: every due notice sent or resumed; one failing notice does not stop the others."""
     env = env_from_app(app)
+    alerts = env.retry.deadline if env.settings.release_team else None
     with env.ledger.read() as conn:
-        due = due_notices(conn, now or env.now(), env.rule)
+        due = due_notices(conn, now or env.now(), env.rule, alerts_within=alerts)
     results = []
     for item in due:
         try:
