@@ -133,8 +133,11 @@ def plan_target(conn: Connection, kind: NoticeKind, build: Any, *, now: datetime
     if kind is NoticeKind.BETA_AVAILABLE:
         return Target(kind, build.id, build.version, event or "build", channel)
     if kind is NoticeKind.PROBLEM_ALERT:
-        alerted_problem(event or "")  # refuses a send that names no problem
-        assert event is not None
+        if event is None:
+            raise NoticeRefused("a problem alert is sent by itself when a blocker is reported",
+                                hint=f"`quarterdeck tick` sends any still owed; `quarterdeck notice status "
+                                     f"{build.id}` shows them")
+        alerted_problem(event)
         return Target(kind, build.id, build.version, event, channel)
     schedule = current_schedule(conn, build.id)
     window = Window(schedule.window_start, schedule.window_end) if schedule else None

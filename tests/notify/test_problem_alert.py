@@ -99,6 +99,9 @@ def test_a_blocker_reported_on_the_command_line_emails_the_release_team_once(
         ("problem-alert", f"problem:{problem}", 1)]
     assert tick(alerting, LATER) == [] and len(smtp_server.handler.received) == 1, "nothing is owed"
     assert minor != problem
+    by_hand = alerting.run("notice", "send", "problem-alert", build, "--yes")
+    assert by_hand.code == 1 and "a problem alert is sent by itself when a blocker is reported" in by_hand.err
+    assert len(smtp_server.handler.received) == 1
 
 
 def test_the_reporters_text_is_inert_in_the_alert(alerting: Project, smtp_server: SmtpServer) -> None:
