@@ -65,10 +65,12 @@ def alert_release_team(app: NotifyApp, problem: ProblemRecord,
     from notify.notices import send_notice
     from notify.vocabulary import State
 
-    if problem.severity != BLOCKER or not app.notify_settings().release_team:
+    if problem.severity != BLOCKER:
         return
     label, owed = f"problem alert for #{problem.id}", "; `quarterdeck tick` sends it when it can"
     try:
+        if not app.notify_settings().release_team:
+            return
         report = send_notice(app, "problem-alert", app.resolve_build(problem.build),
                              event=alert_event(problem.id))
     except errors as exc:

@@ -202,6 +202,12 @@ def test_no_release_team_no_alert_and_config_check_says_so(project: Project,
     project.config.write_text(bad)
     refused = project.run("config", "check")
     assert refused.code == 1 and "notify.release_team: 'release team' is not one email address" in refused.err
+    filed = project.run("problem", "report", build_id(project), "--org", ACADIA, "--severity", "blocker",
+                        "--summary", "Census crashes again")
+    assert filed.code == 0, "a broken mail set-up never fails the report itself"
+    assert "warning: problem alert for #2: notify.release_team: 'release team' is not one email" in " ".join(
+        filed.err.split())
+    assert project.query("SELECT count(*) FROM problems") == [(2,)]
 
 
 CHILD = "import sys, pipeline; sys.exit(pipeline.main(sys.argv[1:]))"
