@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from channels.gates.beta import report_problem
+from notify.content.compose import Composer, NoticeKind
 from tests.channels.cli_support import open_ledger, sample_file
 from tests.conftest import Project
+from tests.notify.factories import NEW_YORK_NURSE, context
 from tests.notify.test_cli import use_smtp
 from tests.notify.test_delivery_kill import slow_server  # noqa: F401  (fixture)
 from tests.support.smtp import SmtpServer
@@ -76,6 +78,17 @@ def tick(project: Project, at: str) -> list[dict[str, object]]:
     answer = done.json()
     assert isinstance(answer, dict)
     return list(answer["actions"])
+
+
+def test_the_alert_tells_the_release_team_in_their_words_with_the_reporters_text_as_text() -> None:
+    composed = Composer().prepare(context(NoticeKind.PROBLEM_ALERT)).render(NEW_YORK_NURSE)
+    assert composed.subject == "[CareNotes] Blocker #7 reported by Bayou Palliative on 2026.1.0-b3"
+    assert "Summary:       <b>Charts</b> print blank & crash" in composed.text
+    assert "Reported at:   Friday 20 February 2026, 04:00 EST" in composed.text  # the reader's zone
+    assert "<script>alert(1)</script>" in composed.text  # the text part is text
+    assert "&lt;b&gt;Charts&lt;/b&gt; print blank &amp; crash" in composed.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in composed.html and "<script" not in composed.html
+    assert "Medication charts" not in composed.text, "an alert carries no release notes"
 
 
 def test_a_blocker_reported_on_the_command_line_emails_the_release_team_once(
