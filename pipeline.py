@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the App's values, typed without importing their packages at
     from sqlalchemy import Connection
 
     from channels.calendar.calendar import PushWindow
+    from channels.gates.beta import ProblemRecord
     from channels.gates.betaview import BetaSummary
     from channels.gates.gates import GateResult, GateSettings
     from channels.portal.access import ContactLinks
@@ -429,6 +430,18 @@ class App:
 
         return announce_schedule_change(self, build, send)
 
+    def after_problem_report(self, problem: ProblemRecord) -> None:
+        """A new blocker's alert to the release team, after the report committed (notify sends it)."""
+        from notify.followups import alert_release_team
+
+        alert_release_team(self, problem, domain_errors())
+
+    def problem_alert_gap(self) -> str | None:
+        """Why a reported blocker would email nobody, said once by `config check` and `serve`."""
+        from notify.settings import release_team_gap
+
+        return release_team_gap(self.notify_settings())
+
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
@@ -557,6 +570,9 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
             problems.append(str(exc) + (f" ({hint})" if hint else ""))
     if problems:
         raise problems_error(config.path, problems)
+    gap = app.problem_alert_gap()
+    if gap:  # a warning: alerts are a choice, and the rest of the configuration is fine
+        app.err.print(f"[yellow]warning:[/yellow] {_escape(gap)}")
     from releases.hosts.hostspec import local_directory_missing
     for tier in config.tiers:  # a warning: the directory may yet be made before the first rollout
         for index, missing in enumerate(map(local_directory_missing, tier.hosts)):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from releases.app import ReleasesApp
 
 if TYPE_CHECKING:
+    from channels.gates.beta import ProblemRecord
     from channels.gates.gates import GateResult, GateSettings
     from channels.settings import CalendarRule
     from releases.artifacts.buildview import Build
@@ -33,4 +34,14 @@ class ChannelsApp(ReleasesApp, Protocol):
     def after_schedule_change(self, build: Build, send: bool | None) -> dict[str, object] | None:
         """Called after `schedule` moved or cancelled a push: says which notice is now due and sends
         it when `send` is True (None: asks on a terminal); what was due and done, for --json."""
+        ...
+
+    def after_problem_report(self, problem: ProblemRecord) -> None:
+        """Called after a problem report's transaction committed (page, intake API, `problem report`):
+        a new blocker's alert to the release team. Never raises for a failed send: the alert
+        stays owed and `tick` sends it."""
+        ...
+
+    def problem_alert_gap(self) -> str | None:
+        """Why a reported blocker would email nobody (no release team address), or None."""
         ...

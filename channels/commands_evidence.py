@@ -128,11 +128,12 @@ def cmd_problem_report(app: ChannelsApp, args: argparse.Namespace) -> int:
                                  severity=args.severity, summary=args.summary, details=details, by=args.by)
     if app.json:
         app.emit_json(problem.as_dict())
-        return 0
-    colour = "red" if problem.severity == "blocker" else "yellow"
-    app.out.print(f"problem [bold]#{problem.id}[/bold] reported against {build.id}: "
-                  f"[{colour}]{problem.severity}[/{colour}] {esc(problem.summary)} "
-                  f"({esc(problem.organisation)}); it applies to later builds until resolved")
+    else:
+        colour = "red" if problem.severity == "blocker" else "yellow"
+        app.out.print(f"problem [bold]#{problem.id}[/bold] reported against {build.id}: "
+                      f"[{colour}]{problem.severity}[/{colour}] {esc(problem.summary)} "
+                      f"({esc(problem.organisation)}); it applies to later builds until resolved")
+    app.after_problem_report(problem)  # a blocker typed in here stops the push as one from a tester
     return 0
 
 

@@ -23,7 +23,8 @@ BETA_NOTES = "beta"  # the notes audience of the beta channel (notify.content.no
 
 class PortalApp(ChannelsApp, Protocol):
     """What `serve` needs besides channels': a build's notes for an audience, as notices carry them,
-    and its training sessions as a reader in a zone sees them (both notify's)."""
+    and its training sessions as a reader in a zone sees them (both notify's); from ChannelsApp,
+    what follows a problem report."""
 
     def notice_notes(self, build: Build, audience: str) -> NotesView: ...
 
@@ -106,7 +107,7 @@ def portal_web(app: PortalApp, *, secure_cookies: bool) -> Any:
                             push_tier=tier_after(app.config.tiers, beta),
                             default_zone=app.config.timezone,
                             notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES),
-                            trainings=app.beta_trainings)
+                            trainings=app.beta_trainings, after_report=app.after_problem_report)
     return make_app(service, base_url=settings.base_url, secure_cookies=secure_cookies,
                     trust_proxy=settings.trust_proxy)
 
@@ -114,6 +115,9 @@ def portal_web(app: PortalApp, *, secure_cookies: bool) -> Any:
 def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
     import uvicorn
 
+    gap = app.problem_alert_gap()
+    if gap:
+        app.err.print(f"[yellow]warning:[/yellow] {esc(gap)}")
     web = portal_web(app, secure_cookies=args.secure_cookies)
     app.err.print(f"serving the beta page on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     # No access log: a personal link is a secret and its path would be printed.

@@ -24,7 +24,7 @@ from notify.vocabulary import NoticeKind, State
 if TYPE_CHECKING:  # the implementation modules load SQLAlchemy and Jinja2: handlers import them on call
     from notify.app import NotifyApp
     from notify.notices import NoticeStatus, SendReport
-    from notify.store import Counts, DeliveryRecord
+    from notify.store_records import Counts, DeliveryRecord
 
 KINDS = [k.value for k in NoticeKind]
 Add = Callable[..., None]

@@ -1,8 +1,10 @@
 """What follows a successful rollout (the beta announcement, or on the last tier the release
-tag, the changelog and the completion notice), and the notices `tick` finds due.
+tag, the changelog and the completion notice), what follows a reported blocker (the release
+team's alert), and the notices `tick` finds due.
 
-A failure here is reported but does not undo the rollout, which already succeeded: the
-release manager is told what to send or tag by hand, and the rest still runs.
+A failure here is reported but does not undo the rollout or the report, which already
+happened: the release manager is told what to send or tag by hand, and the rest still runs.
+An alert that could not be sent stays owed, and `tick` sends it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from channels.calendar.duepushes import DueAction
 from notify.app import NotifyApp
 
 if TYPE_CHECKING:
+    from channels.gates.beta import ProblemRecord
     from notes.app import NotesApp
     from releases.artifacts.buildview import Build
 
@@ -48,6 +51,41 @@ def after_promotion(app: FollowUpApp, build: Build, tier: str,
             continue
         for line in outcome_lines(label, outcome):
             app.err.print(escape(line))
+
+
+def alert_release_team(app: NotifyApp, problem: ProblemRecord,
+                       errors: tuple[type[Exception], ...]) -> None:
+    """After a report's transaction committed: a new blocker's alert to the release team (nothing
+    for other severities, or when no address is configured: `config check` and `serve` say so).
+    Its outcome is one line on stderr; `errors` are reported as a warning, never raised, since
+    the report is filed whatever happens to its alert."""
+    from rich.markup import escape
+
+    from notify.alerts import BLOCKER, alert_event
+    from notify.notices import send_notice
+    from notify.vocabulary import State
+
+    if problem.severity != BLOCKER:
+        return
+    label, owed = f"problem alert for #{problem.id}", "; `quarterdeck tick` sends it when it can"
+    try:
+        if not app.notify_settings().release_team:
+            return
+        report = send_notice(app, "problem-alert", app.resolve_build(problem.build),
+                             event=alert_event(problem.id))
+    except errors as exc:
+        hint = getattr(exc, "hint", None)
+        app.err.print(f"[yellow]warning:[/yellow] {label}: {escape(str(exc))}"
+                      + (f" ({escape(hint)})" if hint else "") + owed)
+        return
+    for attempt in report.attempts:
+        if attempt.state == State.SENT:
+            app.err.print(f"{label}: sent to {escape(attempt.email)}")
+        else:
+            app.err.print(f"[yellow]warning:[/yellow] {label} to {escape(attempt.email)}: {attempt.state} "
+                          f"({escape(attempt.reply)}){owed}")
+    if report.stopped is not None:
+        app.err.print(f"[yellow]warning:[/yellow] {label}: {escape(str(report.stopped))}{owed}")
 
 
 def outcome_lines(label: str, outcome: Any) -> list[str]:

@@ -21,7 +21,7 @@ from channels.settings import CalendarRule, format_duration, zone_of
 from channels.store import current_schedule
 from notify.content.notes_input import PRODUCTION
 from notify.content.planning import ANNOUNCING
-from notify.store import Counts, NoticeRecord, build_notices, counts, last_sent_at
+from notify.store_records import Counts, NoticeRecord, build_notices, counts, last_sent_at
 from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:

@@ -41,19 +41,17 @@ from notify.sending.delivery import (
 )
 from notify.sending.recipients import recipients, resumable, send_question
 from notify.sending.runs import start_run
-from notify.store import (
-    TO_SEND,
+from notify.store import TO_SEND
+from notify.store_records import (
     Counts,
     DeliveryRecord,
     NoticeRecord,
     build_notices,
     find_recipient,
-    insert_notice,
     latest_notice,
     rows_in,
-    set_state,
-    supersede,
 )
+from notify.store_writes import insert_notice, set_state, supersede
 from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:
@@ -345,8 +343,9 @@ def send_due(app: NotifyApp | NoticeEnv, resolve_build: Callable[[str], Any],
              now: datetime | None = None) -> list[DueResult]:
     """What `tick` runs: every due notice sent or resumed; one failing notice does not stop the others."""
     env = env_from_app(app)
+    alerts = env.retry.deadline if env.settings.release_team else None
     with env.ledger.read() as conn:
-        due = due_notices(conn, now or env.now(), env.rule)
+        due = due_notices(conn, now or env.now(), env.rule, alerts_within=alerts)
     results = []
     for item in due:
         try:

@@ -178,11 +178,14 @@ class NotifySettings:
     end_of_data_timeout: float = 600.0    # seconds for the reply to the final dot (RFC 5321 4.5.3.2: 10 min)
     max_attempts: int = 3                 # connections tried per message when the server drops or says 421
     templates: Path | None = None         # directory whose templates override the packaged ones
+    release_team: str = ""                # who is emailed when a blocker is reported; "" = nobody
 
     def __post_init__(self) -> None:
         parse_mailbox(self.sender, "notify.sender")
         if self.reply_to:
             parse_mailbox(self.reply_to, "notify.reply_to")
+        if self.release_team:
+            parse_mailbox(self.release_team, "notify.release_team")
         if self.smtp_url:
             parse_smtp_url(self.smtp_url)
         problem = env_name_problem(self.password_env)
@@ -208,6 +211,11 @@ class NotifySettings:
         return parse_mailbox(self.reply_to, "notify.reply_to") if self.reply_to else None
 
     @property
+    def release_team_address(self) -> Address | None:
+        """Where a reported blocker's alert goes; None: nowhere (see `release_team_gap`)."""
+        return parse_mailbox(self.release_team, "notify.release_team") if self.release_team else None
+
+    @property
     def endpoint(self) -> SmtpEndpoint | None:
         """The SMTP server, or None when notices go to the Maildir outbox."""
         return parse_smtp_url(self.smtp_url) if self.smtp_url else None
@@ -227,13 +235,14 @@ class NotifySettings:
         return cls(**values)
 
 
-_VALUES = ("sender", "reply_to", "smtp_url", "password_env", "message_domain", "rate_per_second",
-           "connect_timeout", "command_timeout", "end_of_data_timeout", "max_attempts")
+_VALUES = ("sender", "reply_to", "release_team", "smtp_url", "password_env", "message_domain",
+           "rate_per_second", "connect_timeout", "command_timeout", "end_of_data_timeout", "max_attempts")
 _SECONDS = {"type": (int, float), "minimum": 0.001}
 
 NOTIFY: dict[str, dict[str, Any]] = {
     "sender": {"type": str, "default": NotifySettings.sender},
     "reply_to": {"type": str, "default": NotifySettings.reply_to},
+    "release_team": {"type": str, "default": NotifySettings.release_team},
     "smtp_url": {"type": str, "default": NotifySettings.smtp_url, "secret": True, "check": smtp_url_problem},
     "password_env": {"type": str, "default": NotifySettings.password_env, "check": env_name_problem},
     "outbox": {"type": str, "default": str(NotifySettings.outbox)},
@@ -253,6 +262,8 @@ INIT = '''\
 [notify]
 sender = "Release Team <releases@localhost>"
 reply_to = ""
+release_team = ""             # emailed at once when a blocker is reported (empty: nobody),
+                              # e.g. "Release Team <release@example.org>"
 smtp_url = ""                 # empty: write to the Maildir outbox below; smtp://host:587 or smtps://host:465
 password_env = "QUARTERDECK_SMTP_PASSWORD"   # the password is read from this variable, never stored
 outbox = ".quarterdeck/outbox"
@@ -269,6 +280,14 @@ downtime = ""                 # how long the application is unavailable, one sen
                               # {{duration}} are filled in. Empty: the shipped sentence (see README)
 
 '''
+
+
+def release_team_gap(settings: NotifySettings) -> str | None:
+    """What `config check` and `serve` say once when a reported blocker would email nobody."""
+    if settings.release_team:
+        return None
+    return ("notify.release_team is empty: a blocker reported on the beta page, through the intake API "
+            "or with `problem report` emails nobody (set it to the release team's address)")
 
 
 def check_in_use(settings: NotifySettings) -> None:

@@ -16,6 +16,15 @@ class NoticeKind(StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+    PROBLEM_ALERT = "problem-alert"   # to the release team, not to readers: a blocker was reported
+
+
+def refusal_is_final(kind: str) -> bool:
+    """Whether a 5xx for a recipient ends their delivery (`failed`, resent only on request). A reader's
+    address the server refuses stays refused; the release team's own address refusing its alert
+    means the mail set-up is wrong, which someone fixes, so the alert stays owed and is retried
+    (temp-failed) until its deadline."""
+    return kind != NoticeKind.PROBLEM_ALERT
 
 
 class State(StrEnum):

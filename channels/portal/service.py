@@ -1,8 +1,14 @@
 """What the beta page and the intake API do, apart from HTTP: each a ledger transaction with the
-visitor (or the token) as actor, through the same functions the command line uses."""
+visitor (or the token) as actor, through the same functions the command line uses.
+
+A new problem report is followed, once its transaction committed, by `after_report` (serve
+passes the App's `after_problem_report`: a blocker's alert to the release team), on a thread
+of its own: the answer does not wait for the mail server, and a send that fails leaves the
+alert owed for `tick` without touching the report."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +60,7 @@ class PortalService:
     default_zone: str
     notes: Callable[[str], NotesView]
     trainings: Callable[[str, str], Sequence[Mapping[str, Any]]]
+    after_report: Callable[[ProblemRecord], None] | None = None
 
     def now(self) -> datetime:
         return self.ledger.clock()
@@ -105,11 +112,23 @@ class PortalService:
 
     def intake(self, holder: TokenHolder, report: IntakeReport) -> Filed:
         with self.ledger.write() as conn:
-            return file_report(self.ledger, conn, holder, report)
+            filed = file_report(self.ledger, conn, holder, report)
+        if filed.new:  # one more occurrence of an open problem is not news
+            self._reported(filed.problem)
+        return filed
 
     def report(self, visitor: Visitor, build: str, severity: str, summary: str,
                details: str | None) -> ProblemRecord:
         with self.ledger.write() as conn:
             self._on_beta(conn, build)
-            return report_problem(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
-                                  severity=severity, summary=summary, details=details, by=visitor.email)
+            problem = report_problem(visitor.acting(self.ledger), conn, build_id=build, org_name=visitor.org,
+                                     severity=severity, summary=summary, details=details, by=visitor.email)
+        self._reported(problem)
+        return problem
+
+    def _reported(self, problem: ProblemRecord) -> None:
+        """Run `after_report` for a committed report, beside the request (see the module docstring).
+        Not a daemon: a server told to stop finishes the alert it began."""
+        if self.after_report is not None:
+            threading.Thread(target=self.after_report, args=(problem,),
+                             name=f"after-report-{problem.id}").start()

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,9 @@ from notify.errors import NotifyError, TemplateError
 from notify.mail.calendar_part import Invitation
 from notify.mail.message import single_line
 from notify.vocabulary import NoticeKind
+
+if TYPE_CHECKING:
+    from notify.alerts import ProblemAlert
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class NoticeContext:
     signoff_by: datetime | None = None      # beta-available: sign off or report by then
     as_of: datetime | None = None           # when the notice was made: trainings before it are past
     calendar: CalendarEntry | None = None   # the push's entry in the readers' calendars
+    problem: ProblemAlert | None = None     # problem-alert: the blocker the release team is told of
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ class Composed:
 
 
 _NEEDS = {
+    NoticeKind.PROBLEM_ALERT: ("problem",),
     NoticeKind.ADVANCE: ("window",),
     NoticeKind.REMINDER: ("window",),
     NoticeKind.RESCHEDULED: ("window", "previous_window"),
@@ -308,6 +313,7 @@ class PreparedNotice:
             "support_contact": ctx.support_contact.strip() or NO_CONTACT,
             "notes_text": ctx.notes_text.strip(),
             "has_notes": bool(ctx.notes_text.strip() or ctx.notes_html.strip()),
+            "problem": ctx.problem.view(zone) if ctx.problem is not None else None,
         }
 
 

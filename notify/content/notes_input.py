@@ -45,8 +45,9 @@ def audience_of(kind: NoticeKind | str) -> str:
 
 
 def carries_notes(kind: NoticeKind | str) -> bool:
-    """A cancellation says only that nothing changes; every other kind includes the notes."""
-    return NoticeKind(kind) is not NoticeKind.CANCELLED
+    """A cancellation says only that nothing changes, and the release team's alert is about a problem;
+    every other kind includes the notes."""
+    return NoticeKind(kind) not in (NoticeKind.CANCELLED, NoticeKind.PROBLEM_ALERT)
 
 
 def mandatory(kind: NoticeKind | str) -> bool:

@@ -11,6 +11,7 @@ notice, and a reminder is keyed by its offset:
     rescheduled     schedule:8@2026-11-22T04:00Z
     cancelled       schedule:8@2026-11-22T04:00Z
     completed       schedule:8@2026-11-22T04:00Z   (or what the caller names, e.g. deployment:3)
+    problem-alert   problem:12                     (to the release team; see notify.alerts)
 
 Reads the channels package's schedules and this package's notices; writes
 nothing. `due_notices` is what `quarterdeck tick` asks.
@@ -31,11 +32,13 @@ from channels.audience.directory import ledger_contacts
 from channels.calendar.calendar import next_pushes, window_starting
 from channels.settings import CalendarRule
 from channels.store import Schedule, current_schedule, enrolled_org_names, schedules
+from notify.alerts import ALERT_CHANNEL, ProblemAlert, alert_event, alerted_problem, unalerted_blockers
 from notify.content.calendar_entry import CalendarEntry, push_uid
 from notify.content.compose import Action, NoticeContext, Training, Window
 from notify.content.notes_input import NoticeNotes
 from notify.errors import NotifyError
-from notify.store import NoticeRecord, build_notices, deliveries, latest_notice, notices
+from notify.store import deliveries, notices
+from notify.store_records import NoticeRecord, build_notices, latest_notice
 from notify.vocabulary import NoticeKind, State
 
 ANNOUNCING = (NoticeKind.ADVANCE, NoticeKind.RESCHEDULED)
@@ -89,6 +92,8 @@ class Target:
 
 
 def channel_of(kind: NoticeKind, production_channel: str) -> str:
+    if kind is NoticeKind.PROBLEM_ALERT:
+        return ALERT_CHANNEL
     return "beta" if kind is NoticeKind.BETA_AVAILABLE else production_channel
 
 
@@ -127,6 +132,13 @@ def plan_target(conn: Connection, kind: NoticeKind, build: Any, *, now: datetime
     channel = channel_of(kind, production_channel)
     if kind is NoticeKind.BETA_AVAILABLE:
         return Target(kind, build.id, build.version, event or "build", channel)
+    if kind is NoticeKind.PROBLEM_ALERT:
+        if event is None:
+            raise NoticeRefused("a problem alert is sent by itself when a blocker is reported",
+                                hint=f"`quarterdeck tick` sends any still owed; `quarterdeck notice status "
+                                     f"{build.id}` shows them")
+        alerted_problem(event)
+        return Target(kind, build.id, build.version, event, channel)
     schedule = current_schedule(conn, build.id)
     window = Window(schedule.window_start, schedule.window_end) if schedule else None
     if kind is NoticeKind.COMPLETED:
@@ -195,7 +207,8 @@ def channel_audience(conn: Connection, channel: str, *, include_opted_out: bool,
 def notice_context(target: Target, *, project: str, timezone: str, notes: NoticeNotes | None,
                    trainings: tuple[Training, ...], support_contact: str, feedback: str = "",
                    downtime: str = "", beta_url: str = "", signoff_by: datetime | None = None,
-                   as_of: datetime | None = None, calendar: CalendarEntry | None = None) -> NoticeContext:
+                   as_of: datetime | None = None, calendar: CalendarEntry | None = None,
+                   problem: ProblemAlert | None = None) -> NoticeContext:
     return NoticeContext(
         kind=target.kind, project=project, build_id=target.build_id, version=target.version,
         project_zone=timezone, notes_text=notes.text if notes else "", notes_html=notes.html if notes else "",
@@ -203,7 +216,7 @@ def notice_context(target: Target, *, project: str, timezone: str, notes: Notice
         reason=target.reason, actions=tuple(Action(change, todo) for change, todo in notes.actions)
         if notes else (), feedback=feedback, support_contact=support_contact, downtime=downtime,
         beta_url=beta_url if target.kind is NoticeKind.BETA_AVAILABLE else "", signoff_by=signoff_by,
-        as_of=as_of, calendar=calendar)
+        as_of=as_of, calendar=calendar, problem=problem)
 
 
 # -- the push's calendar entry and the beta testers' deadline ---------------------------------------
@@ -301,8 +314,11 @@ def due_after_change(conn: Connection, build_id: str, now: datetime, rule: Calen
     return next((d for d in due if d.kind in (NoticeKind.RESCHEDULED, NoticeKind.CANCELLED)), None)
 
 
-def due_notices(conn: Connection, now: datetime, rule: CalendarRule) -> list[DueNotice]:
-    """Notices owed at `now`: announcements and reminders of pushes to come, and unfinished sends.
+def due_notices(conn: Connection, now: datetime, rule: CalendarRule, *,
+                alerts_within: timedelta | None = None) -> list[DueNotice]:
+    """Notices owed at `now`: announcements and reminders of pushes to come, and unfinished sends;
+    with `alerts_within` (a release team is configured), the alert of each open blocker reported
+    that recently which has none yet.
 
     Unfinished: rows still pending (a run died or stopped) or temp-failed
     with their retry due before the notice's retry deadline. Only the
@@ -313,6 +329,10 @@ def due_notices(conn: Connection, now: datetime, rule: CalendarRule) -> list[Due
     for schedule in _current_schedules(conn):
         if schedule.window_start.astimezone(UTC) > now:
             due.extend(_for_schedule(conn, schedule, now, rule))
+    if alerts_within is not None:
+        due.extend(DueNotice(NoticeKind.PROBLEM_ALERT, build, alert_event(problem),
+                             f"blocker #{problem} was reported and the release team not yet told")
+                   for problem, build in unalerted_blockers(conn, now, alerts_within))
     owed = (select(deliveries.c.notice_id).where(or_(
         deliveries.c.state == State.PENDING.value,
         (deliveries.c.state == State.TEMP_FAILED.value) & (deliveries.c.next_attempt_at <= now)))

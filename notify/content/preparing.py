@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from notify.alerts import problem_alert
 from notify.content.compose import PreparedNotice
 from notify.content.notes_input import NoticeNotes, audience_of, carries_notes
 from notify.content.planning import NoticeRefused, Target, calendar_entry, notice_context, signoff_deadline
@@ -50,8 +51,9 @@ def prepare(env: NoticeEnv, conn: Connection, target: Target, notes: NoticeNotes
     beta = target.kind is NoticeKind.BETA_AVAILABLE
     signoff_by = signoff_deadline(conn, target.build_id, env.rule, as_of) if beta else None
     links = env.personal_links(conn, as_of) if target.kind in LINKED else None
+    problem = problem_alert(conn, target.event) if target.kind is NoticeKind.PROBLEM_ALERT else None
     return composer_for(env).prepare(notice_context(
         target, project=env.project, timezone=env.timezone, notes=notes, trainings=trainings,
         support_contact=env.support_contact, downtime=env.downtime, beta_url=env.beta_url,
-        signoff_by=signoff_by, as_of=as_of, calendar=calendar),
+        signoff_by=signoff_by, as_of=as_of, calendar=calendar, problem=problem),
         links.withhold() if links is not None and withhold_links else links)

@@ -30,7 +30,7 @@ from notify.content.preparing import notes_for, prepare
 from notify.mail.message import notice_message
 from notify.sending.delivery import NoticeEnv, env_from_app, message_for_test
 from notify.sending.transport import Outcome
-from notify.store import NoticeRecord, latest_notice, rows_in
+from notify.store_records import NoticeRecord, latest_notice, rows_in
 from notify.vocabulary import NoticeKind, State
 
 if TYPE_CHECKING:

@@ -31,8 +31,9 @@ from notify.mail.wire import Letters
 from notify.sending.claims import Claims, Settlement
 from notify.sending.outbox import MaildirOutbox
 from notify.sending.transport import Delivery, Outcome, Transport, Withheld
-from notify.store import DeliveryRecord, NoticeRecord, set_state
-from notify.vocabulary import State
+from notify.store_records import DeliveryRecord, NoticeRecord
+from notify.store_writes import set_state
+from notify.vocabulary import State, refusal_is_final
 
 if TYPE_CHECKING:
     from notify.sending.delivery import NoticeEnv
@@ -128,6 +129,8 @@ class Sender:
         if not claim_row():  # not asked (ended before MAIL, or already in the outbox): claim, then settle
             return None
         state = _outcome_state(outcome)
+        if state is State.FAILED and not refusal_is_final(self.notice.kind):
+            state = State.TEMP_FAILED
         retry_at = now + env.retry.delay(row.attempts + outcome.attempts) \
             if state is State.TEMP_FAILED else None
         self.unsettled = Settlement(row.id, state, outcome.attempts, outcome.code, outcome.reply,

@@ -6,7 +6,7 @@ BENCHMARKS.md): a pooled connection checked out and reset, BEGIN emitted
 through an event, an execution context built for each statement.
 
 So on a SQLite ledger the run holds one connection (`Ledger.hold_sqlite`, set
-up as every ledger connection is), the statements of notify.store (CLAIM,
+up as every ledger connection is), the statements of notify.store_writes (CLAIM,
 SETTLE, HEARTBEAT) are compiled once for it (`releases.records.ledger.Compiled`, the
 ledger's one way to run a statement on the driver's connection), and each
 commit runs them in `HeldSqlite.commit`, begun and ended as `Ledger.write()`
@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
-from notify.store import CLAIM, HEARTBEAT, SETTLE, claim_params
+from notify.store_writes import CLAIM, HEARTBEAT, SETTLE, claim_params
 from notify.vocabulary import State
 from releases.records.ledger import Compiled, HeldSqlite
 

@@ -46,7 +46,7 @@ from notify.sending.attempts import Attempt, Sender
 from notify.sending.runs import RunRecord, finish_run, open_runs
 from notify.sending.transport import Transport, open_transport
 from notify.settings import NotifySettings
-from notify.store import (
+from notify.store_records import (
     Counts,
     DeliveryRecord,
     NoticeRecord,
@@ -54,8 +54,8 @@ from notify.store import (
     get_delivery,
     rows_in,
     sending_by_run,
-    set_state,
 )
+from notify.store_writes import set_state
 from notify.vocabulary import State
 from releases.records.ledger import Ledger
 

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from notify.alerts import release_team
 from notify.content.notes_input import NoticeNotes, mandatory
 from notify.content.planning import NoticeRefused, Target, channel_audience
 from notify.sending.delivery import NoticeEnv, effective_counts
-from notify.store import TO_SEND, Counts, NoticeRecord, rows_in
+from notify.store import TO_SEND
+from notify.store_records import Counts, NoticeRecord, rows_in
 from notify.vocabulary import NoticeKind, State
 
 
@@ -46,6 +48,13 @@ def recipients(env: NoticeEnv, conn: Connection, target: Target, existing: Notic
         count = effective_counts(conn, [existing], host=env.host, now=now)[existing.id]
         resumable(existing, notes, count, want_rows=True)
         return True, list(rows_in(conn, existing.id, TO_SEND))
+    if target.kind is NoticeKind.PROBLEM_ALERT:
+        team = release_team(env.settings)
+        if team is None:
+            raise NoticeRefused(f"no release team address is configured, so the alert about "
+                                f"{target.event} of {target.build_id} would reach nobody",
+                                hint="set notify.release_team in quarterdeck.toml")
+        return False, [team]
     rows = channel_audience(conn, target.channel, include_opted_out=mandatory(target.kind))
     if not rows:
         raise NoticeRefused(f"the {target.channel} channel has no contacts, so the {target.kind} notice of "

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from notify.store import HEARTBEAT, notice_runs
+from notify.store import notice_runs
+from notify.store_writes import HEARTBEAT
 from releases.records.ledger import inserted_id
 
 

@@ -241,7 +241,7 @@ def test_a_missing_local_host_directory_is_a_warning_in_check_and_the_rollouts_r
     [host] = refused.json()  # type: ignore[misc]
     assert [f"local:{missing}: {problem}" for problem in host["problems"]] == [words]
     missing.mkdir(parents=True)
-    assert "warning" not in project.ok("config", "check").err
+    assert "warning: tiers" not in project.ok("config", "check").err
 
 
 def test_show_masks_every_secret_key(project: Project) -> None:

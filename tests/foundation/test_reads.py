@@ -187,7 +187,7 @@ def test_compiled_statements_send_what_sqlalchemy_sends(ledger: Ledger) -> None:
 def test_compiled_refuses_a_dialect_without_positional_parameters() -> None:
     from sqlalchemy.dialects import postgresql
 
-    from notify.store import HEARTBEAT
+    from notify.store_writes import HEARTBEAT
 
     dialect: Callable[[], Any] = postgresql.dialect  # psycopg2 takes %(name)s: named, not positional
     with pytest.raises(ValueError, match="not a positional dialect"):

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from notify.alerts import ProblemAlert
 from notify.content.compose import Composer, NoticeContext, NoticeKind, Recipient, Training, Window
 from notify.mail.message import notice_message
 from notify.settings import NotifySettings
@@ -22,6 +23,9 @@ WINDOW = Window(datetime(2026, 3, 14, 22, 0, tzinfo=LONDON), datetime(2026, 3, 1
 PREVIOUS = Window(datetime(2026, 3, 7, 22, 0, tzinfo=LONDON), datetime(2026, 3, 8, 2, 0, tzinfo=LONDON))
 NOTES_TEXT = "New features\n------------\n\n* Medication charts can be printed (#41)\n"
 NOTES_HTML = "<h2>New features</h2>\n<ul>\n<li>Medication charts can be printed (#41)</li>\n</ul>"
+BLOCKER = ProblemAlert(7, "2026.1.0-b3", "Bayou Palliative", "blocker", "<b>Charts</b> print blank & crash",
+                       "1. Open a chart\n2. Print\n<script>alert(1)</script>", "maria@bayou.example.org",
+                       datetime(2026, 2, 20, 9, 0, tzinfo=UTC), "open")
 
 
 def context(kind: NoticeKind = NoticeKind.ADVANCE, **overrides: object) -> NoticeContext:
@@ -35,6 +39,7 @@ def context(kind: NoticeKind = NoticeKind.ADVANCE, **overrides: object) -> Notic
                                                                   NoticeKind.CANCELLED) else "",
         feedback="Reply to this email to sign off." if kind is NoticeKind.BETA_AVAILABLE else "",
         support_contact="support@carenotes.example.org",
+        problem=BLOCKER if kind is NoticeKind.PROBLEM_ALERT else None,
     )
     values.update(overrides)
     return NoticeContext(**values)  # type: ignore[arg-type]

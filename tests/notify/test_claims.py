@@ -15,7 +15,10 @@ from sqlalchemy import select
 from notify.notices import send_notice
 from notify.sending.claims import Claims, Settlement
 from notify.sending.runs import start_run
-from notify.store import State, deliveries, insert_notice, notice_runs, rows_in, set_state
+from notify.store import deliveries, notice_runs
+from notify.store_records import rows_in
+from notify.store_writes import insert_notice, set_state
+from notify.vocabulary import State
 from tests.notify.factories import PASSWORD_ENV, settings_for
 from tests.notify.test_delivery_support import (
     START,

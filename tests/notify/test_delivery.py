@@ -21,7 +21,10 @@ from notify.notices import _create, _locate, confirm, resend, send_notice, statu
 from notify.sending.delivery import NoticeBusy, RetryPolicy
 from notify.sending.outbox import MaildirOutbox
 from notify.sending.runs import start_run
-from notify.store import State, claim, notice_runs, rows_in
+from notify.store import notice_runs
+from notify.store_records import rows_in
+from notify.store_writes import claim
+from notify.vocabulary import State
 from tests.notify.factories import PASSWORD_ENV, outbox_settings, settings_for
 from tests.notify.test_delivery_support import (
     RULE,

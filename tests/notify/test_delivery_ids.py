@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 import pipeline
-from notify import store
+from notify import store, store_records, store_writes
 from notify.sending.transport import queue_id_in
 from notify.vocabulary import State
 from releases.records.ledger import Actor, Ledger, audit
@@ -105,15 +105,15 @@ def test_a_ledger_of_notifys_first_schema_gains_the_columns_and_keeps_its_rows(t
     try:
         assert ledger.schema_version("notify") == store.SCHEMA_VERSION == 2
         with ledger.read() as conn:
-            rows = store.rows_in(conn, 1, ["sent", "unknown"])
+            rows = store_records.rows_in(conn, 1, ["sent", "unknown"])
             last = conn.execute(select(audit.c.action, audit.c.detail).order_by(audit.c.id.desc())).first()
         assert [(r.email, r.state, r.reply, r.message_id, r.queue_id) for r in rows] == [
             ("it@acadia.example", "sent", "250 2.0.0 Ok: queued as 4F2A1", None, None),
             ("admin@birch.example", "unknown", rows[1].reply, None, None)]
         assert last is not None and last.action == "ledger.upgrade" and '"from": 1, "to": 2' in last.detail
         with ledger.write() as conn:  # the new columns take values: a resend claims the row again
-            store.set_state(conn, [1], State.PENDING, Clock()())
-            assert store.claim(conn, 1, 7, Clock()(), "<n.abc@localhost>")
+            store_writes.set_state(conn, [1], State.PENDING, Clock()())
+            assert store_writes.claim(conn, 1, 7, Clock()(), "<n.abc@localhost>")
     finally:
         ledger.close()
     with sqlite3.connect(path) as db:

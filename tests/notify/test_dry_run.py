@@ -7,7 +7,7 @@ import pytest
 
 from notify.errors import NotifyError
 from notify.notices import send_notice
-from notify.store import State
+from notify.vocabulary import State
 from tests.notify.factories import PASSWORD_ENV, settings_for
 from tests.notify.test_delivery_support import (
     BuildValue,

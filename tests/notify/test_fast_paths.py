@@ -14,17 +14,10 @@ from channels.audience.contacts import Contact
 from notify.sending.claims import Claims, Settlement
 from notify.sending.runs import start_run
 from notify.sending.smtp import _data_payload
-from notify.store import (
-    CLAIM,
-    SETTLE,
-    State,
-    _insert_positional,
-    claim_params,
-    deliveries,
-    insert_notice,
-    notices,
-    rows_in,
-)
+from notify.store import deliveries, notices
+from notify.store_records import rows_in
+from notify.store_writes import CLAIM, SETTLE, _insert_positional, claim_params, insert_notice
+from notify.vocabulary import State
 from tests.notify.test_delivery_support import Clock, open_ledger
 
 

@@ -74,7 +74,8 @@ def link_in(text: str) -> str | None:
     return found[0] if found else None
 
 
-def test_each_contact_gets_their_own_link_from_the_stencil_byte_for_byte() -> None:
+@pytest.mark.parametrize("kind", [NoticeKind.BETA_AVAILABLE, NoticeKind.ADVANCE])
+def test_each_contact_gets_their_own_link_from_the_stencil_byte_for_byte(kind: NoticeKind) -> None:
     from notify.mail.wire import Letters
 
     values = ((name, org, zone) for name in NAMES for org in ORGS for zone in ZONES)
@@ -82,7 +83,8 @@ def test_each_contact_gets_their_own_link_from_the_stencil_byte_for_byte() -> No
                   for n, (name, org, zone) in enumerate(values)]
     recipients = [r for n, r in enumerate(recipients) if n % 3 == 0]  # every address with every kind of value
     links = links_for(recipients)
-    prepared = Composer().prepare(context(NoticeKind.BETA_AVAILABLE, window=None), links)
+    beta = kind is NoticeKind.BETA_AVAILABLE
+    prepared = Composer().prepare(context(kind, window=None) if beta else context(kind), links)
     letters = Letters(SETTINGS, KEY, prepared)
     assert letters.contents.enabled
     linked = stencilled = 0
@@ -113,13 +115,21 @@ def test_each_contact_gets_their_own_link_from_the_stencil_byte_for_byte() -> No
     assert linked > 50 and stencilled > linked / 2, "most links went through the stencil's fast path"
 
 
-def test_a_notice_without_links_reads_as_before_and_other_kinds_never_carry_one() -> None:
+def test_a_notice_without_links_reads_as_before_and_only_beta_and_advance_carry_one() -> None:
     recipient = Recipient("Maria Lopez", "maria@bayou.example.org", "Bayou Palliative", "America/New_York")
     plain = Composer().prepare(context(NoticeKind.BETA_AVAILABLE, window=None)).render(recipient)
     assert "beta page" not in plain.text and "/l/" not in plain.html
     links = links_for([recipient])
+    real = links.url(recipient.organisation, recipient.email)
+    assert real is not None
     advance = Composer().prepare(context(NoticeKind.ADVANCE), links).render(recipient)
-    assert "beta page" not in advance.text and "/l/" not in advance.html
+    assert "TRY NEW VERSIONS EARLY" in advance.text and link_in(advance.text) == real
+    assert f'href="{real}"' in advance.html
+    bare = Composer().prepare(context(NoticeKind.ADVANCE)).render(recipient)
+    assert "TRY NEW VERSIONS EARLY" not in bare.text and "/l/" not in bare.html
+    for kind in (NoticeKind.REMINDER, NoticeKind.COMPLETED):
+        other = Composer().prepare(context(kind), links).render(recipient)
+        assert "beta page" not in other.text and "/l/" not in other.text + other.html, kind
 
 
 def test_previews_and_test_copies_show_a_stand_in_never_a_link() -> None:

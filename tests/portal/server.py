@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def serving(project: Project, *extra: str) -> Iterator[str]:
-    """The server's base URL while it runs; stopped (by its own process id) afterwards."""
+def serving(project: Project, *extra: str, said: list[str] | None = None) -> Iterator[str]:
+    """The server's base URL while it runs; stopped (by its own process id) afterwards, when what
+    it wrote to stderr is added to `said`."""
     port = free_port()
     env = {**os.environ, "QUARTERDECK_PORTAL_SECRET": SECRET}
     proc = subprocess.Popen(
@@ -46,10 +47,12 @@ def serving(project: Project, *extra: str) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=10)
+            _, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            _, err = proc.communicate()
+        if said is not None:
+            said.append(err)
 
 
 def link_of(project: Project, email: str, *args: str) -> str:

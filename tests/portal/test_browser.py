@@ -1,18 +1,23 @@
 """One real browser (Debian's chromium, driven by Playwright) through the beta page: open the
-personal link, read the notes, sign off, withdraw, report a blocker that stops the gates."""
+personal link, read the notes, sign off, withdraw, report a blocker that stops the gates and
+emails the release team (a real aiosmtpd server)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.channels.cli_support import NOW, make_build, sample_file, stage
 from tests.conftest import Project
+from tests.notify.test_cli import use_smtp
+from tests.notify.test_problem_alert import TEAM, use_release_team
 from tests.portal.server import SECRET, link_of, serving
 from tests.support.missing import missing
+from tests.support.smtp import SmtpServer
 
 MARIE = "mh.theriault@acadia-hospice.example"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -28,8 +33,9 @@ def chromium() -> str:
     missing("chromium not found: apt-get install chromium", "the browser test")
 
 
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 def test_a_beta_tester_signs_off_withdraws_and_reports_a_blocker_in_a_browser(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+        project: Project, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     executable = chromium()
     from playwright.sync_api import sync_playwright
 
@@ -41,6 +47,8 @@ def test_a_beta_tester_signs_off_withdraws_and_reports_a_blocker_in_a_browser(
     stage(project, build)
     project.ok("schedule", build, "--next-window")
     project.ok("notes", "approve", build, "--audience", "beta", "--yes")
+    use_smtp(project, smtp_server, monkeypatch)
+    use_release_team(project)
     commit = project.query('SELECT "commit" FROM builds WHERE id = ?', build)[0][0]
     with serving(project) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -77,12 +85,20 @@ def test_a_beta_tester_signs_off_withdraws_and_reports_a_blocker_in_a_browser(
             assert "<img src=x onerror=alert(1)> Census crashes on save" in known
             assert page.locator("#known img").count() == 0, "markup in a summary stays text"
             assert errors == []
+            deadline = time.monotonic() + 20  # the alert is sent beside the page's answer
+            while not smtp_server.handler.accepted and time.monotonic() < deadline:
+                time.sleep(0.05)
         finally:
             browser.close()
     gates = project.run("gates", build, "--to", "production", "--json").json()
     assert isinstance(gates, list)
     assert any(g["gate"] == "blockers" and not g["passed"] and "Census crashes" in g["detail"] for g in gates)
     assert project.query("SELECT reported_by FROM problems") == [(MARIE,)]
+    [alert] = smtp_server.handler.accepted
+    assert alert.rcpt_tos == (TEAM,)
+    text = alert.message().get_body(("plain",)).get_content()
+    assert f"Reported by:   {MARIE}" in text and "Summary:       <img src=x onerror=alert(1)> Census" in text
+    assert "<img" not in alert.message().get_body(("html",)).get_content()
 
 
 def test_the_readme_screenshot_is_there() -> None:
