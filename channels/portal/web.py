@@ -1,9 +1,10 @@
 """The HTTP layer of `quarterdeck serve`: Starlette routes over PortalService, and the guards every
 response passes through (security headers, body limits, rate limits, CSRF on every form).
 
-Requests are answered one at a time, on the event loop: the ledger serialises writers anyway,
-and the beta programme is a handful of hospices, so there is nothing to gain from threads that
-would share the ledger's connections. Link values are secrets: uvicorn's access log (which
+Everything that reads or writes the ledger runs in Starlette's thread pool, off the event loop:
+a write waits for the ledger's write lock (up to a minute, while a notice run or a rollout in
+another process holds it), and the other visitors' pages must not wait with it. The ledger's
+engine hands each thread its own connection. Link values are secrets: uvicorn's access log (which
 would print /l/<link>) is off, and the link page answers with Referrer-Policy no-referrer.
 """
 
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -156,7 +158,7 @@ class Portal:
             grant = verify(self.service.secret, LINK, value, self.service.now())
             if not self.actions.allow(f"contact:{grant.contact_id}"):
                 return self._refused(429, "this link was opened too often", "wait a few minutes")
-            visitor, session = self.service.open_link(value)
+            visitor, session = await run_in_threadpool(self.service.open_link, value)
         except PortalRefused as err:
             return self._refused(403, str(err), err.hint)
         response = RedirectResponse("/beta", status_code=303)
@@ -165,19 +167,19 @@ class Portal:
                             samesite="lax", secure=self._secure(request))
         return response
 
-    def _visitor(self, request: Request) -> tuple[Visitor, str]:
+    async def _visitor(self, request: Request) -> tuple[Visitor, str]:
         session = request.cookies.get(SESSION_COOKIE)
         if not session:
             raise PortalRefused("open your personal link to see this page",
                                 hint="it is in the beta notice the release team sent you")
-        return self.service.visitor(session), session
+        return await run_in_threadpool(self.service.visitor, session), session
 
     async def beta(self, request: Request) -> Response:
         try:
-            visitor, session = self._visitor(request)
+            visitor, session = await self._visitor(request)
         except PortalRefused as err:
             return self._refused(401 if SESSION_COOKIE not in request.cookies else 403, str(err), err.hint)
-        content = self.service.page(visitor)
+        content = await run_in_threadpool(self.service.page, visitor)
         return self._html("beta.html", page=content.page, notes=content.notes, trainings=content.trainings,
                           severities=SEVERITIES,
                           csrf=csrf_token(self.service.secret, session))
@@ -197,7 +199,7 @@ class Portal:
     async def _form(self, request: Request) -> tuple[Visitor, dict[str, str]]:
         """The visitor and their form's fields, once the session, the CSRF token and the rate
         limit allow it (else PortalRefused, with the status to answer)."""
-        visitor, session = self._visitor(request)
+        visitor, session = await self._visitor(request)
         if request.headers.get("content-type", "").split(";")[0].strip() != FORM_TYPE:
             raise Refusal(415, f"a form must be sent as {FORM_TYPE}")
         try:
@@ -216,7 +218,7 @@ class Portal:
     async def _act(self, request: Request, action: Callable[[Visitor, dict[str, str]], object]) -> Response:
         try:
             visitor, fields = await self._form(request)
-            action(visitor, fields)
+            await run_in_threadpool(action, visitor, fields)
         except TooLarge:
             return _plain(413, "the request is too large")
         except Refusal as err:
@@ -262,7 +264,7 @@ async def _intake(portal: Portal, request: Request) -> Response:
         return _json_refused(401, "send the organisation's token as Authorization: Bearer TOKEN",
                              "`quarterdeck portal token ORG` makes one")
     try:
-        holder = portal.service.token_holder(token.strip())
+        holder = await run_in_threadpool(portal.service.token_holder, token.strip())
     except PortalRefused as err:
         return _json_refused(401, err)
     if not portal.reports.allow(f"token:{holder.token_id}"):
@@ -277,7 +279,7 @@ async def _intake(portal: Portal, request: Request) -> Response:
     except (UnicodeDecodeError, ValueError):
         return _json_refused(400, "the body is not JSON")
     try:
-        filed = portal.service.intake(holder, parse_report(payload))
+        filed = await run_in_threadpool(portal.service.intake, holder, parse_report(payload))
     except PortalRefused as err:
         return _json_refused(422, err)
     except ChannelsError as err:

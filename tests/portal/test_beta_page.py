@@ -4,6 +4,7 @@ report problems themselves, recorded with them as the actor."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -254,3 +255,33 @@ def test_the_page_lists_the_builds_training_in_the_contacts_own_time(
 def test_the_page_says_when_no_training_is_planned(beta: Project, server: str) -> None:
     page = visit(server, link_of(beta, MARIE)).get("/beta").text
     assert "No training sessions are planned for this build." in page
+
+
+def test_a_sign_off_waiting_for_the_ledger_does_not_hold_up_other_visitors(
+        beta: Project, server: str) -> None:
+    """While another process holds the ledger's write lock (a notice run, a rollout), a form waits
+    for it; every other visitor's page is still answered at once."""
+    import threading
+
+    import pipeline
+    from releases.records.ledger import Actor, Ledger
+
+    build = build_on_staging(beta)
+    marie, tom = visit(server, link_of(beta, MARIE)), visit(server, link_of(beta, TOM))
+    token = csrf(marie.get("/beta").text)
+    answers: list[int] = []
+    other = Ledger(beta.ledger_url, pipeline.ledger_schemas(), actor=Actor("rm@example.org", "pytest"))
+    try:
+        with other.write():  # the write lock, held as another quarterdeck process would hold it
+            sending = threading.Thread(target=lambda: answers.append(marie.post(
+                "/beta/signoff", data={"csrf": token, "build": build}, timeout=90).status_code))
+            sending.start()
+            time.sleep(1)  # the sign-off is now waiting for the lock
+            page = tom.get("/beta", timeout=10)
+            assert page.status_code == 200 and "Tom Baxter" in page.text
+            assert answers == [] and sending.is_alive(), "the sign-off waits for the lock"
+        sending.join(timeout=90)
+    finally:
+        other.close()
+    assert answers == [303]
+    assert beta.query("SELECT signed_by FROM signoffs") == [(MARIE,)]
