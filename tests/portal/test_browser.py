@@ -47,6 +47,8 @@ def test_a_beta_tester_signs_off_withdraws_and_reports_a_blocker_in_a_browser(
     stage(project, build)
     project.ok("schedule", build, "--next-window")
     project.ok("notes", "approve", build, "--audience", "beta", "--yes")
+    project.ok("training", "add", build, "--at", "2026-10-20 14:00",
+               "--title", "What is new in census exports", "--link", "https://training.example.org/census")
     use_smtp(project, smtp_server, monkeypatch)
     use_release_team(project)
     commit = project.query('SELECT "commit" FROM builds WHERE id = ?', build)[0][0]
@@ -64,6 +66,9 @@ def test_a_beta_tester_signs_off_withdraws_and_reports_a_blocker_in_a_browser(
             assert "census export keeps the ward filter" in notes.lower()
             assert commit[:7] not in page.content(), "no commit ids reach a customer"
             assert "2026-11-14 23:00" in page.locator("#build").inner_text(), "the push in New York time"
+            training = page.locator("#training")
+            assert "Tuesday 20 October 2026, 15:00 EDT" in training.inner_text(), "in Marie's own time"
+            assert training.get_by_role("link", name="What is new in census exports").is_visible()
             if SCREENSHOT:
                 page.screenshot(path=SCREENSHOT, full_page=True)
 
