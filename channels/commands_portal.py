@@ -105,7 +105,7 @@ def portal_web(app: PortalApp, *, secure_cookies: bool) -> Any:
     beta = beta_tier(app.config)
     service = PortalService(ledger=app.ledger, secret=settings.secret(), beta_tier=beta,
                             push_tier=tier_after(app.config.tiers, beta),
-                            default_zone=app.config.timezone,
+                            default_zone=app.config.timezone, rule=app.calendar_rule(),
                             notes=lambda build: app.notice_notes(app.resolve_build(build), BETA_NOTES),
                             trainings=app.beta_trainings, after_report=app.after_problem_report)
     return make_app(service, base_url=settings.base_url, secure_cookies=secure_cookies,

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_
 
+from channels.calendar.calendar import next_pushes, window_starting
 from channels.errors import ChannelsError
-from channels.settings import zone_of
+from channels.settings import CalendarRule, zone_of
 from channels.store import (
     CANCELLED,
     MOVED,
@@ -142,3 +143,20 @@ def release_hold(ledger: Ledger, conn: Connection, build_id: str, *, reason: str
     ledger.record(conn, "build.release-hold", build_id, reason=text,
                   detail={"held_by": held.held_by, "hold_reason": held.reason})
     return held
+
+
+def signoff_deadline(conn: Connection, build_id: str, rule: CalendarRule, now: datetime) -> datetime | None:
+    """By when beta testers should sign off or report: the advance-notice deadline of the build's
+    scheduled push (or of the next quarterly push), after which its date is announced to everyone;
+    the window's start once that deadline has passed. The beta notice and the beta page say it."""
+    schedule = current_schedule(conn, build_id)
+    if schedule is not None and schedule.state != CANCELLED:
+        laid_out = window_starting(rule, schedule.window_start)
+    else:
+        upcoming = next_pushes(rule, now, 1)
+        if not upcoming:
+            return None
+        laid_out = upcoming[0]
+    if laid_out.notice_deadline_utc > now.astimezone(UTC):
+        return laid_out.notice_deadline_utc
+    return laid_out.start_utc if laid_out.start_utc > now.astimezone(UTC) else None

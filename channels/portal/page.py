@@ -9,17 +9,19 @@ its summary, severity and state, never who reported it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from channels.calendar.calendar import format_window
+from channels.calendar.scheduling import signoff_deadline
 from channels.gates.beta import ProblemRecord, all_problems, signoffs_for
 from channels.gates.betaview import counting_against
 from channels.gates.evidence import build_order
 from channels.gates.gates import OPEN, SignOff
 from channels.portal.access import Visitor
 from channels.portal.joining import pending_request
-from channels.settings import zone_of
+from channels.settings import CalendarRule, zone_of
 from channels.store import CANCELLED, current_schedule, enrolled_org_names
 from releases.tiers.deployments import build_on, succeeded_on
 
@@ -51,7 +53,7 @@ class BetaPage:
 
 
 def beta_page(conn: Connection, visitor: Visitor, *, beta_tier: str, push_tier: str | None,
-              default_zone: str) -> BetaPage:
+              default_zone: str, rule: CalendarRule, now: datetime) -> BetaPage:
     zone = visitor.time_zone or default_zone
     build = build_on(conn, beta_tier)
     enrolled = visitor.org in enrolled_org_names(conn)
@@ -64,7 +66,8 @@ def beta_page(conn: Connection, visitor: Visitor, *, beta_tier: str, push_tier: 
         schedule = current_schedule(conn, build)
         if schedule is not None and schedule.state != CANCELLED:
             window = format_window(schedule.window_start, schedule.window_end, zone)
-            deadline = f"{schedule.window_start.astimezone(zone_of(zone)):%Y-%m-%d %H:%M %Z}"
+        by = signoff_deadline(conn, build, rule, now)  # the date the beta notice gave
+        deadline = f"{by.astimezone(zone_of(zone)):%Y-%m-%d %H:%M %Z}" if by is not None else None
         signed = next((s for s in signoffs_for(conn, build) if s.org == visitor.org), None)
         known = [_line(r) for r in counting_against(records, build_order(conn), build)]
     pushed = build is not None and push_tier is not None and succeeded_on(conn, build, push_tier)

@@ -23,6 +23,7 @@ from channels.portal.access import TokenHolder, Visitor, open_link, session_visi
 from channels.portal.intake import Filed, IntakeReport, file_report
 from channels.portal.joining import JoinRequest, request_join
 from channels.portal.page import BetaPage, beta_page
+from channels.settings import CalendarRule
 from releases.records.ledger import Ledger
 from releases.tiers.deployments import build_on
 
@@ -58,6 +59,7 @@ class PortalService:
     beta_tier: str
     push_tier: str | None
     default_zone: str
+    rule: CalendarRule  # the quarterly calendar: the sign-off deadline is its advance-notice deadline
     notes: Callable[[str], NotesView]
     trainings: Callable[[str, str], Sequence[Mapping[str, Any]]]
     after_report: Callable[[ProblemRecord], None] | None = None
@@ -76,7 +78,7 @@ class PortalService:
     def page(self, visitor: Visitor) -> PageContent:
         with self.ledger.read() as conn:
             page = beta_page(conn, visitor, beta_tier=self.beta_tier, push_tier=self.push_tier,
-                             default_zone=self.default_zone)
+                             default_zone=self.default_zone, rule=self.rule, now=self.now())
         if page.build is None:
             return PageContent(page, None, ())
         notes = self.notes(page.build)

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, or_, select
 from channels.audience.audience import members
 from channels.audience.contacts import Contact
 from channels.audience.directory import ledger_contacts
-from channels.calendar.calendar import next_pushes, window_starting
+from channels.calendar.calendar import window_starting
 from channels.settings import CalendarRule
 from channels.store import Schedule, current_schedule, enrolled_org_names, schedules
 from notify.alerts import ALERT_CHANNEL, ProblemAlert, alert_event, alerted_problem, unalerted_blockers
@@ -237,24 +237,6 @@ def calendar_entry(conn: Connection, target: Target, *, notice_id: int | None, d
     sequence = len(before) if target.kind is not NoticeKind.REMINDER else max(len(before) - 1, 0)
     return CalendarEntry(push_uid(target.build_id, domain), sequence, stamp, organizer,
                          cancelled=target.kind is NoticeKind.CANCELLED)
-
-
-def signoff_deadline(conn: Connection, build_id: str, rule: CalendarRule, now: datetime) -> datetime | None:
-    """By when beta testers should sign off or report: the advance-notice deadline of the build's
-    scheduled push (or of the next quarterly push), after which its date is announced to everyone;
-    the window's start once that deadline has passed."""
-    schedule = current_schedule(conn, build_id)
-    if _active(schedule):
-        assert schedule is not None
-        laid_out = window_starting(rule, schedule.window_start)
-    else:
-        upcoming = next_pushes(rule, now, 1)
-        if not upcoming:
-            return None
-        laid_out = upcoming[0]
-    if laid_out.notice_deadline_utc > now.astimezone(UTC):
-        return laid_out.notice_deadline_utc
-    return laid_out.start_utc if laid_out.start_utc > now.astimezone(UTC) else None
 
 
 # -- what `tick` should send ----------------------------------------------------------------------

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from channels.calendar.scheduling import signoff_deadline
 from notify.alerts import problem_alert
 from notify.content.compose import PreparedNotice
 from notify.content.notes_input import NoticeNotes, audience_of, carries_notes
-from notify.content.planning import NoticeRefused, Target, calendar_entry, notice_context, signoff_deadline
+from notify.content.planning import NoticeRefused, Target, calendar_entry, notice_context
 from notify.content.training import list_trainings
 from notify.sending.delivery import NoticeEnv, composer_for
 from notify.vocabulary import NoticeKind

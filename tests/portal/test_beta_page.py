@@ -285,3 +285,24 @@ def test_a_sign_off_waiting_for_the_ledger_does_not_hold_up_other_visitors(
         other.close()
     assert answers == [303]
     assert beta.query("SELECT signed_by FROM signoffs") == [(MARIE,)]
+
+
+def test_the_page_and_the_beta_notice_give_the_same_sign_off_deadline(beta: Project, server: str) -> None:
+    """Before the push is scheduled the deadline is the next quarterly push's advance-notice
+    deadline (14 days before the window, 22:00 in Chicago), in the reader's own time, on the page as in the notice."""
+    import email
+    import email.policy
+
+    build = build_on_staging(beta)
+    beta.ok("notes", "approve", build, "--audience", "beta", "--yes")
+    beta.ok("notice", "send", "beta-available", build, "--yes")
+    texts = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+             for path in (beta.root / ".quarterdeck" / "outbox" / "new").iterdir()]
+    [to_marie] = [m for m in texts if MARIE in str(m["To"])]
+    body = to_marie.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Please sign off or report problems by Saturday 31 October 2026, 23:00 EDT" in " ".join(body.split())
+
+    page = visit(server, link_of(beta, MARIE)).get("/beta").text
+    section = page[page.index('<section id="build">'):page.index('<section id="notes">')]
+    assert "The production push is not scheduled yet." in section
+    assert "Please sign off or report problems before <strong>2026-10-31 23:00 EDT</strong>." in section
