@@ -289,7 +289,8 @@ def test_a_sign_off_waiting_for_the_ledger_does_not_hold_up_other_visitors(
 
 def test_the_page_and_the_beta_notice_give_the_same_sign_off_deadline(beta: Project, server: str) -> None:
     """Before the push is scheduled the deadline is the next quarterly push's advance-notice
-    deadline (14 days before the window, 22:00 in Chicago), in the reader's own time, on the page as in the notice."""
+    deadline (14 days before the window, 22:00 in Chicago), in the reader's own time, on the
+    page as in the notice."""
     import email
     import email.policy
 
@@ -300,7 +301,8 @@ def test_the_page_and_the_beta_notice_give_the_same_sign_off_deadline(beta: Proj
              for path in (beta.root / ".quarterdeck" / "outbox" / "new").iterdir()]
     [to_marie] = [m for m in texts if MARIE in str(m["To"])]
     body = to_marie.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Please sign off or report problems by Saturday 31 October 2026, 23:00 EDT" in " ".join(body.split())
+    said = " ".join(body.split())
+    assert "Please sign off or report problems by Saturday 31 October 2026, 23:00 EDT" in said
 
     page = visit(server, link_of(beta, MARIE)).get("/beta").text
     section = page[page.index('<section id="build">'):page.index('<section id="notes">')]
