@@ -570,10 +570,13 @@ def cmd_config_check(app: App, args: argparse.Namespace) -> int:
             problems.append(str(exc) + (f" ({hint})" if hint else ""))
     if problems:
         raise problems_error(config.path, problems)
-    gap = app.problem_alert_gap()
-    if gap:  # a warning: alerts are a choice, and the rest of the configuration is fine
-        app.err.print(f"[yellow]warning:[/yellow] {_escape(gap)}")
+    from channels.commands_portal import portal_settings
     from releases.hosts.hostspec import local_directory_missing
+
+    # Warnings: alerts are a choice, and links to this machine suit a demo; the rest is fine.
+    for gap in (app.problem_alert_gap(), portal_settings(app).link_base_gap()):
+        if gap:
+            app.err.print(f"[yellow]warning:[/yellow] {_escape(gap)}")
     for tier in config.tiers:  # a warning: the directory may yet be made before the first rollout
         for index, missing in enumerate(map(local_directory_missing, tier.hosts)):
             if missing is not None:

@@ -57,6 +57,23 @@ class PortalSettings:
         """Whether personal links are made at all: beta-available notices carry one only then."""
         return bool(os.environ.get(self.secret_env, ""))
 
+    def link_base_gap(self) -> str | None:
+        """Why the links notices carry would not open for hospices: made (the secret is set) but
+        pointing at this machine. `config check` warns; a demo on one machine is the exception."""
+        from ipaddress import ip_address
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        try:
+            loopback = host == "localhost" or ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not self.secret_is_set() or not loopback:
+            return None
+        return (f"portal.base_url is {self.base_url}, an address on this machine: the personal links "
+                "in beta and advance notices will not open for hospices (set it to the reverse "
+                "proxy's https:// address)")
+
     def signer(self) -> LinkSigner:
         """What makes the personal links: `portal link` and the beta-available notices."""
         return LinkSigner(self.base_url, self.link_days, self.secret())

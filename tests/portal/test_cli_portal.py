@@ -65,3 +65,18 @@ def test_serve_and_config_check_refuse_a_missing_secret_and_bad_portal_values(
     assert checked.code != 0
     for key in ("portal.secret_env", "portal.link_days", "portal.base_url"):
         assert key in checked.err, checked.err
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"])
+def test_config_check_warns_when_notices_would_carry_links_to_this_machine(
+        project: Project, monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    set_portal(project, base_url=f'"{base_url}"')
+    monkeypatch.delenv("QUARTERDECK_PORTAL_SECRET", raising=False)
+    assert "portal.base_url" not in project.ok("config", "check").err, "no secret: no links, no warning"
+    monkeypatch.setenv("QUARTERDECK_PORTAL_SECRET", SECRET)
+    checked = project.ok("config", "check")
+    said = " ".join(checked.err.split())
+    assert f"warning: portal.base_url is {base_url}, an address on this machine" in said
+    assert "reverse proxy's https:// address" in said and SECRET not in checked.err
+    set_portal(project, base_url='"https://beta.hospice-suite.example"')
+    assert "portal.base_url" not in project.ok("config", "check").err
