@@ -699,9 +699,9 @@ def cmd_demo(app: App, args: argparse.Namespace) -> int:
     if args.ledger_url:
         text = text.replace('url = "sqlite:///.quarterdeck/ledger.db"',
                             f"url = {_toml_str(args.ledger_url)}", 1)
-    config.write_text(text[:text.index("[[tiers]]")] + quarter["tiers"].lstrip()
-                      + text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true"),
-                      encoding="utf-8")
+    rest = (text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true")
+            .replace('release_team = ""', 'release_team = "Release Team <releases@localhost>"', 1))
+    config.write_text(text[:text.index("[[tiers]]")] + quarter["tiers"].lstrip() + rest, encoding="utf-8")
     (root / "contacts.csv").write_text(sample_contacts_csv(), encoding="utf-8")
     for host in ("dev-1", "dev-2", "staging-1", "staging-2", "production-1", "production-2"):
         (root / "hosts" / host).mkdir(parents=True, exist_ok=True)

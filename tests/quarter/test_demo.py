@@ -107,7 +107,9 @@ def test_beta_feedback_arrives_over_http_from_a_tester_and_the_application(demo:
     through the intake API, each over real HTTP, recorded with them as the actors."""
     assert demo.run.code == 0, str(demo.run)
     said = demo.run.said
+    assert "notify.release_team is empty" not in said, "the demo's release team would hear of a blocker"
     assert "» the application on staging-1 reports a problem through the intake API" in said
+    assert "» mh.theriault@acadia-hospice.example opens the link in her beta notice" in said
     assert "the API filed problem #1 against 2027.1.0+b1 (new, open)" in said
     assert "the page recorded the sign-off of 2027.1.0+b1 by mh.theriault@acadia-hospice.example" in said
     log = quarterdeck("--config", str(demo.root / "quarterdeck.toml"), "log", "--json",
