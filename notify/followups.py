@@ -94,7 +94,8 @@ def outcome_lines(label: str, outcome: Any) -> list[str]:
         return [str(line) for line in outcome.lines()]
     counts = getattr(outcome, "counts", None)
     if counts is not None:
-        summary = ", ".join(f"{v} {k}" for k, v in counts.as_dict().items() if v)
+        states = {k: v for k, v in counts.as_dict().items() if k != "recipients"}  # said once, before
+        summary = ", ".join(f"{v} {k}" for k, v in states.items() if v)
         return [f"{label}: {outcome.recipients} recipients ({summary or 'nothing to send'})"]
     return [f"{label}: done"]
 

@@ -187,7 +187,7 @@ def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, 
     # reminders come from tick; the window gate holds until the window opens
     for days_before in (7, 1):
         ticked = q("tick", at=at(days=-days_before, minutes=5, base=WINDOW))
-        assert f"done reminder notice for {build}: 12 recipients" in ticked.said
+        assert f"done reminder notice for {build}: 12 recipients (12 sent)" in ticked.said
     early = q("promote", build, "--to", "production", "--yes", at=at(hours=-1, base=WINDOW), expect=3)
     assert f"the gates refuse {build} on production: window " in early.said
     assert q.current("production") == [None, None]
@@ -195,7 +195,7 @@ def test_a_whole_quarter_on_real_hosts_and_a_real_mail_server(quarter: Quarter, 
     # the push, inside the window
     pushed = q("promote", build, "--to", "production", "--yes", at=at(minutes=5, base=WINDOW))
     assert f"promote {build} → production: succeeded" in pushed.said
-    assert "completed notice: 12 recipients" in pushed.said
+    assert "completed notice: 12 recipients (12 sent)" in pushed.said
     assert q("tick", at=at(minutes=10, base=WINDOW)).out.strip() == "tick: nothing is due"
 
     # every tier's hosts run the build, byte for byte the artifact that was built
