@@ -306,5 +306,6 @@ def test_the_page_and_the_beta_notice_give_the_same_sign_off_deadline(beta: Proj
 
     page = visit(server, link_of(beta, MARIE)).get("/beta").text
     section = page[page.index('<section id="build">'):page.index('<section id="notes">')]
-    assert "The production push is not scheduled yet." in section
+    assert ("The production push is not scheduled yet; the next quarterly window is "
+            "<strong>2026-11-14 23:00–03:00 next day America/New_York</strong>.") in section
     assert "Please sign off or report problems before <strong>2026-10-31 23:00 EDT</strong>." in section
