@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from releases import configfile, registry
-from releases.configfile import Config, ConfigError, Layout, find_config_path, problems_error
+from releases.configfile import Config, ConfigError, Layout, find_config_path, problems_error, toml_string
 from releases.errors import GatesRefused, HintedError, UsageRefused
 from releases.registry import add_command, command, resolve
 from releases.settings import Spec
@@ -499,12 +499,6 @@ def init_template() -> str:
                     INIT_BACKUP))
 
 
-def _toml_str(value: str) -> str:
-    import json  # a JSON string is a valid TOML basic string
-
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _setup_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", required=True, help="the application's git repository")
     p.add_argument("--name", help="project name (default: the repository's directory name)")
@@ -532,8 +526,8 @@ def cmd_init(app: App, args: argparse.Namespace) -> int:
         repo_text = os.path.relpath(repo, base)
     except ValueError:
         repo_text = str(repo)
-    text = init_template().format(name=_toml_str(args.name or repo.name), repo=_toml_str(repo_text),
-                                timezone=_toml_str(args.timezone))
+    text = init_template().format(name=toml_string(args.name or repo.name), repo=toml_string(repo_text),
+                                  timezone=toml_string(args.timezone))
     state = base / ".quarterdeck"
     for sub in ("artifacts", "hosts/dev-1", "hosts/staging-1", "hosts/production-1",
                 "hosts/production-2", "outbox/new", "outbox/cur", "outbox/tmp", "backups"):
@@ -672,52 +666,15 @@ def _setup_demo(p: argparse.ArgumentParser) -> None:
 def cmd_demo(app: App, args: argparse.Namespace) -> int:
     """The main job end to end on the embedded defaults, driving the same commands a release
     manager types; simulated weeks pass by pinning QUARTERDECK_NOW, and it says so."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    from channels import sample
-    from channels.audience.contacts import sample_contacts_csv
-    from channels.calendar.calendar import next_pushes
-    from channels.sample_script import Player
-    from releases.settings import mask_password
+    from channels.sample_script import run_demo
 
     root = Path(args.dir).resolve()
     if root.exists() and any(root.iterdir()):
         raise UsageRefused(f"--dir {root} is not empty", hint="give a new or empty directory")
     root.mkdir(parents=True, exist_ok=True)
-    config = root / "quarterdeck.toml"
-    say = app.out.print
-    say(f"[bold]Quarterdeck demo[/bold] in {root}")
-    quarter = sample.demo_quarter()
-    sample.make_repository(root / "app", quarter["history"])
-    say(f"made the application repository {root / 'app'} (a quarter of conventional commits)")
-
-    player = Player(root, config, say, main, partial(_in_app, config))
-    player.run(["init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
-                "--timezone", "America/Chicago"])
-    text = config.read_text(encoding="utf-8")
-    if args.ledger_url:
-        text = text.replace('url = "sqlite:///.quarterdeck/ledger.db"',
-                            f"url = {_toml_str(args.ledger_url)}", 1)
-    rest = (text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true")
-            .replace('release_team = ""', 'release_team = "Release Team <releases@localhost>"', 1))
-    config.write_text(text[:text.index("[[tiers]]")] + quarter["tiers"].lstrip() + rest, encoding="utf-8")
-    (root / "contacts.csv").write_text(sample_contacts_csv(), encoding="utf-8")
-    for host in ("dev-1", "dev-2", "staging-1", "staging-2", "production-1", "production-2"):
-        (root / "hosts" / host).mkdir(parents=True, exist_ok=True)
-
-    start = app.clock().replace(second=0, microsecond=0)
-    window = next_pushes(calendar_rule(load_config(config)), start + timedelta(days=28), 1)[0]
-    say(f"\nThe demo runs in simulated time up to the next push window, {window.label}.")
-    secret = player.play(quarter["script"], start=start, window=window.start,
-                         local=window.start.astimezone(ZoneInfo("America/Chicago")))
-    say("\n[bold]Where to look[/bold]")
-    say(f"  the emails sent:        {root / '.quarterdeck/outbox/new'} (open them in any mail client)")
-    say(f"  what runs on each host: {root / 'hosts'}/*/current")
-    ledger = mask_password(args.ledger_url) if args.ledger_url else root / ".quarterdeck/ledger.db"
-    say(f"  the ledger:             {ledger} (`quarterdeck log` reads it)")
-    say(f"  the configuration:      {config}")
-    say(f"  the beta page:          `quarterdeck serve`, with QUARTERDECK_PORTAL_SECRET from {secret}")
+    run_demo(root, ledger_url=args.ledger_url, say=app.out.print, start=app.clock(), main=main,
+             in_app=partial(_in_app, root / "quarterdeck.toml"),
+             rule_of=lambda path: calendar_rule(load_config(path)))
     return EXIT_OK
 
 

@@ -1,6 +1,7 @@
-"""The sample quarter's script, played step by step for `quarterdeck demo`: each line a command
-at its simulated time, a promotion through the promotion API (as `tick` promotes), a command
-whose output is a secret kept for a later step, or a visitor over HTTP.
+"""`quarterdeck demo`: the sample quarter set up in a directory and its script played step by
+step, each line a command at its simulated time, a promotion through the promotion API (as
+`tick` promotes), a command whose output is a secret kept for a later step, or a visitor over
+HTTP.
 
 The steps run the same `quarterdeck` commands a release manager types; pipeline hands in the
 command (`main`) and a way to run an action on a fresh App (`in_app`), so this module never
@@ -24,6 +25,7 @@ from releases.errors import UsageRefused
 
 if TYPE_CHECKING:
     from channels.commands_portal import PortalApp
+    from channels.settings import CalendarRule
 
 Step = Callable[[list[str]], int]
 
@@ -113,6 +115,52 @@ class Player:
         kept.touch(mode=0o600)
         kept.write_text(text, encoding="utf-8")
         return kept
+
+
+def run_demo(root: Path, *, ledger_url: str | None, say: Callable[[str], None], start: datetime, main: Step,
+             in_app: Callable[[list[str], Callable[[PortalApp], int]], int],
+             rule_of: Callable[[Path], CalendarRule]) -> None:
+    """The demo in the empty directory `root`: the application's repository, `init` and the
+    sample tiers, contacts and hosts, then the script up to the first push window four weeks on
+    (the calendar by `rule_of(config)`), and where to look. `start` is now."""
+    from zoneinfo import ZoneInfo
+
+    from channels.audience.contacts import sample_contacts_csv
+    from channels.calendar.calendar import next_pushes
+    from releases.configfile import toml_string
+    from releases.settings import mask_password
+
+    config = root / "quarterdeck.toml"
+    say(f"[bold]Quarterdeck demo[/bold] in {root}")
+    quarter = sample.demo_quarter()
+    sample.make_repository(root / "app", quarter["history"])
+    say(f"made the application repository {root / 'app'} (a quarter of conventional commits)")
+
+    player = Player(root, config, say, main, in_app)
+    player.run(["init", "--repo", str(root / "app"), "--name", "Hospice Care Suite",
+                "--timezone", "America/Chicago"])
+    text = config.read_text(encoding="utf-8")
+    if ledger_url:
+        text = text.replace('url = "sqlite:///.quarterdeck/ledger.db"', f"url = {toml_string(ledger_url)}", 1)
+    rest = (text[text.index("[calendar]"):].replace("auto_push = false", "auto_push = true")
+            .replace('release_team = ""', 'release_team = "Release Team <releases@localhost>"', 1))
+    config.write_text(text[:text.index("[[tiers]]")] + quarter["tiers"].lstrip() + rest, encoding="utf-8")
+    (root / "contacts.csv").write_text(sample_contacts_csv(), encoding="utf-8")
+    for host in ("dev-1", "dev-2", "staging-1", "staging-2", "production-1", "production-2"):
+        (root / "hosts" / host).mkdir(parents=True, exist_ok=True)
+
+    start = start.replace(second=0, microsecond=0)
+    window = next_pushes(rule_of(config), start + timedelta(days=28), 1)[0]
+    say(f"\nThe demo runs in simulated time up to the next push window, {window.label}.")
+    secret = player.play(quarter["script"], start=start, window=window.start,
+                         local=window.start.astimezone(ZoneInfo("America/Chicago")))
+    say("\n[bold]Where to look[/bold]")
+    say(f"  the emails sent:        {root / sample.OUTBOX} (open them in any mail client)")
+    say(f"  what runs on each host: {root / 'hosts'}/*/current")
+    ledger = mask_password(ledger_url) if ledger_url else root / ".quarterdeck/ledger.db"
+    say(f"  the ledger:             {ledger} (`quarterdeck log` reads it)")
+    say(f"  the configuration:      {config}")
+    say(f"  the beta page:          `quarterdeck serve`, with QUARTERDECK_PORTAL_SECRET from {secret}")
 
 
 @contextmanager

@@ -171,6 +171,13 @@ def load_config(path: Path, layout: Layout, *, check_repo: bool = True, defer: b
     return config
 
 
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string, for a value written into the file (`init`, the demo)."""
+    import json  # a JSON string is a valid TOML basic string
+
+    return json.dumps(value, ensure_ascii=False)
+
+
 def problems_error(path: Path, problems: list[str]) -> ConfigError:
     return ConfigError(f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}",
                        problems, hint="fix each key named above; `quarterdeck config check` lists them")
