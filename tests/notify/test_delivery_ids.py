@@ -11,27 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import pipeline
 from notify import store, store_records, store_writes
 from notify.sending.transport import queue_id_in
 from notify.vocabulary import State
 from releases.records.ledger import Actor, Ledger, audit
 from tests.conftest import Project
-from tests.notify.test_cli import BUILD, outbox, prepared, use_smtp
-from tests.notify.test_delivery_support import Clock, Notes
+from tests.notify.test_cli import BUILD, outbox, use_smtp
+from tests.notify.test_delivery_support import Clock
 from tests.support.smtp import Fault, SmtpServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
 DATA = Path(__file__).parents[1] / "data"
-
-
-@pytest.fixture
-def scheduled(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """One build, five contacts and the November push scheduled, as in test_cli's `ready`."""
-    notes = Notes()
-    monkeypatch.setattr(pipeline.App, "notice_notes", lambda self, build, audience: notes(build, audience),
-                        raising=False)
-    return prepared(project, monkeypatch)
 
 
 def _status(project: Project, *argv: str) -> dict[str, dict[str, object]]:

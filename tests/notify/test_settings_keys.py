@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-import pipeline
 from tests.conftest import Project
-from tests.notify.test_cli import BUILD, prepared, use_smtp
-from tests.notify.test_delivery_support import Notes
+from tests.notify.test_cli import BUILD, use_smtp
 from tests.support.smtp import Fault, SmtpServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
-
-
-@pytest.fixture
-def scheduled(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """One build, five contacts and the November push scheduled, as in test_cli's `ready`."""
-    notes = Notes()
-    monkeypatch.setattr(pipeline.App, "notice_notes", lambda self, build, audience: notes(build, audience),
-                        raising=False)
-    return prepared(project, monkeypatch)
 
 
 def _edit(project: Project, old: str, new: str) -> None:

@@ -25,6 +25,19 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUARTERDECK_PORTAL_SECRET", SECRET)
 
 
+@pytest.fixture
+def reporting(project: Project, smtp_server: SmtpServer,
+              monkeypatch: pytest.MonkeyPatch) -> tuple[Project, str, str]:
+    """Acadia's installation with a token, a build to report on, and the release team's address
+    on the real SMTP server: (project, build, token)."""
+    project.ok("orgs", "import", sample_file(project))
+    build = make_build(project)
+    token = project.ok("portal", "token", ACADIA).out.strip()
+    use_smtp(project, smtp_server, monkeypatch)
+    use_release_team(project)
+    return project, build, token
+
+
 def arrived(server: SmtpServer, count: int) -> list[object]:
     """The accepted messages once there are `count` (the alert is sent beside the answer)."""
     deadline = time.monotonic() + 20
@@ -34,12 +47,8 @@ def arrived(server: SmtpServer, count: int) -> list[object]:
 
 
 def test_a_new_blocker_from_the_application_alerts_once_and_a_repeat_does_not(
-        project: Project, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    project.ok("orgs", "import", sample_file(project))
-    build = make_build(project)
-    token = project.ok("portal", "token", ACADIA).out.strip()
-    use_smtp(project, smtp_server, monkeypatch)
-    use_release_team(project)
+        reporting: tuple[Project, str, str], smtp_server: SmtpServer) -> None:
+    project, build, token = reporting
     said: list[str] = []
     report = {"build": build, "severity": "blocker", "summary": "<b>Census</b> crashes on save",
               "details": "stack trace\r\nBcc: victim@evil.example", "diagnostics": {"request": "a1"}}
@@ -67,12 +76,8 @@ def test_a_new_blocker_from_the_application_alerts_once_and_a_repeat_does_not(
 
 
 def test_a_mail_server_that_cannot_be_reached_never_fails_the_report(
-        project: Project, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    project.ok("orgs", "import", sample_file(project))
-    build = make_build(project)
-    token = project.ok("portal", "token", ACADIA).out.strip()
-    use_smtp(project, smtp_server, monkeypatch)
-    use_release_team(project)
+        reporting: tuple[Project, str, str], smtp_server: SmtpServer) -> None:
+    project, build, token = reporting
     configured = project.config.read_text(encoding="utf-8")
     project.config.write_text(configured.replace(smtp_server.url, "smtps://127.0.0.1:9"))  # nobody listens
     said: list[str] = []
