@@ -99,13 +99,14 @@ def visit(app: PortalApp, line: dict[str, Any], root: Path) -> str:
     installation's build is in its host's VERSION file. Says what happened."""
     from channels.commands_portal import portal_web
     from channels.portal import visits
+    from releases.artifacts.builds import build_in_version_file
 
     with visits.serving(portal_web(app, secure_cookies=False)) as base:
         if line["visit"] == "signoff":
             build = visits.sign_off(base, _link_in_beta_notice(root, line["as"]), line.get("note", ""))
             return f"the page recorded the sign-off of {build} by {line['as']}"
         installed = _kept(root / "hosts" / line["host"] / "current", "VERSION")
-        build = dict(part.split("=", 1) for part in installed.splitlines() if "=" in part)["BUILD"]
+        build = build_in_version_file(installed)
         filed = visits.report_problem(base, _kept(root / KEPT, line["token"]), {
             "build": build, "severity": line["severity"], "summary": line["summary"],
             "details": line.get("details"), "diagnostics": {"host": line["host"], "module": "visits"}})

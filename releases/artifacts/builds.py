@@ -139,7 +139,17 @@ def _nothing_to_build(resolved: ResolvedRef, recipe: BuildRecipe) -> BuildError:
 
 
 def version_file(build_id: BuildId, commit: str) -> str:
+    """The VERSION file every release carries: what an installation reports as its build."""
     return f"BUILD={build_id}\nVERSION={build_id.version}\nCOMMIT={commit}\n"
+
+
+def build_in_version_file(text: str) -> str:
+    """The build id a release's VERSION file (`version_file`) names; BuildError when it names none."""
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if not fields.get("BUILD"):
+        raise BuildError("the VERSION file names no BUILD",
+                         hint="`quarterdeck build` writes it into every release")
+    return fields["BUILD"]
 
 
 def make_build(

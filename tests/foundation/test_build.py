@@ -275,3 +275,15 @@ def test_a_nul_in_the_commit_subject_keeps_the_text_after_it(project: Project) -
     assert build["subject"] == "fix: dosage\ufffdrounding in the census"  # type: ignore[index]
     shown = project.ok("show", "latest")
     assert "\0" not in shown.out and "rounding in the census" in shown.out
+
+
+def test_the_version_file_names_its_build_and_one_without_a_build_is_refused() -> None:
+    from releases.artifacts.builds import build_in_version_file, version_file
+    from releases.artifacts.version import BuildId
+    from releases.errors import ReleasesError
+
+    written = version_file(BuildId.parse("2027.1.0+b3"), "a" * 40)
+    assert build_in_version_file(written) == "2027.1.0+b3"
+    for broken in ("", "VERSION=2027.1.0\nCOMMIT=abc\n", "BUILD=\n"):
+        with pytest.raises(ReleasesError, match="the VERSION file names no BUILD"):
+            build_in_version_file(broken)
