@@ -115,12 +115,12 @@ def portal_web(app: PortalApp, *, secure_cookies: bool) -> Any:
 def cmd_serve(app: PortalApp, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from channels.portal.web import SERVER_OPTIONS
+
     gap = app.problem_alert_gap()
     if gap:
         app.err.print(f"[yellow]warning:[/yellow] {esc(gap)}")
     web = portal_web(app, secure_cookies=args.secure_cookies)
     app.err.print(f"serving the beta page on http://{args.host}:{args.port}/ (Ctrl-C stops)")
-    # No access log: a personal link is a secret and its path would be printed.
-    uvicorn.run(web, host=args.host, port=args.port, log_level="warning", access_log=False,
-                server_header=False, proxy_headers=False)
+    uvicorn.run(web, host=args.host, port=args.port, **SERVER_OPTIONS)
     return 0

@@ -37,11 +37,12 @@ def serving(web: Any) -> Iterator[str]:
     for as long as the block runs; yields its base URL."""
     import uvicorn
 
+    from channels.portal.web import SERVER_OPTIONS
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(web, log_level="warning", access_log=False,
-                                           server_header=False, proxy_headers=False, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(web, lifespan="off", **SERVER_OPTIONS))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_SECONDS

@@ -38,6 +38,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+# How uvicorn runs the app, for `serve` and the demo alike. No access log: a personal link is a
+# secret and its path would be printed. No proxy headers: only `trust_proxy` decides about them.
+SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "server_header": False,
+                                  "proxy_headers": False}
+
 SESSION_COOKIE = "qd_session"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 96 * 1024  # the longest form: a problem's details (64 KiB) and its summary
